@@ -1,0 +1,90 @@
+// Occurrence expansion: from the validated model, who owes which duty by when.
+//
+// Pure logic, no I/O. The due dates of a rule are the same for every organisation, so each
+// rule is evaluated once per call (one libical iterator per obligation, not per subject) and
+// the dates are then joined with the organisations and the posts held on each due date.
+//
+// Attribution (第二十六条): the responsible person is the holder of the post on the due date;
+// responsibility does not follow the person to later posts. Principal holders who left during
+// the window stay visible as predecessors. When the principal post is vacant on the due date
+// the occurrence is still produced, with no person: the team owes it collectively and the
+// organisation's feed shows it as 【空缺】 (reminders then go up the chain, see the README).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "config/model.hpp"
+
+namespace dutyd {
+
+struct Occurrence {
+  std::int32_t obligation = -1;
+  std::int32_t org = -1;
+  std::int32_t person = -1;  // responsible person; -1: principal post vacant on the due date
+  std::int32_t member = -1;  // member duties (第八条): the member, part of the identity
+  std::int32_t counterpart_person = -1;
+  std::int32_t counterpart_org = -1;
+  std::int32_t event = -1;  // index into Config::events for event-triggered duties
+  Day window_start = 0;
+  Day due = 0;
+  std::uint32_t predecessors_at = 0;  // into Expansion::predecessor_pool
+  std::uint32_t predecessors_count = 0;
+};
+
+struct Expansion {
+  std::vector<Occurrence> occurrences;  // sorted by due date, then organisation, obligation
+  std::vector<std::int32_t> predecessor_pool;
+  std::span<const std::int32_t> predecessors(const Occurrence& o) const {
+    return {predecessor_pool.data() + o.predecessors_at, o.predecessors_count};
+  }
+};
+
+struct ExpandFilter {
+  std::int32_t person = -1;  // occurrences this person is responsible for or was predecessor in
+  std::int32_t org = -1;     // the organisation's team duties and its members' duties
+};
+
+class Expander {
+ public:
+  explicit Expander(const Config& config);
+
+  // Occurrences whose due date lies in [from, to].
+  Expansion expand(Day from, Day to, const ExpandFilter& filter = {}) const;
+
+  const Config& config() const { return config_; }
+  // Stable identity: obligation/org/period[/member][/counterpart]@dutyd
+  std::string uid(const Occurrence& o) const;
+  // "2027年度", "2027年上半年", "2027年第一季度", or the event date.
+  std::string period_label(const Occurrence& o) const;
+  // Chinese title without the citation, e.g. "同班子成员谈话：李某（2027年度）".
+  std::string title(const Occurrence& o) const;
+  // Principal post holder (post index) of `org` on day `d`, or -1.
+  std::int32_t principal_post(std::int32_t org, Day d) const;
+  // The directly subordinate organisations: children other than the org's own standing
+  // committee, leading groups and same-level discipline organ.
+  const std::vector<std::int32_t>& subordinates(std::int32_t org) const {
+    return subordinates_[static_cast<std::size_t>(org)];
+  }
+
+ private:
+  struct DueWindow {
+    Day due;
+    Day window_start;
+  };
+  std::vector<DueWindow> due_windows(const Obligation& o, Day from, Day to) const;
+  void expand_obligation(std::int32_t obligation, const std::vector<DueWindow>& dues,
+                         std::int32_t org, const ExpandFilter& filter, Expansion& out) const;
+  void expand_event(std::int32_t event, Day from, Day to, const ExpandFilter& filter,
+                    Expansion& out) const;
+
+  const Config& config_;
+  std::vector<std::vector<std::int32_t>> principal_posts_;  // per org, sorted by from
+  std::vector<std::vector<std::int32_t>> member_posts_;     // per org
+  std::vector<std::vector<std::int32_t>> subordinates_;     // per org
+  std::vector<std::vector<std::int32_t>> person_orgs_;      // per person: orgs with their posts
+};
+
+}  // namespace dutyd

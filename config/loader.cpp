@@ -1,0 +1,1241 @@
+#include "config/loader.hpp"
+
+#include <glob.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+#include <unordered_set>
+
+#include "config/rrule.hpp"
+
+#ifndef DUTYD_CATALOGUE_INSTALLED
+#define DUTYD_CATALOGUE_INSTALLED "/usr/local/share/dutyd/obligations.toml"
+#endif
+#ifndef DUTYD_CATALOGUE_SOURCE
+#define DUTYD_CATALOGUE_SOURCE ""
+#endif
+
+namespace dutyd {
+namespace fs = std::filesystem;
+
+std::string default_catalogue_path() {
+  if (const char* env = std::getenv("DUTYD_CATALOGUE"); env && *env) return env;
+  std::error_code ec;
+  if (fs::exists(DUTYD_CATALOGUE_INSTALLED, ec)) return DUTYD_CATALOGUE_INSTALLED;
+  if (*DUTYD_CATALOGUE_SOURCE && fs::exists(DUTYD_CATALOGUE_SOURCE, ec))
+    return DUTYD_CATALOGUE_SOURCE;
+  return DUTYD_CATALOGUE_INSTALLED;
+}
+
+namespace {
+
+constexpr const char* kDash = " \xE2\x80\x94 ";  // " — " between what is wrong and what to do
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t prev = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t cur = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      prev = cur;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string suggest(std::string_view word, const std::vector<std::string_view>& choices) {
+  std::string_view best;
+  std::size_t best_d = 3;
+  for (auto c : choices) {
+    const std::size_t d = edit_distance(word, c);
+    if (d < best_d) best_d = d, best = c;
+  }
+  return best.empty() ? std::string{} : "did you mean '" + std::string(best) + "'? ";
+}
+
+std::string join(const std::vector<std::string_view>& v, const char* sep = ", ") {
+  std::string out;
+  for (auto s : v) {
+    if (!out.empty()) out += sep;
+    out += s;
+  }
+  return out;
+}
+
+const char* type_name(toml::node_type t) {
+  switch (t) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a number";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    default: return "nothing";
+  }
+}
+
+SourceLoc loc_of(std::uint16_t file, const toml::source_region& r) {
+  return {file, r.begin.line, r.begin.column};
+}
+
+template <typename E>
+struct Names {
+  std::vector<std::pair<std::string_view, E>> items;
+  std::optional<E> find(std::string_view s) const {
+    for (auto& [n, e] : items)
+      if (n == s) return e;
+    return std::nullopt;
+  }
+  std::vector<std::string_view> names() const {
+    std::vector<std::string_view> v;
+    for (auto& [n, e] : items) v.push_back(n);
+    return v;
+  }
+};
+
+const Names<OrgKind> kKinds{{{"party-committee", OrgKind::party_committee},
+                             {"working-committee", OrgKind::working_committee},
+                             {"standing-committee", OrgKind::standing_committee},
+                             {"party-group", OrgKind::party_group},
+                             {"department", OrgKind::department},
+                             {"discipline-inspection", OrgKind::discipline_inspection},
+                             {"leading-group", OrgKind::leading_group}}};
+const Names<Level> kLevels{{{"province", Level::province},
+                            {"city", Level::city},
+                            {"county", Level::county},
+                            {"township", Level::township},
+                            {"unit", Level::unit}}};
+const Names<Role> kRoles{{{"principal", Role::principal}, {"member", Role::member}}};
+const Names<Actor> kActors{{{"team", Actor::team},
+                            {"principal", Actor::principal},
+                            {"member", Actor::member},
+                            {"org", Actor::org}}};
+const Names<Counterparts> kCounterparts{
+    {{"team-and-subordinate-principals", Counterparts::team_and_subordinate_principals},
+     {"leaders-of-units-in-charge", Counterparts::leaders_of_units_in_charge},
+     {"subordinate-orgs", Counterparts::subordinate_orgs}}};
+const Names<Period> kPeriods{
+    {{"year", Period::year}, {"half-year", Period::half_year}, {"quarter", Period::quarter}}};
+const std::vector<std::string_view> kPartyGroups{"npc", "government", "cppcc", "court",
+                                                 "procuratorate"};
+const std::vector<std::string_view> kLeadingGroups{"inspection", "principal-responsibility"};
+const std::vector<std::string_view> kDepartments{"office", "organization", "propaganda",
+                                                 "united-front", "political-legal"};
+const std::vector<std::string_view> kRecipients{"parent",
+                                                "discipline-organ",
+                                                "parent-discipline-organ",
+                                                "same-level-committee",
+                                                "own-org",
+                                                "plenary",
+                                                "higher-organization-department",
+                                                "team",
+                                                "counterpart",
+                                                "none"};
+
+bool contains(const std::vector<std::string_view>& v, std::string_view s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+struct StringAt {
+  std::string value;
+  SourceLoc loc;
+};
+
+class Loader;
+
+// Typed access to one TOML table; remembers which keys were read so that the rest can be
+// reported as unknown.
+class TableReader {
+ public:
+  TableReader(Loader& l, std::uint16_t file, const toml::table& t, std::string what)
+      : loader_(l), file_(file), table_(t), what_(std::move(what)) {}
+
+  SourceLoc loc() const { return loc_of(file_, table_.source()); }
+  SourceLoc loc(std::string_view key) const {
+    const toml::node* n = table_.get(key);
+    return n ? loc_of(file_, n->source()) : loc();
+  }
+  const std::string& what() const { return what_; }
+
+  const toml::node* get(std::string_view key, bool required);
+  std::optional<std::string> string(std::string_view key, bool required = false);
+  std::optional<std::int64_t> integer(std::string_view key, bool required = false);
+  std::optional<Day> date(std::string_view key, bool required = false);
+  std::optional<bool> boolean(std::string_view key);
+  std::optional<std::vector<StringAt>> strings(std::string_view key, bool required = false);
+  void finish(const std::vector<std::string_view>& known);
+
+ private:
+  void wrong_type(std::string_view key, const toml::node& n, const char* expected,
+                  const std::string& example);
+  Loader& loader_;
+  std::uint16_t file_;
+  const toml::table& table_;
+  std::string what_;
+};
+
+struct OrgRefs {
+  StringAt parent, discipline;
+  SourceLoc id_loc;
+};
+struct PostRefs {
+  StringAt person, org, role;
+  SourceLoc from_loc, until_loc, in_charge_loc;
+  std::vector<StringAt> in_charge_of;
+  bool has_in_charge = false;
+};
+struct EventRefs {
+  StringAt obligation, org, person;
+};
+struct OverrideSpec {
+  StringAt obligation;
+  std::optional<StringAt> due, rrule, window_start, timing_note;
+  std::optional<bool> disable;
+  std::optional<std::vector<StringAt>> applies_to, levels;
+  std::optional<std::int64_t> deadline_days, min_count;
+  SourceLoc deadline_loc, min_count_loc;
+};
+
+class Loader {
+ public:
+  Loader(Config& c, Diagnostics& d) : cfg_(c), diag_(d) {}
+
+  void error(SourceLoc at, std::string msg) { report(Severity::error, at, std::move(msg)); }
+  void warning(SourceLoc at, std::string msg) { report(Severity::warning, at, std::move(msg)); }
+  void report(Severity s, SourceLoc at, std::string msg) {
+    diag_.add(s, cfg_.files[at.file], at.line, at.column, std::move(msg));
+  }
+
+  std::uint16_t add_file(const std::string& path) {
+    cfg_.files.push_back(path);
+    return static_cast<std::uint16_t>(cfg_.files.size() - 1);
+  }
+
+  std::optional<toml::table> parse_file(std::uint16_t file);
+  void load_catalogue(const std::string& path);
+  void load_main(const std::string& path);
+  void finish();
+
+ private:
+  void load_document(std::uint16_t file, const toml::table& doc, bool main);
+  void read_org(std::uint16_t file, const toml::table& t);
+  void read_person(std::uint16_t file, const toml::table& t);
+  void read_post(std::uint16_t file, const toml::table& t);
+  void read_event(std::uint16_t file, const toml::table& t);
+  void read_override(std::uint16_t file, const toml::table& t);
+  void read_obligation(std::uint16_t file, const toml::table& t, bool local);
+  template <typename F>
+  void each_table(std::uint16_t file, const toml::table& doc, std::string_view key, F&& f);
+  std::optional<std::vector<OrgSelector>> selectors(const std::vector<StringAt>& v);
+  std::optional<std::uint8_t> level_mask(const std::vector<StringAt>& v);
+  void check_schedule(const Obligation& o, SourceLoc at);
+
+  void resolve_orgs();
+  void resolve_posts();
+  void resolve_events();
+  void apply_overrides();
+  void check_obligations();
+  void check_posts_over_time();
+
+  Config& cfg_;
+  Diagnostics& diag_;
+  std::vector<OrgRefs> org_refs_;
+  std::vector<PostRefs> post_refs_;
+  std::vector<EventRefs> event_refs_;
+  std::vector<OverrideSpec> overrides_;
+  std::unordered_map<std::string, SourceLoc> obligation_locs_;
+};
+
+// ---- TableReader -------------------------------------------------------------------------
+
+const toml::node* TableReader::get(std::string_view key, bool required) {
+  const toml::node* n = table_.get(key);
+  if (!n && required)
+    loader_.error(loc(), "missing required key '" + std::string(key) + "' in " + what_ + kDash +
+                             "add " + std::string(key) + " = ...");
+  return n;
+}
+
+void TableReader::wrong_type(std::string_view key, const toml::node& n, const char* expected,
+                             const std::string& example) {
+  loader_.error(loc_of(file_, n.source()),
+                "'" + std::string(key) + "' in " + what_ + ": expected " + expected + " but got " +
+                    type_name(n.type()) + kDash + "write it as " + example);
+}
+
+std::optional<std::string> TableReader::string(std::string_view key, bool required) {
+  const toml::node* n = get(key, required);
+  if (!n) return std::nullopt;
+  if (auto s = n->as_string()) return s->get();
+  wrong_type(key, *n, "a string", std::string(key) + " = \"...\"");
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> TableReader::integer(std::string_view key, bool required) {
+  const toml::node* n = get(key, required);
+  if (!n) return std::nullopt;
+  if (auto i = n->as_integer()) return i->get();
+  wrong_type(key, *n, "an integer", std::string(key) + " = 15");
+  return std::nullopt;
+}
+
+std::optional<bool> TableReader::boolean(std::string_view key) {
+  const toml::node* n = get(key, false);
+  if (!n) return std::nullopt;
+  if (auto b = n->as_boolean()) return b->get();
+  wrong_type(key, *n, "a boolean", std::string(key) + " = true");
+  return std::nullopt;
+}
+
+std::optional<Day> TableReader::date(std::string_view key, bool required) {
+  const toml::node* n = get(key, required);
+  if (!n) return std::nullopt;
+  if (auto d = n->as_date()) {
+    const toml::date v = d->get();
+    if (!is_valid_date(v.year, v.month, v.day)) {
+      loader_.error(loc_of(file_, n->source()),
+                    "'" + std::string(key) + "' in " + what_ + " is not a usable date" + kDash +
+                        "use a real date between 1900 and 2999");
+      return std::nullopt;
+    }
+    return make_day(v.year, v.month, v.day);
+  }
+  std::string hint = std::string(key) + " = 2025-03-01 (a TOML date, without quotes)";
+  if (auto s = n->as_string(); s && parse_day(s->get()))
+    hint = std::string(key) + " = " + s->get() + " without the quotes";
+  wrong_type(key, *n, "a date", hint);
+  return std::nullopt;
+}
+
+std::optional<std::vector<StringAt>> TableReader::strings(std::string_view key, bool required) {
+  const toml::node* n = get(key, required);
+  if (!n) return std::nullopt;
+  const toml::array* a = n->as_array();
+  if (!a) {
+    wrong_type(key, *n, "an array of strings", std::string(key) + " = [\"...\", \"...\"]");
+    return std::nullopt;
+  }
+  std::vector<StringAt> out;
+  bool ok = true;
+  for (const toml::node& el : *a) {
+    if (auto s = el.as_string()) {
+      out.push_back({s->get(), loc_of(file_, el.source())});
+    } else {
+      ok = false;
+      loader_.error(loc_of(file_, el.source()),
+                    "'" + std::string(key) + "' in " + what_ + ": expected a string but got " +
+                        type_name(el.type()) + kDash + "quote every element");
+    }
+  }
+  if (!ok) return std::nullopt;
+  return out;
+}
+
+void TableReader::finish(const std::vector<std::string_view>& known) {
+  for (auto&& [k, v] : table_) {
+    if (contains(known, k.str())) continue;
+    loader_.error(loc_of(file_, k.source()),
+                  "unknown key '" + std::string(k.str()) + "' in " + what_ + kDash +
+                      suggest(k.str(), known) + "known keys: " + join(known));
+  }
+}
+
+// ---- reading files -------------------------------------------------------------------------
+
+std::optional<toml::table> Loader::parse_file(std::uint16_t file) {
+  const std::string& path = cfg_.files[file];
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error({file, 1, 1}, "cannot open the file: " + std::string(std::strerror(errno)) + kDash +
+                            "check the path and the permissions");
+    return std::nullopt;
+  }
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  const std::string text = buf.str();
+  try {
+    return toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    error(loc_of(file, e.source()), "TOML syntax: " + std::string(e.description()) + kDash +
+                                        "fix the syntax at this position (see toml.io)");
+  } catch (const std::exception& e) {
+    error({file, 1, 1}, std::string("TOML syntax: ") + e.what() + kDash + "fix the file");
+  }
+  return std::nullopt;
+}
+
+template <typename F>
+void Loader::each_table(std::uint16_t file, const toml::table& doc, std::string_view key, F&& f) {
+  const toml::node* n = doc.get(key);
+  if (!n) return;
+  const toml::array* a = n->as_array();
+  if (!a) {
+    error(loc_of(file, n->source()), "'" + std::string(key) + "' must be an array of tables" +
+                                         kDash + "write each entry as [[" + std::string(key) +
+                                         "]]");
+    return;
+  }
+  for (const toml::node& el : *a) {
+    if (const toml::table* t = el.as_table())
+      f(*t);
+    else
+      error(loc_of(file, el.source()), "'" + std::string(key) + "' entries must be tables" +
+                                           kDash + "write each entry as [[" + std::string(key) +
+                                           "]]");
+  }
+}
+
+void Loader::load_catalogue(const std::string& path) {
+  const std::uint16_t file = add_file(path);
+  auto doc = parse_file(file);
+  if (!doc) return;
+  for (auto&& [k, v] : *doc) {
+    if (k.str() != "obligation")
+      error(loc_of(file, k.source()), "unknown key '" + std::string(k.str()) +
+                                          "' in the catalogue" + kDash +
+                                          "the catalogue holds only [[obligation]] tables");
+  }
+  each_table(file, *doc, "obligation", [&](const toml::table& t) { read_obligation(file, t, false); });
+}
+
+void Loader::load_main(const std::string& path) {
+  const std::uint16_t file = add_file(path);
+  auto doc = parse_file(file);
+  if (!doc) return;
+  if (const toml::node* tz = doc->get("timezone")) {
+    if (auto s = tz->as_string()) {
+      cfg_.timezone = s->get();
+      std::error_code ec;
+      const bool have_db = fs::is_directory("/usr/share/zoneinfo", ec);
+      const bool sane = !cfg_.timezone.empty() && cfg_.timezone.find("..") == std::string::npos &&
+                        cfg_.timezone[0] != '/';
+      if (!sane || (have_db && !fs::is_regular_file("/usr/share/zoneinfo/" + cfg_.timezone, ec)))
+        error(loc_of(file, tz->source()), "unknown time zone '" + cfg_.timezone + "'" + kDash +
+                                              "use an IANA name such as \"Asia/Shanghai\"");
+    } else {
+      error(loc_of(file, tz->source()), "'timezone' must be a string" + std::string(kDash) +
+                                            "write timezone = \"Asia/Shanghai\"");
+    }
+  }
+  load_document(file, *doc, true);
+  if (const toml::node* inc = doc->get("include")) {
+    const toml::array* arr = inc->as_array();
+    if (!arr) {
+      error(loc_of(file, inc->source()), "'include' must be an array of glob patterns" +
+                                             std::string(kDash) +
+                                             "write include = [\"conf.d/*.toml\"]");
+      return;
+    }
+    const fs::path base = fs::path(path).parent_path();
+    for (const toml::node& el : *arr) {
+      const SourceLoc at = loc_of(file, el.source());
+      auto s = el.as_string();
+      if (!s) {
+        error(at, "include patterns must be strings" + std::string(kDash) + "quote the pattern");
+        continue;
+      }
+      const std::string pattern = fs::path(s->get()).is_absolute()
+                                      ? s->get()
+                                      : (base / s->get()).string();
+      glob_t g{};
+      const int rc = ::glob(pattern.c_str(), GLOB_ERR, nullptr, &g);
+      std::vector<std::string> matches;
+      if (rc == 0)
+        for (std::size_t i = 0; i < g.gl_pathc; ++i) matches.emplace_back(g.gl_pathv[i]);
+      ::globfree(&g);
+      std::sort(matches.begin(), matches.end());
+      if (matches.empty()) {
+        const bool wildcard = s->get().find_first_of("*?[") != std::string::npos;
+        report(wildcard ? Severity::warning : Severity::error, at,
+               "include '" + s->get() + "' matches no file" + kDash +
+                   (wildcard ? "nothing is included from it" : "check the path"));
+      }
+      for (const auto& m : matches) {
+        if (std::find(cfg_.files.begin(), cfg_.files.end(), m) != cfg_.files.end()) continue;
+        const std::uint16_t inc_file = add_file(m);
+        auto inc_doc = parse_file(inc_file);
+        if (inc_doc) load_document(inc_file, *inc_doc, false);
+      }
+    }
+  }
+}
+
+void Loader::load_document(std::uint16_t file, const toml::table& doc, bool main) {
+  static const std::vector<std::string_view> main_keys{"timezone", "include",  "org",
+                                                       "person",   "post",     "override",
+                                                       "obligation", "event"};
+  static const std::vector<std::string_view> part_keys{"org",      "person",     "post",
+                                                       "override", "obligation", "event"};
+  const auto& known = main ? main_keys : part_keys;
+  for (auto&& [k, v] : doc) {
+    if (contains(known, k.str())) continue;
+    if (!main && (k.str() == "timezone" || k.str() == "include"))
+      error(loc_of(file, k.source()), "'" + std::string(k.str()) +
+                                          "' is only allowed in the main config file" + kDash +
+                                          "move it to " + cfg_.files[0]);
+    else
+      error(loc_of(file, k.source()), "unknown key '" + std::string(k.str()) + "'" + kDash +
+                                          suggest(k.str(), known) +
+                                          "known top-level keys: " + join(known));
+  }
+  each_table(file, doc, "org", [&](const toml::table& t) { read_org(file, t); });
+  each_table(file, doc, "person", [&](const toml::table& t) { read_person(file, t); });
+  each_table(file, doc, "post", [&](const toml::table& t) { read_post(file, t); });
+  each_table(file, doc, "obligation", [&](const toml::table& t) { read_obligation(file, t, true); });
+  each_table(file, doc, "override", [&](const toml::table& t) { read_override(file, t); });
+  each_table(file, doc, "event", [&](const toml::table& t) { read_event(file, t); });
+}
+
+void Loader::read_org(std::uint16_t file, const toml::table& t) {
+  TableReader r(*this, file, t, "[[org]]");
+  Org org;
+  OrgRefs refs;
+  org.loc = r.loc();
+  auto id = r.string("id", true);
+  refs.id_loc = r.loc("id");
+  auto name = r.string("name", true);
+  auto kind = r.string("kind", true);
+  auto level = r.string("level", true);
+  auto parent = r.string("parent");
+  auto disc = r.string("discipline_organ");
+  auto group = r.string("group");
+  auto department = r.string("department");
+  r.finish({"id", "name", "kind", "level", "parent", "discipline_organ", "group", "department"});
+  if (id && id->empty()) error(refs.id_loc, "empty id" + std::string(kDash) + "give the org an id");
+  if (kind) {
+    if (auto k = kKinds.find(*kind)) {
+      org.kind = *k;
+    } else {
+      error(r.loc("kind"), "unknown kind '" + *kind + "'" + kDash + suggest(*kind, kKinds.names()) +
+                               "use one of: " + join(kKinds.names()));
+    }
+  }
+  if (level) {
+    if (auto l = kLevels.find(*level))
+      org.level = *l;
+    else
+      error(r.loc("level"), "unknown level '" + *level + "'" + kDash +
+                                suggest(*level, kLevels.names()) +
+                                "use one of: " + join(kLevels.names()));
+  }
+  if (kind && kKinds.find(*kind)) {
+    const bool pg = org.kind == OrgKind::party_group, lg = org.kind == OrgKind::leading_group;
+    if (group && !pg && !lg)
+      error(r.loc("group"), "'group' applies only to party-group and leading-group orgs" +
+                                std::string(kDash) + "remove it or correct the kind");
+    if (department && org.kind != OrgKind::department)
+      error(r.loc("department"), "'department' applies only to orgs of kind department" +
+                                     std::string(kDash) + "remove it or set kind = \"department\"");
+    if (pg || lg) {
+      const auto& allowed = pg ? kPartyGroups : kLeadingGroups;
+      if (!group)
+        error(r.loc(), std::string("missing required key 'group' in [[org]] of kind ") +
+                           to_string(org.kind) + kDash + "add group = one of: " + join(allowed));
+      else if (!contains(allowed, *group))
+        error(r.loc("group"), "unknown group '" + *group + "'" + kDash + suggest(*group, allowed) +
+                                  "use one of: " + join(allowed));
+      else
+        org.subtype = *group;
+    }
+    if (org.kind == OrgKind::department) {
+      if (!department)
+        error(r.loc(), "missing required key 'department' in [[org]] of kind department" +
+                           std::string(kDash) + "add department = one of: " + join(kDepartments));
+      else if (!contains(kDepartments, *department))
+        error(r.loc("department"), "unknown department '" + *department + "'" + kDash +
+                                       suggest(*department, kDepartments) +
+                                       "use one of: " + join(kDepartments));
+      else
+        org.subtype = *department;
+    }
+  }
+  if (parent) refs.parent = {*parent, r.loc("parent")};
+  if (disc) refs.discipline = {*disc, r.loc("discipline_organ")};
+  if (!id || id->empty() || !name) return;
+  org.id = *id;
+  org.name = *name;
+  auto [it, fresh] = cfg_.org_index.emplace(org.id, static_cast<std::int32_t>(cfg_.orgs.size()));
+  if (!fresh) {
+    const SourceLoc first = cfg_.orgs[static_cast<std::size_t>(it->second)].loc;
+    error(refs.id_loc, "duplicate id '" + org.id + "': an org with this id is already defined at " +
+                           cfg_.files[first.file] + ":" + std::to_string(first.line) + kDash +
+                           "give every org its own id");
+    return;
+  }
+  cfg_.orgs.push_back(std::move(org));
+  org_refs_.push_back(std::move(refs));
+}
+
+void Loader::read_person(std::uint16_t file, const toml::table& t) {
+  TableReader r(*this, file, t, "[[person]]");
+  Person p;
+  p.loc = r.loc();
+  auto id = r.string("id", true);
+  auto name = r.string("name", true);
+  for (auto [key, field] : {std::pair{"email", &p.email}, {"mobile", &p.mobile},
+                            {"wecom", &p.wecom}, {"dingtalk", &p.dingtalk},
+                            {"feishu", &p.feishu}})
+    if (auto v = r.string(key)) *field = *v;
+  r.finish({"id", "name", "email", "mobile", "wecom", "dingtalk", "feishu"});
+  if (!p.email.empty() && (p.email.find('@') == std::string::npos || p.email.find(' ') != std::string::npos))
+    error(r.loc("email"), "'" + p.email + "' is not an e-mail address" + std::string(kDash) +
+                              "write email = \"name@example.gov.cn\" or leave it out");
+  if (!id || !name) return;
+  if (id->empty()) {
+    error(r.loc("id"), "empty id" + std::string(kDash) + "give the person an id");
+    return;
+  }
+  p.id = *id;
+  p.name = *name;
+  auto [it, fresh] = cfg_.person_index.emplace(p.id, static_cast<std::int32_t>(cfg_.persons.size()));
+  if (!fresh) {
+    const SourceLoc first = cfg_.persons[static_cast<std::size_t>(it->second)].loc;
+    error(r.loc("id"), "duplicate id '" + p.id + "': a person with this id is already defined at " +
+                           cfg_.files[first.file] + ":" + std::to_string(first.line) + kDash +
+                           "give every person their own id");
+    return;
+  }
+  cfg_.persons.push_back(std::move(p));
+}
+
+void Loader::read_post(std::uint16_t file, const toml::table& t) {
+  TableReader r(*this, file, t, "[[post]]");
+  Post post;
+  PostRefs refs;
+  post.loc = r.loc();
+  auto person = r.string("person", true);
+  auto org = r.string("org", true);
+  auto role = r.string("role", true);
+  auto from = r.date("from", true);
+  auto until = r.date("until");
+  auto in_charge = r.strings("in_charge_of");
+  r.finish({"person", "org", "role", "from", "until", "in_charge_of"});
+  refs.from_loc = r.loc("from");
+  refs.until_loc = r.loc("until");
+  refs.in_charge_loc = r.loc("in_charge_of");
+  bool ok = person && org && role && from;
+  if (role) {
+    if (auto ro = kRoles.find(*role)) {
+      post.role = *ro;
+    } else {
+      error(r.loc("role"), "unknown role '" + *role + "'" + kDash + suggest(*role, kRoles.names()) +
+                               "use \"principal\" (主要负责人) or \"member\" (其他成员)");
+      ok = false;
+    }
+  }
+  if (from) post.from = *from;
+  if (until) post.until = *until;
+  if (from && until && *until < *from) {
+    error(refs.until_loc, "'until' " + format_day(*until) + " is before 'from' " +
+                              format_day(*from) + kDash +
+                              "swap them or correct the dates (until is the last day in post)");
+    ok = false;
+  }
+  if (!ok) return;
+  refs.person = {*person, r.loc("person")};
+  refs.org = {*org, r.loc("org")};
+  if (in_charge) refs.in_charge_of = std::move(*in_charge), refs.has_in_charge = true;
+  cfg_.posts.push_back(std::move(post));
+  post_refs_.push_back(std::move(refs));
+}
+
+void Loader::read_event(std::uint16_t file, const toml::table& t) {
+  TableReader r(*this, file, t, "[[event]]");
+  Event ev;
+  EventRefs refs;
+  ev.loc = r.loc();
+  auto obligation = r.string("obligation", true);
+  auto org = r.string("org", true);
+  auto person = r.string("person");
+  auto date = r.date("date", true);
+  auto note = r.string("note");
+  r.finish({"obligation", "org", "person", "date", "note"});
+  if (!obligation || !org || !date) return;
+  refs.obligation = {*obligation, r.loc("obligation")};
+  refs.org = {*org, r.loc("org")};
+  if (person) refs.person = {*person, r.loc("person")};
+  ev.date = *date;
+  if (note) ev.note = *note;
+  cfg_.events.push_back(std::move(ev));
+  event_refs_.push_back(std::move(refs));
+}
+
+void Loader::read_override(std::uint16_t file, const toml::table& t) {
+  TableReader r(*this, file, t, "[[override]]");
+  OverrideSpec o;
+  auto id = r.string("obligation", true);
+  auto at = [&](std::string_view key, std::optional<std::string> v) -> std::optional<StringAt> {
+    if (!v) return std::nullopt;
+    return StringAt{*v, r.loc(key)};
+  };
+  o.due = at("due", r.string("due"));
+  o.rrule = at("rrule", r.string("rrule"));
+  o.window_start = at("window_start", r.string("window_start"));
+  o.timing_note = at("timing_note", r.string("timing_note"));
+  o.disable = r.boolean("disable");
+  o.applies_to = r.strings("applies_to");
+  o.levels = r.strings("levels");
+  o.deadline_days = r.integer("deadline_days");
+  o.deadline_loc = r.loc("deadline_days");
+  o.min_count = r.integer("min_count");
+  o.min_count_loc = r.loc("min_count");
+  r.finish({"obligation", "due", "rrule", "window_start", "timing_note", "disable", "applies_to",
+            "levels", "deadline_days", "min_count"});
+  if (!id) return;
+  o.obligation = {*id, r.loc("obligation")};
+  if (o.due && o.rrule)
+    error(o.rrule->loc, "an override gives both 'due' and 'rrule'" + std::string(kDash) +
+                            "keep one of them");
+  overrides_.push_back(std::move(o));
+}
+
+std::optional<std::vector<OrgSelector>> Loader::selectors(const std::vector<StringAt>& v) {
+  std::vector<OrgSelector> out;
+  bool ok = true;
+  for (const auto& s : v) {
+    const auto colon = s.value.find(':');
+    const std::string kind = s.value.substr(0, colon);
+    const std::string sub = colon == std::string::npos ? "" : s.value.substr(colon + 1);
+    auto k = kKinds.find(kind);
+    if (!k) {
+      error(s.loc, "unknown kind '" + kind + "' in applies_to" + kDash + suggest(kind, kKinds.names()) +
+                       "use kind or kind:subtype with kind one of: " + join(kKinds.names()));
+      ok = false;
+      continue;
+    }
+    if (!sub.empty()) {
+      const std::vector<std::string_view>* allowed =
+          *k == OrgKind::party_group ? &kPartyGroups
+          : *k == OrgKind::leading_group ? &kLeadingGroups
+          : *k == OrgKind::department ? &kDepartments
+                                      : nullptr;
+      if (!allowed || !contains(*allowed, sub)) {
+        error(s.loc, "unknown subtype '" + sub + "' for kind " + kind + kDash +
+                         (allowed ? "use one of: " + join(*allowed)
+                                  : std::string("this kind has no subtypes; write just ") + kind));
+        ok = false;
+        continue;
+      }
+    }
+    out.push_back({*k, sub});
+  }
+  if (!ok) return std::nullopt;
+  return out;
+}
+
+std::optional<std::uint8_t> Loader::level_mask(const std::vector<StringAt>& v) {
+  std::uint8_t mask = 0;
+  bool ok = true;
+  for (const auto& s : v) {
+    if (auto l = kLevels.find(s.value)) {
+      mask = static_cast<std::uint8_t>(mask | (1u << static_cast<unsigned>(*l)));
+    } else {
+      error(s.loc, "unknown level '" + s.value + "'" + kDash + suggest(s.value, kLevels.names()) +
+                       "use one of: " + join(kLevels.names()));
+      ok = false;
+    }
+  }
+  if (!ok) return std::nullopt;
+  return mask;
+}
+
+void Loader::read_obligation(std::uint16_t file, const toml::table& t, bool local) {
+  TableReader r(*this, file, t, "[[obligation]]");
+  Obligation o;
+  o.loc = r.loc();
+  o.local = local;
+  auto id = r.string("id", true);
+  auto article = r.integer("article", true);
+  auto item = r.integer("item", true);
+  auto title = r.string("title", true);
+  auto quote = r.string("quote", true);
+  auto actor = r.string("actor", true);
+  auto applies = r.strings("applies_to", true);
+  auto levels = r.strings("levels");
+  auto rrule = r.string("rrule");
+  auto window = r.string("window_start");
+  auto period = r.string("period");
+  auto min_count = r.integer("min_count");
+  auto counterparts = r.string("counterparts");
+  auto event = r.string("event");
+  auto deadline = r.integer("deadline_days");
+  auto note = r.string("timing_note");
+  auto recipients = r.strings("recipients", true);
+  auto evidence = r.strings("evidence", true);
+  auto art27 = r.integer("art27", true);
+  r.finish({"id", "article", "item", "title", "quote", "actor", "applies_to", "levels", "rrule",
+            "window_start", "period", "min_count", "counterparts", "event", "deadline_days",
+            "timing_note", "recipients", "evidence", "art27"});
+  bool ok = id && article && item && title && quote && actor && applies && recipients &&
+            evidence && art27;
+  if (article && (*article < 1 || *article > 31)) {
+    error(r.loc("article"), "article " + std::to_string(*article) + " does not exist" + kDash +
+                                "the regulation has articles 1 to 31");
+    ok = false;
+  }
+  if (item && (*item < 0 || *item > 30)) {
+    error(r.loc("item"), "item " + std::to_string(*item) + " is out of range" + kDash +
+                             "use 0 for an article without items");
+    ok = false;
+  }
+  if (actor) {
+    if (auto a = kActors.find(*actor)) {
+      o.actor = *a;
+    } else {
+      error(r.loc("actor"), "unknown actor '" + *actor + "'" + kDash +
+                                suggest(*actor, kActors.names()) +
+                                "use one of: " + join(kActors.names()));
+      ok = false;
+    }
+  }
+  if (applies) {
+    if (auto sel = selectors(*applies)) o.applies_to = std::move(*sel); else ok = false;
+  }
+  if (levels) {
+    if (auto m = level_mask(*levels)) o.levels = *m; else ok = false;
+  }
+  if (rrule) o.rrule = *rrule;
+  if (event) o.event = *event;
+  if (window) {
+    if (auto md = parse_month_day(*window)) {
+      o.window_start = md;
+    } else {
+      error(r.loc("window_start"), "window_start '" + *window + "' is not a month-day" + kDash +
+                                       "write \"MM-DD\", e.g. \"01-01\" (02-29 is not allowed)");
+      ok = false;
+    }
+  }
+  if (period) {
+    if (auto p = kPeriods.find(*period)) {
+      o.period = *p;
+    } else {
+      error(r.loc("period"), "unknown period '" + *period + "'" + kDash +
+                                 "use one of: " + join(kPeriods.names()));
+      ok = false;
+    }
+  }
+  if (min_count) {
+    if (*min_count < 1 || *min_count > 366) {
+      error(r.loc("min_count"), "min_count must be between 1 and 366" + std::string(kDash) +
+                                    "write how many times the duty is due per window");
+      ok = false;
+    } else {
+      o.min_count = static_cast<int>(*min_count);
+    }
+  }
+  if (deadline) {
+    if (*deadline < 0 || *deadline > 366) {
+      error(r.loc("deadline_days"), "deadline_days must be between 0 and 366" +
+                                        std::string(kDash) + "give the days from event to due date");
+      ok = false;
+    } else {
+      o.deadline_days = static_cast<int>(*deadline);
+    }
+  }
+  if (counterparts) {
+    if (auto c = kCounterparts.find(*counterparts)) {
+      o.counterparts = *c;
+    } else {
+      error(r.loc("counterparts"), "unknown counterparts '" + *counterparts + "'" + kDash +
+                                       "use one of: " + join(kCounterparts.names()));
+      ok = false;
+    }
+  }
+  if (note) o.timing_note = *note;
+  if (recipients) {
+    for (const auto& s : *recipients) {
+      if (!contains(kRecipients, s.value)) {
+        error(s.loc, "unknown recipient '" + s.value + "'" + kDash + suggest(s.value, kRecipients) +
+                         "use one of: " + join(kRecipients));
+        ok = false;
+      }
+      o.recipients.push_back(s.value);
+    }
+  }
+  if (evidence)
+    for (const auto& s : *evidence) o.evidence.push_back(s.value);
+  if (art27 && (*art27 < 1 || *art27 > 5)) {
+    error(r.loc("art27"), "art27 must name an item of 第二十七条 (1-5)" + std::string(kDash) +
+                              "pick the item a miss would feed");
+    ok = false;
+  }
+  if (!ok) return;
+  o.id = *id;
+  o.article = static_cast<int>(*article);
+  o.item = static_cast<int>(*item);
+  o.title = *title;
+  o.quote = *quote;
+  o.art27 = static_cast<int>(*art27);
+  check_schedule(o, r.loc());
+  auto [it, fresh] =
+      cfg_.obligation_index.emplace(o.id, static_cast<std::int32_t>(cfg_.obligations.size()));
+  if (!fresh) {
+    const Obligation& first = cfg_.obligations[static_cast<std::size_t>(it->second)];
+    error(r.loc("id"), "duplicate id '" + o.id + "': an obligation with this id is already defined at " +
+                           cfg_.files[first.loc.file] + ":" + std::to_string(first.loc.line) + kDash +
+                           (first.local || !local ? "give every obligation its own id"
+                                                  : "to change a catalogue entry use [[override]]"));
+    return;
+  }
+  cfg_.obligations.push_back(std::move(o));
+}
+
+void Loader::check_schedule(const Obligation& o, SourceLoc at) {
+  const bool has_rule = !o.rrule.empty(), has_event = o.event_triggered();
+  if (has_rule == has_event) {
+    error(at, "obligation '" + o.id + "' needs exactly one of 'rrule' and 'event'" + kDash +
+                  "give an RRULE for dated duties or an event for triggered ones");
+    return;
+  }
+  if (has_rule) {
+    if (auto why = rrule_problem(o.rrule))
+      error(at, "bad RRULE '" + o.rrule + "' in obligation '" + o.id + "': " + *why + kDash +
+                    "e.g. FREQ=YEARLY;BYMONTH=6,12;BYMONTHDAY=-1");
+  }
+  if (has_event && o.deadline_days == 0 && o.timing_note.empty())
+    warning(at, "event obligation '" + o.id + "' is due on the day of the event" + kDash +
+                    "set deadline_days or explain in timing_note");
+  const bool needs_principal = o.counterparts == Counterparts::team_and_subordinate_principals;
+  const bool needs_member = o.counterparts == Counterparts::leaders_of_units_in_charge;
+  if ((needs_principal && o.actor != Actor::principal) || (needs_member && o.actor != Actor::member) ||
+      (o.counterparts == Counterparts::subordinate_orgs && o.actor == Actor::member))
+    error(at, std::string("counterparts '") + to_string(o.counterparts) +
+                  "' does not fit actor '" + to_string(o.actor) + "'" + kDash +
+                  "team-and-subordinate-principals goes with principal, leaders-of-units-in-charge "
+                  "with member");
+}
+
+// ---- cross-references and time ------------------------------------------------------------
+
+void Loader::resolve_orgs() {
+  for (std::size_t i = 0; i < cfg_.orgs.size(); ++i) {
+    Org& org = cfg_.orgs[i];
+    const OrgRefs& refs = org_refs_[i];
+    if (!refs.parent.value.empty()) {
+      if (auto p = cfg_.find_org(refs.parent.value)) {
+        org.parent = cfg_.org_index[refs.parent.value];
+        (void)p;
+      } else {
+        error(refs.parent.loc, "unknown org '" + refs.parent.value + "' as parent of '" + org.id +
+                                   "'" + kDash + suggest(refs.parent.value, {}) +
+                                   "define it with [[org]] or correct the id");
+      }
+    }
+    if (!refs.discipline.value.empty()) {
+      if (auto d = cfg_.find_org(refs.discipline.value)) {
+        if (d->kind != OrgKind::discipline_inspection)
+          error(refs.discipline.loc, "discipline_organ '" + d->id + "' is a " + to_string(d->kind) +
+                                         ", not a discipline-inspection org" + kDash +
+                                         "point it at the same-level 纪检监察机关");
+        else
+          org.discipline_organ = cfg_.org_index[refs.discipline.value];
+      } else {
+        error(refs.discipline.loc, "unknown org '" + refs.discipline.value +
+                                       "' as discipline_organ of '" + org.id + "'" + kDash +
+                                       "define the discipline inspection organ with [[org]]");
+      }
+    }
+  }
+  // Cycles in parent: walk each chain with colours (0 new, 1 on the current path, 2 done).
+  std::vector<std::uint8_t> colour(cfg_.orgs.size(), 0);
+  for (std::size_t start = 0; start < cfg_.orgs.size(); ++start) {
+    std::vector<std::int32_t> path;
+    std::int32_t cur = static_cast<std::int32_t>(start);
+    while (cur >= 0 && colour[static_cast<std::size_t>(cur)] == 0) {
+      colour[static_cast<std::size_t>(cur)] = 1;
+      path.push_back(cur);
+      cur = cfg_.orgs[static_cast<std::size_t>(cur)].parent;
+    }
+    if (cur >= 0 && colour[static_cast<std::size_t>(cur)] == 1) {
+      auto begin = std::find(path.begin(), path.end(), cur);
+      std::string chain;
+      for (auto it = begin; it != path.end(); ++it) chain += cfg_.orgs[static_cast<std::size_t>(*it)].id + " → ";
+      chain += cfg_.orgs[static_cast<std::size_t>(cur)].id;
+      for (auto it = begin; it != path.end(); ++it) {
+        const auto idx = static_cast<std::size_t>(*it);
+        error(org_refs_[idx].parent.loc, "cycle in parent: " + chain + kDash +
+                                             "an org cannot be its own ancestor; fix one parent");
+        cfg_.orgs[idx].parent = -1;  // break it so later passes terminate
+      }
+    }
+    for (auto p : path) colour[static_cast<std::size_t>(p)] = 2;
+  }
+}
+
+void Loader::resolve_posts() {
+  std::vector<Post> kept;
+  kept.reserve(cfg_.posts.size());
+  for (std::size_t i = 0; i < cfg_.posts.size(); ++i) {
+    Post& post = cfg_.posts[i];
+    const PostRefs& refs = post_refs_[i];
+    bool ok = true;
+    if (auto it = cfg_.person_index.find(refs.person.value); it != cfg_.person_index.end()) {
+      post.person = it->second;
+    } else {
+      error(refs.person.loc, "unknown person '" + refs.person.value + "'" + kDash +
+                                 "define them with [[person]] or correct the id");
+      ok = false;
+    }
+    if (auto it = cfg_.org_index.find(refs.org.value); it != cfg_.org_index.end()) {
+      post.org = it->second;
+    } else {
+      error(refs.org.loc, "unknown org '" + refs.org.value + "'" + kDash +
+                              "define it with [[org]] or correct the id");
+      ok = false;
+    }
+    for (const auto& u : refs.in_charge_of) {
+      auto it = cfg_.org_index.find(u.value);
+      if (it == cfg_.org_index.end()) {
+        error(u.loc, "unknown org '" + u.value + "' in in_charge_of" + kDash +
+                         "define it with [[org]] or correct the id");
+        ok = false;
+      } else {
+        post.in_charge_of.push_back(it->second);
+      }
+    }
+    if (!ok) continue;
+    const Person& who = cfg_.persons[static_cast<std::size_t>(post.person)];
+    const Org& where = cfg_.orgs[static_cast<std::size_t>(post.org)];
+    if (post.role == Role::principal && refs.has_in_charge && !refs.in_charge_of.empty())
+      warning(refs.in_charge_loc, "principal " + who.id + " of '" + where.id +
+                                      "' has in_charge_of, which is ignored" + kDash +
+                                      "a principal leads the whole team; remove in_charge_of");
+    if (post.role == Role::member && post.in_charge_of.empty())
+      warning(post.loc, "member " + who.id + " of '" + where.id + "' is in charge of nothing" +
+                            kDash + "list the units they are in charge of (分管) in in_charge_of");
+    kept.push_back(std::move(post));
+  }
+  cfg_.posts = std::move(kept);
+}
+
+void Loader::check_posts_over_time() {
+  // Group post indices by org.
+  std::vector<std::vector<std::size_t>> by_org(cfg_.orgs.size());
+  for (std::size_t i = 0; i < cfg_.posts.size(); ++i)
+    by_org[static_cast<std::size_t>(cfg_.posts[i].org)].push_back(i);
+  auto range = [](const Post& p) {
+    return format_day(p.from) + ".." + (p.until == kOpenEnd ? std::string("open") : format_day(p.until));
+  };
+  for (std::size_t o = 0; o < by_org.size(); ++o) {
+    auto& idx = by_org[o];
+    if (idx.empty()) continue;
+    std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) {
+      return cfg_.posts[a].from < cfg_.posts[b].from;
+    });
+    const Org& org = cfg_.orgs[o];
+    // One principal at a time.
+    const Post* last_principal = nullptr;
+    Day covered_until = 0;
+    bool any_principal = false;
+    Day span_from = cfg_.posts[idx.front()].from, span_until = 0;
+    for (std::size_t i : idx) span_until = std::max(span_until, cfg_.posts[i].until);
+    for (std::size_t i : idx) {
+      const Post& p = cfg_.posts[i];
+      if (p.role != Role::principal) continue;
+      if (last_principal && p.from <= last_principal->until) {
+        error({p.loc.file, p.loc.line, p.loc.column},
+              "principal posts of '" + org.id + "' overlap: " +
+                  cfg_.persons[static_cast<std::size_t>(last_principal->person)].id + " " +
+                  range(*last_principal) + " and " + cfg_.persons[static_cast<std::size_t>(p.person)].id +
+                  " " + range(p) + kDash + "end the earlier post the day before the later one starts");
+      }
+      const Day gap_from = any_principal ? covered_until + 1 : span_from;
+      if (covered_until != kOpenEnd && p.from > gap_from)
+        warning(p.loc, "'" + org.id + "' has no principal from " + format_day(gap_from) + " to " +
+                           format_day(p.from - 1) + kDash +
+                           "team duties due then are attributed to the team as vacant; add the "
+                           "acting principal if there was one");
+      if (!any_principal || p.until > covered_until) covered_until = p.until;
+      any_principal = true;
+      if (!last_principal || p.until > last_principal->until) last_principal = &p;
+    }
+    const bool team_kind = org.kind == OrgKind::party_committee ||
+                           org.kind == OrgKind::working_committee ||
+                           org.kind == OrgKind::party_group;
+    if (!any_principal && team_kind)
+      warning(org.loc, "'" + org.id + "' has posts but no principal" + std::string(kDash) +
+                           "add the [[post]] with role = \"principal\"");
+    else if (any_principal && covered_until != kOpenEnd && covered_until < span_until)
+      warning(org.loc, "'" + org.id + "' has no principal from " + format_day(covered_until + 1) +
+                           (span_until == kOpenEnd ? std::string(" on") : " to " + format_day(span_until)) +
+                           kDash + "add the successor's [[post]] or end the members' posts");
+    // One person, one post per org at a time.
+    std::unordered_map<std::int32_t, const Post*> latest;
+    for (std::size_t i : idx) {
+      const Post& p = cfg_.posts[i];
+      auto [it, fresh] = latest.emplace(p.person, &p);
+      if (!fresh) {
+        if (p.from <= it->second->until)
+          error(p.loc, "posts of " + cfg_.persons[static_cast<std::size_t>(p.person)].id + " in '" +
+                           org.id + "' overlap: " + range(*it->second) + " and " + range(p) + kDash +
+                           "a person holds one post per org at a time; end the first one earlier");
+        if (p.until > it->second->until) it->second = &p;
+      }
+    }
+  }
+}
+
+void Loader::resolve_events() {
+  std::vector<Event> kept;
+  for (std::size_t i = 0; i < cfg_.events.size(); ++i) {
+    Event ev = cfg_.events[i];
+    const EventRefs& refs = event_refs_[i];
+    bool ok = true;
+    if (auto it = cfg_.obligation_index.find(refs.obligation.value); it != cfg_.obligation_index.end()) {
+      ev.obligation = it->second;
+      const Obligation& o = cfg_.obligations[static_cast<std::size_t>(it->second)];
+      if (!o.event_triggered()) {
+        error(refs.obligation.loc, "obligation '" + o.id + "' is dated, not event-triggered" +
+                                       kDash + "events can only name obligations that have 'event'");
+        ok = false;
+      } else if (o.actor == Actor::member && refs.person.value.empty()) {
+        error(ev.loc, "event for member duty '" + o.id + "' names no person" + std::string(kDash) +
+                          "add person = \"...\" (the member concerned)");
+        ok = false;
+      }
+    } else {
+      error(refs.obligation.loc, "unknown obligation '" + refs.obligation.value + "'" + kDash +
+                                     "see `dutyd catalogue` for the ids");
+      ok = false;
+    }
+    if (auto it = cfg_.org_index.find(refs.org.value); it != cfg_.org_index.end())
+      ev.org = it->second;
+    else
+      error(refs.org.loc, "unknown org '" + refs.org.value + "'" + kDash + "correct the id"), ok = false;
+    if (!refs.person.value.empty()) {
+      if (auto it = cfg_.person_index.find(refs.person.value); it != cfg_.person_index.end())
+        ev.person = it->second;
+      else
+        error(refs.person.loc, "unknown person '" + refs.person.value + "'" + kDash + "correct the id"),
+            ok = false;
+    }
+    if (ok) kept.push_back(std::move(ev));
+  }
+  cfg_.events = std::move(kept);
+}
+
+void Loader::apply_overrides() {
+  for (const auto& ov : overrides_) {
+    auto it = cfg_.obligation_index.find(ov.obligation.value);
+    if (it == cfg_.obligation_index.end()) {
+      std::vector<std::string_view> ids;
+      for (const auto& o : cfg_.obligations) ids.push_back(o.id);
+      error(ov.obligation.loc, "unknown obligation '" + ov.obligation.value + "'" + kDash +
+                                   suggest(ov.obligation.value, ids) +
+                                   "see `dutyd catalogue` for the ids");
+      continue;
+    }
+    Obligation& o = cfg_.obligations[static_cast<std::size_t>(it->second)];
+    if (ov.disable) o.disabled = *ov.disable;
+    if (ov.due) {
+      auto md = parse_month_day(ov.due->value);
+      if (!md) {
+        error(ov.due->loc, "due '" + ov.due->value + "' is not a month-day" + std::string(kDash) +
+                               "write \"MM-DD\", e.g. \"02-28\" (02-29 is not allowed)");
+      } else if (o.event_triggered()) {
+        error(ov.due->loc, "'" + o.id + "' is event-triggered and has no fixed due date" +
+                               std::string(kDash) + "override deadline_days instead");
+      } else {
+        const Day y = make_day(2027, 1, 1);
+        if (rrule_dates(o.rrule, y, make_day(2027, 12, 31)).size() != 1) {
+          error(ov.due->loc, "'" + o.id + "' is due several times a year (" + o.rrule +
+                                 "), so one month-day cannot replace it" + kDash +
+                                 "give rrule = \"...\" instead");
+        } else {
+          o.rrule = "FREQ=YEARLY;BYMONTH=" + std::to_string(md->month) +
+                    ";BYMONTHDAY=" + std::to_string(md->day);
+          // Keep the window inside the year when the catalogue had none.
+          if (!o.window_start) o.window_start = MonthDay{1, 1};
+          if (o.window_start && (o.window_start->month > md->month ||
+                                 (o.window_start->month == md->month && o.window_start->day > md->day)))
+            o.window_start = MonthDay{1, 1};
+        }
+      }
+    }
+    if (ov.rrule) {
+      if (auto why = rrule_problem(ov.rrule->value))
+        error(ov.rrule->loc, "bad RRULE '" + ov.rrule->value + "': " + *why + kDash +
+                                 "e.g. FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=31");
+      else if (o.event_triggered())
+        error(ov.rrule->loc, "'" + o.id + "' is event-triggered" + std::string(kDash) +
+                                 "override deadline_days instead");
+      else
+        o.rrule = ov.rrule->value;
+    }
+    if (ov.window_start) {
+      if (auto md = parse_month_day(ov.window_start->value))
+        o.window_start = md;
+      else
+        error(ov.window_start->loc, "window_start '" + ov.window_start->value +
+                                        "' is not a month-day" + kDash + "write \"MM-DD\"");
+    }
+    if (ov.timing_note) o.timing_note = ov.timing_note->value;
+    if (ov.applies_to)
+      if (auto sel = selectors(*ov.applies_to)) o.applies_to = std::move(*sel);
+    if (ov.levels)
+      if (auto m = level_mask(*ov.levels)) o.levels = *m;
+    if (ov.deadline_days) {
+      if (!o.event_triggered())
+        error(ov.deadline_loc, "'" + o.id + "' is dated, deadline_days applies to event duties" +
+                                   std::string(kDash) + "override due or rrule instead");
+      else if (*ov.deadline_days < 0 || *ov.deadline_days > 366)
+        error(ov.deadline_loc, "deadline_days must be between 0 and 366" + std::string(kDash) +
+                                   "give the days from event to due date");
+      else
+        o.deadline_days = static_cast<int>(*ov.deadline_days);
+    }
+    if (ov.min_count) {
+      if (*ov.min_count < 1 || *ov.min_count > 366)
+        error(ov.min_count_loc, "min_count must be between 1 and 366" + std::string(kDash) +
+                                    "write how many times the duty is due per window");
+      else
+        o.min_count = static_cast<int>(*ov.min_count);
+    }
+  }
+}
+
+void Loader::finish() {
+  resolve_orgs();
+  resolve_posts();
+  check_posts_over_time();
+  apply_overrides();
+  resolve_events();
+}
+
+}  // namespace
+
+LoadResult load_config(const std::string& path, const LoadOptions& options) {
+  LoadResult result;
+  result.config = std::make_shared<Config>();
+  Loader loader(*result.config, result.diagnostics);
+  loader.load_main(path);
+  loader.load_catalogue(options.catalogue_path.empty() ? default_catalogue_path()
+                                                       : options.catalogue_path);
+  loader.finish();
+  result.diagnostics.sort(result.config->files);
+  return result;
+}
+
+LoadResult load_catalogue(const std::string& path) {
+  LoadResult result;
+  result.config = std::make_shared<Config>();
+  Loader loader(*result.config, result.diagnostics);
+  loader.load_catalogue(path);
+  loader.finish();
+  return result;
+}
+
+}  // namespace dutyd

@@ -1,0 +1,144 @@
+// The validated model of a dutyd configuration: organisations, people, posts over time, and
+// the obligation catalogue after local overrides. Built by config/loader; read by everything else.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/date.hpp"
+
+namespace dutyd {
+
+// Where a value came from, for FILE:LINE:COL messages.
+struct SourceLoc {
+  std::uint16_t file = 0;  // index into Config::files
+  std::uint32_t line = 0;
+  std::uint32_t column = 0;
+};
+
+enum class OrgKind : std::uint8_t {
+  party_committee,
+  working_committee,
+  standing_committee,
+  party_group,
+  department,
+  discipline_inspection,
+  leading_group,
+};
+enum class Level : std::uint8_t { province, city, county, township, unit };
+enum class Role : std::uint8_t { principal, member };
+
+struct Org {
+  std::string id;
+  std::string name;
+  OrgKind kind{};
+  std::string subtype;  // party group `group`, leading group `group`, department `department`
+  Level level{};
+  std::int32_t parent = -1;
+  std::int32_t discipline_organ = -1;
+  SourceLoc loc;
+};
+
+struct Person {
+  std::string id;
+  std::string name;
+  std::string email, mobile, wecom, dingtalk, feishu;
+  SourceLoc loc;
+};
+
+struct Post {
+  std::int32_t person = -1;
+  std::int32_t org = -1;
+  Role role{};
+  Day from = 0;
+  Day until = kOpenEnd;  // inclusive last day
+  std::vector<std::int32_t> in_charge_of;
+  SourceLoc loc;
+  bool covers(Day d) const { return from <= d && d <= until; }
+};
+
+enum class Actor : std::uint8_t { team, principal, member, org };
+enum class Counterparts : std::uint8_t {
+  none,
+  team_and_subordinate_principals,  // 第七条第（八）项
+  leaders_of_units_in_charge,       // 第八条第（五）项
+  subordinate_orgs,                 // 第六条第（十五）项
+};
+enum class Period : std::uint8_t { year, half_year, quarter };
+
+struct OrgSelector {
+  OrgKind kind{};
+  std::string subtype;  // empty: any
+};
+
+struct Obligation {
+  std::string id;
+  int article = 0;
+  int item = 0;
+  std::string title;
+  std::string quote;
+  Actor actor{};
+  std::vector<OrgSelector> applies_to;
+  std::uint8_t levels = 0x1f;  // bit per Level
+  // Schedule: either a recurrence rule or an event trigger.
+  std::string rrule;
+  std::optional<MonthDay> window_start;
+  Period period = Period::year;
+  int min_count = 1;
+  Counterparts counterparts = Counterparts::none;
+  std::string event;  // non-empty: event-triggered
+  int deadline_days = 0;
+  std::string timing_note;
+  std::vector<std::string> recipients;
+  std::vector<std::string> evidence;
+  int art27 = 0;
+  bool disabled = false;
+  bool local = false;  // defined in the site config rather than the catalogue
+  SourceLoc loc;
+
+  bool event_triggered() const { return !event.empty(); }
+  bool applies(const Org& org) const;
+};
+
+// A recorded event that triggers an event-type obligation ([[event]] in the config).
+struct Event {
+  std::int32_t obligation = -1;
+  std::int32_t org = -1;
+  std::int32_t person = -1;  // required for member duties
+  Day date = 0;
+  std::string note;
+  SourceLoc loc;
+};
+
+struct Config {
+  std::string timezone = "Asia/Shanghai";
+  std::vector<std::string> files;  // files[0] is the main config, the catalogue is listed too
+  std::vector<Org> orgs;
+  std::vector<Person> persons;
+  std::vector<Post> posts;
+  std::vector<Obligation> obligations;
+  std::vector<Event> events;
+  std::unordered_map<std::string, std::int32_t> org_index, person_index, obligation_index;
+
+  const Org* find_org(const std::string& id) const;
+  const Person* find_person(const std::string& id) const;
+  const Obligation* find_obligation(const std::string& id) const;
+};
+
+// Text for users.
+const char* to_string(OrgKind k);
+const char* to_string(Level l);
+const char* to_string(Role r);
+const char* to_string(Actor a);
+const char* to_string(Counterparts c);
+const char* to_string(Period p);
+const char* actor_zh(Actor a);
+const char* recipient_zh(const std::string& recipient);
+// 第六条第（十六）项, or 第二十五条 when item is 0.
+std::string citation(int article, int item);
+std::string chinese_number(int n);
+
+}  // namespace dutyd
