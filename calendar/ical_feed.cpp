@@ -4,6 +4,8 @@
 
 #include <memory>
 
+#include "calendar/fold.hpp"
+
 namespace dutyd {
 namespace {
 
@@ -145,7 +147,7 @@ std::string render_feed(const Expander& ex, const Expansion& expansion, const Fe
     icalcomponent_add_component(cal.get(), ev);
   }
   char* text = icalcomponent_as_ical_string_r(cal.get());
-  std::string out = text ? text : "";
+  std::string out = refold_ical(text ? text : "");
   icalmemory_free_buffer(text);
   return out;
 }

@@ -63,6 +63,19 @@ std::string suggest(std::string_view word, const std::vector<std::string_view>& 
   return best.empty() ? std::string{} : "did you mean '" + std::string(best) + "'? ";
 }
 
+// Ids end up in UIDs, file names and URLs: keep them to a safe ASCII set.
+bool valid_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    const char c = id[i];
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-'))) return false;
+  }
+  return true;
+}
+constexpr const char* kIdRule =
+    "use 1-64 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit";
+
 std::string join(const std::vector<std::string_view>& v, const char* sep = ", ") {
   std::string out;
   for (auto s : v) {
@@ -256,7 +269,8 @@ class Loader {
   std::vector<PostRefs> post_refs_;
   std::vector<EventRefs> event_refs_;
   std::vector<OverrideSpec> overrides_;
-  std::unordered_map<std::string, SourceLoc> obligation_locs_;
+  std::vector<bool> has_children_;
+  std::uint16_t main_file_ = 0;
 };
 
 // ---- TableReader -------------------------------------------------------------------------
@@ -413,6 +427,7 @@ void Loader::load_catalogue(const std::string& path) {
 
 void Loader::load_main(const std::string& path) {
   const std::uint16_t file = add_file(path);
+  main_file_ = file;
   auto doc = parse_file(file);
   if (!doc) return;
   if (const toml::node* tz = doc->get("timezone")) {
@@ -485,7 +500,7 @@ void Loader::load_document(std::uint16_t file, const toml::table& doc, bool main
     if (!main && (k.str() == "timezone" || k.str() == "include"))
       error(loc_of(file, k.source()), "'" + std::string(k.str()) +
                                           "' is only allowed in the main config file" + kDash +
-                                          "move it to " + cfg_.files[0]);
+                                          "move it to " + cfg_.files[main_file_]);
     else
       error(loc_of(file, k.source()), "unknown key '" + std::string(k.str()) + "'" + kDash +
                                           suggest(k.str(), known) +
@@ -514,7 +529,10 @@ void Loader::read_org(std::uint16_t file, const toml::table& t) {
   auto group = r.string("group");
   auto department = r.string("department");
   r.finish({"id", "name", "kind", "level", "parent", "discipline_organ", "group", "department"});
-  if (id && id->empty()) error(refs.id_loc, "empty id" + std::string(kDash) + "give the org an id");
+  if (id && !valid_id(*id)) {
+    error(refs.id_loc, "org id '" + *id + "' is not usable" + kDash + kIdRule);
+    id.reset();
+  }
   if (kind) {
     if (auto k = kKinds.find(*kind)) {
       org.kind = *k;
@@ -564,7 +582,7 @@ void Loader::read_org(std::uint16_t file, const toml::table& t) {
   }
   if (parent) refs.parent = {*parent, r.loc("parent")};
   if (disc) refs.discipline = {*disc, r.loc("discipline_organ")};
-  if (!id || id->empty() || !name) return;
+  if (!id || !name) return;
   org.id = *id;
   org.name = *name;
   auto [it, fresh] = cfg_.org_index.emplace(org.id, static_cast<std::int32_t>(cfg_.orgs.size()));
@@ -594,8 +612,8 @@ void Loader::read_person(std::uint16_t file, const toml::table& t) {
     error(r.loc("email"), "'" + p.email + "' is not an e-mail address" + std::string(kDash) +
                               "write email = \"name@example.gov.cn\" or leave it out");
   if (!id || !name) return;
-  if (id->empty()) {
-    error(r.loc("id"), "empty id" + std::string(kDash) + "give the person an id");
+  if (!valid_id(*id)) {
+    error(r.loc("id"), "person id '" + *id + "' is not usable" + kDash + kIdRule);
     return;
   }
   p.id = *id;
@@ -872,6 +890,10 @@ void Loader::read_obligation(std::uint16_t file, const toml::table& t, bool loca
                               "pick the item a miss would feed");
     ok = false;
   }
+  if (id && !valid_id(*id)) {
+    error(r.loc("id"), "obligation id '" + *id + "' is not usable" + kDash + kIdRule);
+    ok = false;
+  }
   if (!ok) return;
   o.id = *id;
   o.article = static_cast<int>(*article);
@@ -973,6 +995,9 @@ void Loader::resolve_orgs() {
     }
     for (auto p : path) colour[static_cast<std::size_t>(p)] = 2;
   }
+  has_children_.assign(cfg_.orgs.size(), false);
+  for (const Org& org : cfg_.orgs)
+    if (org.parent >= 0) has_children_[static_cast<std::size_t>(org.parent)] = true;
 }
 
 void Loader::resolve_posts() {
@@ -1013,7 +1038,10 @@ void Loader::resolve_posts() {
       warning(refs.in_charge_loc, "principal " + who.id + " of '" + where.id +
                                       "' has in_charge_of, which is ignored" + kDash +
                                       "a principal leads the whole team; remove in_charge_of");
-    if (post.role == Role::member && post.in_charge_of.empty())
+    // Only suspicious where there is something to be in charge of: members of a township
+    // committee without child organisations legitimately have no 分管 units.
+    if (post.role == Role::member && post.in_charge_of.empty() &&
+        has_children_[static_cast<std::size_t>(post.org)])
       warning(post.loc, "member " + who.id + " of '" + where.id + "' is in charge of nothing" +
                             kDash + "list the units they are in charge of (分管) in in_charge_of");
     kept.push_back(std::move(post));
@@ -1221,9 +1249,11 @@ LoadResult load_config(const std::string& path, const LoadOptions& options) {
   LoadResult result;
   result.config = std::make_shared<Config>();
   Loader loader(*result.config, result.diagnostics);
-  loader.load_main(path);
+  // The catalogue first, so that a local [[obligation]] reusing a catalogue id is the one
+  // reported (with a hint to use [[override]]).
   loader.load_catalogue(options.catalogue_path.empty() ? default_catalogue_path()
                                                        : options.catalogue_path);
+  loader.load_main(path);
   loader.finish();
   result.diagnostics.sort(result.config->files);
   return result;

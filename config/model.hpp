@@ -115,7 +115,7 @@ struct Event {
 
 struct Config {
   std::string timezone = "Asia/Shanghai";
-  std::vector<std::string> files;  // files[0] is the main config, the catalogue is listed too
+  std::vector<std::string> files;  // the catalogue, the main config, then its includes
   std::vector<Org> orgs;
   std::vector<Person> persons;
   std::vector<Post> posts;
