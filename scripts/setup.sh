@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# dutyd set-up for a fresh Debian 12 machine, run as root from the checkout.
+#
+#   bash scripts/setup.sh example   install what is missing, build, run dutyd on the bundled example
+#   bash scripts/setup.sh test      install what is missing, build (warnings as errors), run every
+#                                   test, then again in an ASan+UBSan build
+#
+# Only Debian packages and the npm registry are used. Packages already present are left alone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-}
+case "$mode" in example|test) ;; *) echo "usage: bash scripts/setup.sh example|test" >&2; exit 64 ;; esac
+
+build_pkgs=(g++ make cmake pkg-config libical-dev libtomlplusplus-dev nlohmann-json3-dev
+            libsqlitecpp-dev libboost-dev libcurl4-openssl-dev libsystemd-dev libgtest-dev tzdata)
+test_pkgs=(python3 python3-icalendar)
+
+missing=()
+for p in "${build_pkgs[@]}" ${mode:+$( [[ $mode == test ]] && echo "${test_pkgs[@]}")}; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+# ical.js runs on node; a machine that already has node and npm (e.g. from NodeSource) keeps them.
+if [[ $mode == test ]]; then
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
+fi
+if ((${#missing[@]})); then
+  echo "== installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+
+if [[ $mode == example ]]; then
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DDUTYD_BUILD_TESTS=OFF >/dev/null
+  cmake --build build -j"$jobs"
+  dutyd=build/daemon/dutyd
+  export DUTYD_CATALOGUE=$PWD/config/catalogue/obligations.toml
+  $dutyd check-config -c config/examples/province.toml
+  echo "== obligations due in the coming three months (example config)"
+  $dutyd expand -c config/examples/province.toml
+  $dutyd feed -c config/examples/province.toml --all --out-dir out/feeds
+  echo "== subscribe to a file in out/feeds/ from a calendar app, e.g. out/feeds/person-p-wang.ics"
+  exit 0
+fi
+
+# test
+(cd tests/feeds && npm ci --no-audit --no-fund --loglevel=error)
+echo "== build with warnings as errors"
+cmake -S . -B build-ci -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUTYD_WERROR=ON >/dev/null
+cmake --build build-ci -j"$jobs"
+ctest --test-dir build-ci --output-on-failure -j"$jobs"
+echo "== ASan+UBSan build"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDUTYD_WERROR=ON -DDUTYD_SANITIZE=ON \
+  -DDUTYD_BUILD_BENCH=OFF >/dev/null
+cmake --build build-asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j"$jobs"

@@ -1,0 +1,97 @@
+#!/usr/bin/python3
+"""The dutyd command line as an administrator uses it: catalogue, check-config, expand and feed
+on the bundled example, and clear usage errors. usage: cli_test.py DUTYD SOURCE_DIR"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+DUTYD, SRC = sys.argv[1], sys.argv[2]
+EXAMPLE = os.path.join(SRC, "config/examples/province.toml")
+results = {"passed": 0, "failed": 0}
+
+
+def run(*args, timeout=60):
+    proc = subprocess.run([DUTYD, *args], capture_output=True, timeout=timeout)
+    return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+
+
+def check(name, condition, detail=""):
+    if condition:
+        results["passed"] += 1
+    else:
+        results["failed"] += 1
+        print(f"FAIL {name}: {detail}")
+
+
+# catalogue --format json: one object per line with the required fields.
+rc, out, err = run("catalogue", "--format", "json")
+check("catalogue rc", rc == 0, err)
+entries = [json.loads(l) for l in out.splitlines()]
+check("catalogue size", len(entries) >= 60, len(entries))
+for e in entries:
+    check("catalogue fields " + e.get("id", "?"),
+          all(k in e for k in ("id", "article", "item", "actor", "quote")) and e["quote"], e)
+check("catalogue ids unique", len({e["id"] for e in entries}) == len(entries))
+rc, out, err = run("catalogue")
+check("catalogue table", rc == 0 and "第六条第（十六）项" in out, out[:200])
+rc, out, err = run("catalogue", "--format", "xml")
+check("bad format is a usage error", rc == 64 and "--format" in err, err)
+
+# check-config on the example.
+rc, out, err = run("check-config", "-c", EXAMPLE)
+check("example valid", rc == 0 and "ok:" in out, out + err)
+rc, out, err = run("check-config")
+check("check-config without -c", rc == 64 and "-c FILE" in err, err)
+rc, out, err = run("check-config", "-c", "/nonexistent.toml")
+check("missing config", rc == 2 and "/nonexistent.toml:1:1: error: cannot open" in err, err)
+
+# expand json: required fields, the post that changes hands in Dalian, stable uids.
+rc, out, err = run("expand", "-c", EXAMPLE, "--from", "2026-01-01", "--to", "2026-12-31", "--format", "json")
+check("expand rc", rc == 0, err)
+occ = [json.loads(l) for l in out.splitlines()]
+for o in occ:
+    check("expand fields", all(k in o for k in ("uid", "obligation", "article", "item", "org", "person",
+                                                "window_start", "due", "title")), o)
+check("expand uids unique", len({o["uid"] for o in occ}) == len(occ))
+h1 = [o for o in occ if o["uid"] == "a6.1.analysis/dl/2026H1@dutyd"]
+check("handover H1", len(h1) == 1 and h1[0]["predecessors"] and h1[0]["person"] != h1[0]["predecessors"][0], h1)
+jan = [o for o in occ if o["uid"] == "a6.16.report-jan/dl/2026@dutyd"]
+check("handover Jan report by predecessor", len(jan) == 1 and h1 and jan[0]["person"] == h1[0]["predecessors"][0], jan)
+check("event in example", any(o["obligation"] == "a6.9.review" for o in occ))
+# Same uids when run again.
+rc2, out2, _ = run("expand", "-c", EXAMPLE, "--from", "2026-01-01", "--to", "2026-12-31", "--format", "json")
+check("expand deterministic", out == out2)
+
+rc, out, err = run("expand", "-c", EXAMPLE, "--person", "nobody")
+check("unknown person", rc == 1 and "unknown person 'nobody'" in err, err)
+rc, out, err = run("expand", "-c", EXAMPLE, "--from", "2026-02-30")
+check("bad date", rc == 64 and "YYYY-MM-DD" in err, err)
+rc, out, err = run("expand", "-c", EXAMPLE, "--today", "2026-11-27")
+check("expand table default window", rc == 0 and "2026-12-31" in out and "2027-03-31" not in out.split("\n")[-2], out[-300:])
+rc, out, err = run("frobnicate")
+check("unknown command", rc == 64 and "usage:" in err, err)
+
+# feed to a file and --all into a folder.
+with tempfile.TemporaryDirectory() as tmp:
+    target = os.path.join(tmp, "dl.ics")
+    rc, out, err = run("feed", "-c", EXAMPLE, "--org", "dl", "-o", target)
+    data = open(target, "rb").read() if os.path.exists(target) else b""
+    check("feed -o", rc == 0 and data.startswith(b"BEGIN:VCALENDAR\r\n") and b"UID:a6.16.report-jan/dl/" in data, err)
+    rc, out, err = run("feed", "-c", EXAMPLE, "--all", "--out-dir", os.path.join(tmp, "all"))
+    files = os.listdir(os.path.join(tmp, "all")) if rc == 0 else []
+    check("feed --all", rc == 0 and "person-p-wang.ics" in files and "org-ln.ics" in files and
+          not any(f.endswith(".tmp") for f in files), (rc, err, files))
+    rc, out, err = run("feed", "-c", EXAMPLE)
+    check("feed needs a subject", rc == 64 and "--person" in err, err)
+
+# A broken config stops expand with exit 2 and FILE:LINE:COL errors.
+with tempfile.TemporaryDirectory() as tmp:
+    bad = os.path.join(tmp, "bad.toml")
+    open(bad, "w").write('[[post]]\nperson = "x"\norg = "y"\nrole = "principal"\nfrom = 2025-01-01\n')
+    rc, out, err = run("expand", "-c", bad)
+    check("expand broken config", rc == 2 and f"{bad}:2:10: error: unknown person 'x'" in err, err)
+
+print(f"{results['passed']} passed, {results['failed']} failed")
+sys.exit(1 if results["failed"] else 0)
