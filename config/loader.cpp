@@ -1150,7 +1150,24 @@ void Loader::resolve_events() {
         error(refs.person.loc, "unknown person '" + refs.person.value + "'" + kDash + "correct the id"),
             ok = false;
     }
-    if (ok) kept.push_back(std::move(ev));
+    if (ok) {
+      const Obligation& o = cfg_.obligations[static_cast<std::size_t>(ev.obligation)];
+      const Org& org = cfg_.orgs[static_cast<std::size_t>(ev.org)];
+      if (!o.applies(org))
+        warning(refs.obligation.loc, "'" + o.id + "' does not apply to '" + org.id + "' (" +
+                                         to_string(org.kind) + ", " + to_string(org.level) + ")" +
+                                         kDash + "check the org, or widen applies_to with [[override]]");
+      // Two identical events would give two occurrences with the same UID.
+      const bool duplicate = std::any_of(kept.begin(), kept.end(), [&](const Event& k) {
+        return k.obligation == ev.obligation && k.org == ev.org && k.date == ev.date && k.person == ev.person;
+      });
+      if (duplicate) {
+        error(ev.loc, "duplicate event: '" + o.id + "' for '" + org.id + "' on " + format_day(ev.date) +
+                          " is already recorded" + kDash + "remove one of the two [[event]] tables");
+        continue;
+      }
+      kept.push_back(std::move(ev));
+    }
   }
   cfg_.events = std::move(kept);
 }

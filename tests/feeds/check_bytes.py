@@ -21,25 +21,14 @@ import os
 import re
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from feedfiles import collect_paths  # noqa: E402
+
 MAX_OCTETS = 75
 MAX_REPORTS_PER_KIND = 5  # per file, per kind of problem; the rest is summarised
 LIBICAL_PREFIX = b"/freeassociation.sourceforge.net"
 
 
-def collect_paths(args):
-    """Expand directories into their *.ics files; returns list of (path, error)."""
-    out = []
-    for arg in args:
-        if os.path.isdir(arg):
-            names = sorted(n for n in os.listdir(arg)
-                           if n.endswith(".ics") and os.path.isfile(os.path.join(arg, n)))
-            if not names:
-                out.append((arg, "directory contains no .ics files"))
-            for n in names:
-                out.append((os.path.join(arg, n), None))
-        else:
-            out.append((arg, None))
-    return out
 
 
 class Problems:

@@ -21,6 +21,9 @@ import datetime
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from feedfiles import collect_paths  # noqa: E402
+
 try:
     import icalendar
 except ImportError as e:  # pragma: no cover
@@ -32,19 +35,6 @@ MAX_REPORTS = 20   # per file; the rest is summarised
 MAX_MSG = 200      # icalendar error messages may embed the whole input
 
 
-def collect_paths(args):
-    out = []
-    for arg in args:
-        if os.path.isdir(arg):
-            names = sorted(n for n in os.listdir(arg)
-                           if n.endswith(".ics") and os.path.isfile(os.path.join(arg, n)))
-            if not names:
-                out.append((arg, "directory contains no .ics files"))
-            for n in names:
-                out.append((os.path.join(arg, n), None))
-        else:
-            out.append((arg, None))
-    return out
 
 
 def short(msg):
