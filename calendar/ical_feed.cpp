@@ -138,7 +138,11 @@ std::string render_feed(const Expander& ex, const Expansion& expansion, const Fe
     icalcomponent_add_property(ev, icalproperty_new_dtstamp(stamp));
     icalcomponent_add_property(ev, icalproperty_new_dtstart(ical_date(o.due)));
     icalcomponent_add_property(ev, icalproperty_new_dtend(ical_date(o.due + 1)));
-    icalcomponent_add_property(ev, icalproperty_new_summary(summary(ex, o).c_str()));
+    // The same UID reads differently in a predecessor's own calendar: they left the post
+    // before the due date, the duty stays visible there for the record (第二十六条).
+    const bool as_predecessor = options.viewer >= 0 && o.person != options.viewer;
+    const std::string text = (as_predecessor ? "【前任】" : "") + summary(ex, o);
+    icalcomponent_add_property(ev, icalproperty_new_summary(text.c_str()));
     icalcomponent_add_property(ev, icalproperty_new_description(describe(ex, expansion, o).c_str()));
     icalcomponent_add_property(ev, icalproperty_new_transp(ICAL_TRANSP_TRANSPARENT));
     icalcomponent_add_property(ev, icalproperty_new_status(ICAL_STATUS_CONFIRMED));

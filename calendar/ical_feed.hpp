@@ -12,6 +12,7 @@ namespace dutyd {
 struct FeedOptions {
   std::string name;          // calendar name shown by clients
   std::time_t now = 0;       // DTSTAMP
+  std::int32_t viewer = -1;  // person feeds: mark occurrences the viewer left as predecessor
 };
 
 std::string render_feed(const Expander& expander, const Expansion& expansion,

@@ -270,7 +270,7 @@ int cmd_expand(const Args& a, std::ostream& out, std::ostream& err) {
   Expander ex(c);
   const Expansion e = ex.expand(from, to, sel->filter);
   if (format == "ics") {
-    out << render_feed(ex, e, {sel->name, std::time(nullptr)});
+    out << render_feed(ex, e, {sel->name, std::time(nullptr), sel->filter.person});
   } else if (format == "json") {
     for (const auto& o : e.occurrences)
       out << occurrence_json(ex, e, o).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
@@ -333,7 +333,7 @@ int cmd_feed(const Args& a, std::ostream& out, std::ostream& err) {
     for (std::size_t i = 0; i < c.persons.size(); ++i) {
       const Expansion e = ex.expand(from, to, {static_cast<std::int32_t>(i), -1});
       if (!write_file(dir / ("person-" + c.persons[i].id + ".ics"),
-                      render_feed(ex, e, {person_feed_name(c.persons[i]), now}), err))
+                      render_feed(ex, e, {person_feed_name(c.persons[i]), now, static_cast<std::int32_t>(i)}), err))
         return 1;
       ++feeds, events += e.occurrences.size();
     }
@@ -351,7 +351,7 @@ int cmd_feed(const Args& a, std::ostream& out, std::ostream& err) {
   auto sel = select(a, c, err, true);
   if (!sel) return 1;
   const Expansion e = ex.expand(from, to, sel->filter);
-  const std::string text = render_feed(ex, e, {sel->name, now});
+  const std::string text = render_feed(ex, e, {sel->name, now, sel->filter.person});
   if (a.has("-o") && a.get("-o") != "-") return write_file(a.get("-o"), text, err) ? 0 : 1;
   out << text;
   return 0;

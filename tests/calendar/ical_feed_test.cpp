@@ -147,3 +147,36 @@ TEST(Fold, RepairsLibicalTerminatorFold) {
 
 }  // namespace
 }  // namespace dutyd
+
+namespace dutyd {
+namespace {
+
+TEST(IcalFeed, PredecessorSeesTheDutyMarked) {
+  LoadResult r = load_config(test::example(), {test::catalogue()});
+  ASSERT_TRUE(r.ok());
+  const Config& c = *r.config;
+  const Expander ex(c);
+  // The Dalian principal changed on 2026-06-16: the first-half analysis is due 30 June.
+  const std::int32_t dl = c.org_index.at("dl");
+  const Expansion org_view = ex.expand(make_day(2026, 6, 30), make_day(2026, 6, 30), {-1, dl});
+  std::int32_t predecessor = -1, successor = -1;
+  for (const auto& o : org_view.occurrences)
+    if (c.obligations[static_cast<std::size_t>(o.obligation)].id == "a6.1.analysis") {
+      ASSERT_EQ(org_view.predecessors(o).size(), 1u);
+      predecessor = org_view.predecessors(o)[0];
+      successor = o.person;
+    }
+  ASSERT_GE(predecessor, 0);
+  ASSERT_GE(successor, 0);
+  const Expansion mine = ex.expand(make_day(2026, 6, 30), make_day(2026, 6, 30), {predecessor, -1});
+  const std::string as_predecessor = render_feed(ex, mine, {"x", 1795000000, predecessor});
+  EXPECT_NE(as_predecessor.find("UID:a6.1.analysis/dl/2026H1@dutyd"), std::string::npos);
+  EXPECT_NE(as_predecessor.find("SUMMARY:【前任】【第六条第（一）项】"), std::string::npos);
+  const Expansion theirs = ex.expand(make_day(2026, 6, 30), make_day(2026, 6, 30), {successor, -1});
+  const std::string as_holder = render_feed(ex, theirs, {"x", 1795000000, successor});
+  EXPECT_EQ(as_holder.find("【前任】"), std::string::npos);
+  EXPECT_NE(as_holder.find("UID:a6.1.analysis/dl/2026H1@dutyd"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dutyd
