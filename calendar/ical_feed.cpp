@@ -79,7 +79,7 @@ std::string describe(const Expander& ex, const Expansion& expansion, const Occur
   const Obligation& ob = c.obligations[static_cast<std::size_t>(o.obligation)];
   const Org& org = c.orgs[static_cast<std::size_t>(o.org)];
   std::string d;
-  d += "依据：《辽宁省党组织全面从严治党主体责任实施细则》" + citation(ob.article, ob.item) + "\n";
+  d += "依据：辽宁省全面从严治党主体责任《实施细则》" + citation(ob.article, ob.item) + "\n";
   d += "原文：" + ob.quote + "\n";
   d += "责任主体：" + org.name + "（" + actor_zh(ob.actor) + "）\n";
   if (o.person >= 0) {
