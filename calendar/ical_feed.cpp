@@ -2,6 +2,7 @@
 
 #include <libical/ical.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "calendar/fold.hpp"
@@ -64,6 +65,28 @@ std::string recipient_text(const Config& c, const Org& org, const std::string& r
 }
 
 }  // namespace
+
+Status status_of(int min_count, Day due, const std::vector<CompletionNote>* completions, Day today) {
+  const std::size_t n = completions ? completions->size() : 0;
+  if (n >= static_cast<std::size_t>(min_count)) {
+    // Late when the completion that reached the minimum count was done after the due date.
+    std::vector<Day> days;
+    for (const auto& c : *completions) days.push_back(c.done_on);
+    std::sort(days.begin(), days.end());
+    return days[static_cast<std::size_t>(min_count) - 1] > due ? Status::done_late : Status::done;
+  }
+  return today > due ? Status::overdue : Status::open;
+}
+
+const char* status_name(Status s) {
+  switch (s) {
+    case Status::open: return "open";
+    case Status::done: return "done";
+    case Status::done_late: return "late";
+    case Status::overdue: return "overdue";
+  }
+  return "?";
+}
 
 std::string person_feed_name(const Person& p) { return p.name + "的全面从严治党责任日程"; }
 std::string org_feed_name(const Org& o) { return o.name + "全面从严治党责任日程"; }
@@ -130,23 +153,60 @@ std::string render_feed(const Expander& ex, const Expansion& expansion, const Fe
   icalcomponent_add_property(cal.get(), refresh);
   add_x(cal.get(), "X-PUBLISHED-TTL", "PT6H");
 
-  const icaltimetype stamp =
-      icaltime_from_timet_with_zone(options.now, 0, icaltimezone_get_utc_timezone());
   for (const Occurrence& o : expansion.occurrences) {
+    const Obligation& ob = ex.config().obligations[static_cast<std::size_t>(o.obligation)];
+    const std::vector<CompletionNote>* done =
+        options.today != 0 && options.completions ? options.completions(o) : nullptr;
+    // The revision time doubles as DTSTAMP and LAST-MODIFIED (RFC 5545 3.8.7.2: without METHOD,
+    // DTSTAMP is the last revision). It is derived, not "now", so that an unchanged feed has
+    // unchanged bytes and a stable ETag, and it increases whenever the event changes: the
+    // window opening, each completion recorded, the day it became overdue.
+    auto local_midnight = [&](Day d) { return std::int64_t{d} * 86400 - options.utc_offset; };
+    std::int64_t revised = local_midnight(o.window_start);
+    int sequence = 0;
+    std::string prefix;
+    std::string state_text;
+    if (options.today != 0) {
+      const Status st = status_of(ob.min_count, o.due, done, options.today);
+      if (done)
+        for (const CompletionNote& c : *done) {
+          revised = std::max(revised, c.recorded_unix);
+          ++sequence;
+          state_text += "\n完成记录：" + zh_date(c.done_on) + (c.late ? "（逾期完成）" : "") +
+                        (c.evidence.empty() ? "" : "，" + c.evidence);
+        }
+      if (st == Status::overdue) {
+        revised = std::max(revised, local_midnight(o.due + 1));
+        ++sequence;
+      }
+      switch (st) {
+        case Status::done: prefix = "【已完成】"; break;
+        case Status::done_late: prefix = "【逾期完成】"; break;
+        case Status::overdue: prefix = "【逾期】"; break;
+        case Status::open:
+          if (done && !done->empty())
+            prefix = "【已完成" + std::to_string(done->size()) + "/" + std::to_string(ob.min_count) + "次】";
+          break;
+      }
+    }
+    const icaltimetype stamp =
+        icaltime_from_timet_with_zone(static_cast<time_t>(revised), 0, icaltimezone_get_utc_timezone());
     icalcomponent* ev = icalcomponent_new(ICAL_VEVENT_COMPONENT);
     icalcomponent_add_property(ev, icalproperty_new_uid(ex.uid(o).c_str()));
     icalcomponent_add_property(ev, icalproperty_new_dtstamp(stamp));
+    icalcomponent_add_property(ev, icalproperty_new_lastmodified(stamp));
     icalcomponent_add_property(ev, icalproperty_new_dtstart(ical_date(o.due)));
     icalcomponent_add_property(ev, icalproperty_new_dtend(ical_date(o.due + 1)));
     // The same UID reads differently in a predecessor's own calendar: they left the post
     // before the due date, the duty stays visible there for the record (第二十六条).
     const bool as_predecessor = options.viewer >= 0 && o.person != options.viewer;
-    const std::string text = (as_predecessor ? "【前任】" : "") + summary(ex, o);
+    const std::string text = prefix + (as_predecessor ? "【前任】" : "") + summary(ex, o);
     icalcomponent_add_property(ev, icalproperty_new_summary(text.c_str()));
-    icalcomponent_add_property(ev, icalproperty_new_description(describe(ex, expansion, o).c_str()));
+    const std::string description = describe(ex, expansion, o) + state_text;
+    icalcomponent_add_property(ev, icalproperty_new_description(description.c_str()));
     icalcomponent_add_property(ev, icalproperty_new_transp(ICAL_TRANSP_TRANSPARENT));
     icalcomponent_add_property(ev, icalproperty_new_status(ICAL_STATUS_CONFIRMED));
-    icalcomponent_add_property(ev, icalproperty_new_sequence(0));
+    icalcomponent_add_property(ev, icalproperty_new_sequence(sequence));
     icalcomponent_add_property(ev, icalproperty_new_categories("全面从严治党"));
     icalcomponent_add_component(cal.get(), ev);
   }

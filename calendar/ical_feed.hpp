@@ -3,16 +3,33 @@
 #pragma once
 
 #include <ctime>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "calendar/expand.hpp"
 
 namespace dutyd {
 
+// What the store knows about one occurrence (the daemon supplies it; the CLI has none).
+struct CompletionNote {
+  Day done_on = 0;
+  bool late = false;
+  std::int64_t recorded_unix = 0;
+  std::string evidence;  // one line: 文号 / 纪要 / 说明
+};
+using CompletionLookup = std::function<const std::vector<CompletionNote>*(const Occurrence&)>;
+
+enum class Status : std::uint8_t { open, done, done_late, overdue };
+Status status_of(int min_count, Day due, const std::vector<CompletionNote>* completions, Day today);
+const char* status_name(Status s);  // open | done | late | overdue
+
 struct FeedOptions {
-  std::string name;          // calendar name shown by clients
-  std::time_t now = 0;       // DTSTAMP
-  std::int32_t viewer = -1;  // person feeds: mark occurrences the viewer left as predecessor
+  std::string name;                  // calendar name shown by clients
+  std::int32_t viewer = -1;          // person feeds: mark occurrences the viewer left as predecessor
+  Day today = 0;                     // 0: no completion state (the CLI); else the daemon's today
+  CompletionLookup completions;      // with today: the recorded completions of an occurrence
+  std::int32_t utc_offset = 8 * 3600;  // of the configured zone; China has no DST since 1991
 };
 
 std::string render_feed(const Expander& expander, const Expansion& expansion,

@@ -245,6 +245,7 @@ class Loader {
  private:
   void load_document(std::uint16_t file, const toml::table& doc, bool main);
   void read_org(std::uint16_t file, const toml::table& t);
+  void read_daemon(std::uint16_t file, const toml::table& t, const fs::path& base);
   void read_person(std::uint16_t file, const toml::table& t);
   void read_post(std::uint16_t file, const toml::table& t);
   void read_event(std::uint16_t file, const toml::table& t);
@@ -446,6 +447,13 @@ void Loader::load_main(const std::string& path) {
     }
   }
   load_document(file, *doc, true);
+  if (const toml::node* d = doc->get("daemon")) {
+    if (const toml::table* t = d->as_table())
+      read_daemon(file, *t, fs::path(path).parent_path());
+    else
+      error(loc_of(file, d->source()), "'daemon' must be a table" + std::string(kDash) +
+                                           "write a [daemon] section");
+  }
   if (const toml::node* inc = doc->get("include")) {
     const toml::array* arr = inc->as_array();
     if (!arr) {
@@ -489,7 +497,7 @@ void Loader::load_main(const std::string& path) {
 }
 
 void Loader::load_document(std::uint16_t file, const toml::table& doc, bool main) {
-  static const std::vector<std::string_view> main_keys{"timezone", "include",  "org",
+  static const std::vector<std::string_view> main_keys{"timezone", "include", "daemon", "org",
                                                        "person",   "post",     "override",
                                                        "obligation", "event"};
   static const std::vector<std::string_view> part_keys{"org",      "person",     "post",
@@ -497,7 +505,7 @@ void Loader::load_document(std::uint16_t file, const toml::table& doc, bool main
   const auto& known = main ? main_keys : part_keys;
   for (auto&& [k, v] : doc) {
     if (contains(known, k.str())) continue;
-    if (!main && (k.str() == "timezone" || k.str() == "include"))
+    if (!main && (k.str() == "timezone" || k.str() == "include" || k.str() == "daemon"))
       error(loc_of(file, k.source()), "'" + std::string(k.str()) +
                                           "' is only allowed in the main config file" + kDash +
                                           "move it to " + cfg_.files[main_file_]);
@@ -512,6 +520,50 @@ void Loader::load_document(std::uint16_t file, const toml::table& doc, bool main
   each_table(file, doc, "obligation", [&](const toml::table& t) { read_obligation(file, t, true); });
   each_table(file, doc, "override", [&](const toml::table& t) { read_override(file, t); });
   each_table(file, doc, "event", [&](const toml::table& t) { read_event(file, t); });
+}
+
+void Loader::read_daemon(std::uint16_t file, const toml::table& t, const fs::path& base) {
+  TableReader r(*this, file, t, "[daemon]");
+  DaemonSettings& d = cfg_.daemon;
+  if (auto v = r.string("listen")) {
+    // host:port or [v6]:port with a numeric port.
+    const auto colon = v->rfind(':');
+    const std::string port = colon == std::string::npos ? "" : v->substr(colon + 1);
+    const bool numeric = !port.empty() && port.size() <= 5 &&
+                         port.find_first_not_of("0123456789") == std::string::npos &&
+                         std::stoi(port) > 0 && std::stoi(port) < 65536;
+    if (colon == std::string::npos || colon == 0 || !numeric)
+      error(r.loc("listen"), "listen '" + *v + "' is not host:port" + std::string(kDash) +
+                                 "write e.g. \"127.0.0.1:8088\" or \"[::1]:8088\"");
+    else
+      d.listen = *v;
+  }
+  auto resolve = [&](const std::string& p) { return fs::path(p).is_absolute() ? p : (base / p).string(); };
+  if (auto v = r.string("database")) d.database = resolve(*v);
+  if (auto v = r.string("credentials_dir")) d.credentials_dir = resolve(*v);
+  if (auto v = r.string("public_url")) {
+    std::string u = *v;
+    while (!u.empty() && u.back() == '/') u.pop_back();
+    if (u.rfind("http://", 0) != 0 && u.rfind("https://", 0) != 0)
+      error(r.loc("public_url"), "public_url '" + *v + "' is not an http(s) URL" + std::string(kDash) +
+                                     "write the address officials reach dutyd at, e.g. \"https://duty.example.gov.cn\"");
+    else
+      d.public_url = u;
+  }
+  auto bounded = [&](const char* key, int lo, int hi, int& out) {
+    if (auto v = r.integer(key)) {
+      if (*v < lo || *v > hi)
+        error(r.loc(key), std::string(key) + " must be between " + std::to_string(lo) + " and " +
+                              std::to_string(hi) + kDash + "pick a value in that range");
+      else
+        out = static_cast<int>(*v);
+    }
+  };
+  bounded("link_ttl_days", 1, 3650, d.link_ttl_days);
+  bounded("horizon_years_back", 0, 10, d.horizon_years_back);
+  bounded("horizon_years_ahead", 0, 5, d.horizon_years_ahead);
+  r.finish({"listen", "database", "public_url", "credentials_dir", "link_ttl_days",
+            "horizon_years_back", "horizon_years_ahead"});
 }
 
 void Loader::read_org(std::uint16_t file, const toml::table& t) {

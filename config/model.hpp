@@ -113,8 +113,20 @@ struct Event {
   SourceLoc loc;
 };
 
+// [daemon]: how `dutyd run` serves. Paths are already resolved against the config's folder.
+struct DaemonSettings {
+  std::string listen = "127.0.0.1:8088";  // host:port or [v6]:port; a systemd socket wins
+  std::string database;                   // empty: $STATE_DIRECTORY/dutyd.db, else /var/lib/dutyd/dutyd.db
+  std::string public_url = "http://127.0.0.1:8088";  // base of feed and completion links
+  std::string credentials_dir;            // empty: $CREDENTIALS_DIRECTORY
+  int link_ttl_days = 60;                 // validity of signed completion links
+  int horizon_years_back = 1;             // occurrences kept from 1 January of this many years ago
+  int horizon_years_ahead = 1;            // ... to 31 December this many years ahead
+};
+
 struct Config {
   std::string timezone = "Asia/Shanghai";
+  DaemonSettings daemon;
   std::vector<std::string> files;  // the catalogue, the main config, then its includes
   std::vector<Org> orgs;
   std::vector<Person> persons;

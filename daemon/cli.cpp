@@ -270,7 +270,7 @@ int cmd_expand(const Args& a, std::ostream& out, std::ostream& err) {
   Expander ex(c);
   const Expansion e = ex.expand(from, to, sel->filter);
   if (format == "ics") {
-    out << render_feed(ex, e, {sel->name, std::time(nullptr), sel->filter.person});
+    out << render_feed(ex, e, {sel->name, sel->filter.person});
   } else if (format == "json") {
     for (const auto& o : e.occurrences)
       out << occurrence_json(ex, e, o).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
@@ -319,7 +319,6 @@ int cmd_feed(const Args& a, std::ostream& out, std::ostream& err) {
   const Day to = date_option(a, "--to", make_day(year + 1, 12, 31));
   if (to < from) throw UsageError("--to is before --from");
   Expander ex(c);
-  const std::time_t now = std::time(nullptr);
   if (a.has("--all")) {
     if (!a.has("--out-dir")) throw UsageError("feed --all needs --out-dir DIR");
     const fs::path dir = a.get("--out-dir");
@@ -333,14 +332,14 @@ int cmd_feed(const Args& a, std::ostream& out, std::ostream& err) {
     for (std::size_t i = 0; i < c.persons.size(); ++i) {
       const Expansion e = ex.expand(from, to, {static_cast<std::int32_t>(i), -1});
       if (!write_file(dir / ("person-" + c.persons[i].id + ".ics"),
-                      render_feed(ex, e, {person_feed_name(c.persons[i]), now, static_cast<std::int32_t>(i)}), err))
+                      render_feed(ex, e, {person_feed_name(c.persons[i]), static_cast<std::int32_t>(i)}), err))
         return 1;
       ++feeds, events += e.occurrences.size();
     }
     for (std::size_t i = 0; i < c.orgs.size(); ++i) {
       const Expansion e = ex.expand(from, to, {-1, static_cast<std::int32_t>(i)});
       if (!write_file(dir / ("org-" + c.orgs[i].id + ".ics"),
-                      render_feed(ex, e, {org_feed_name(c.orgs[i]), now}), err))
+                      render_feed(ex, e, {org_feed_name(c.orgs[i])}), err))
         return 1;
       ++feeds, events += e.occurrences.size();
     }
@@ -351,7 +350,7 @@ int cmd_feed(const Args& a, std::ostream& out, std::ostream& err) {
   auto sel = select(a, c, err, true);
   if (!sel) return 1;
   const Expansion e = ex.expand(from, to, sel->filter);
-  const std::string text = render_feed(ex, e, {sel->name, now, sel->filter.person});
+  const std::string text = render_feed(ex, e, {sel->name, sel->filter.person});
   if (a.has("-o") && a.get("-o") != "-") return write_file(a.get("-o"), text, err) ? 0 : 1;
   out << text;
   return 0;

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 mode=${1:-}
 case "$mode" in example|test) ;; *) echo "usage: bash scripts/setup.sh example|test" >&2; exit 64 ;; esac
 
-build_pkgs=(g++ make cmake pkg-config libical-dev libtomlplusplus-dev nlohmann-json3-dev
+build_pkgs=(g++ make cmake pkg-config libical-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev
             libsqlitecpp-dev libboost-dev libcurl4-openssl-dev libsystemd-dev libgtest-dev tzdata)
 test_pkgs=(python3 python3-icalendar ca-certificates)
 
@@ -52,6 +52,8 @@ echo "== build with warnings as errors"
 cmake -S . -B build-ci -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUTYD_WERROR=ON >/dev/null
 cmake --build build-ci -j"$jobs"
 ctest --test-dir build-ci --output-on-failure -j"$jobs"
+echo "== systemd units"
+bash scripts/check-systemd.sh build-ci/daemon/dutyd
 echo "== ASan+UBSan build"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDUTYD_WERROR=ON -DDUTYD_SANITIZE=ON \
   -DDUTYD_BUILD_BENCH=OFF >/dev/null

@@ -76,7 +76,7 @@ TEST(IcalFeed, EveryExampleFeedRoundTrips) {
   std::size_t total = 0;
   auto check = [&](ExpandFilter f, const std::string& name) {
     const Expansion e = ex.expand(from, to, f);
-    const std::string text = render_feed(ex, e, {name, 1795000000});
+    const std::string text = render_feed(ex, e, {name});
     expect_clean_bytes(text, name);
     EXPECT_EQ(round_trip(text, name), static_cast<int>(e.occurrences.size())) << name;
     EXPECT_NE(text.find("REFRESH-INTERVAL;VALUE=DURATION:PT6H\r\n"), std::string::npos);
@@ -110,7 +110,7 @@ from = 2024-01-01
   const Expander ex(*r.config);
   const Expansion e = ex.expand(make_day(2027, 1, 1), make_day(2027, 12, 31), {0, -1});
   ASSERT_FALSE(e.occurrences.empty());
-  const std::string text = render_feed(ex, e, {"𠮷野,某;某的日程", 1795000000});
+  const std::string text = render_feed(ex, e, {"𠮷野,某;某的日程"});
   expect_clean_bytes(text, "escape");
   ComponentPtr cal{icalparser_parse_string(text.c_str())};
   ASSERT_TRUE(cal);
@@ -169,11 +169,11 @@ TEST(IcalFeed, PredecessorSeesTheDutyMarked) {
   ASSERT_GE(predecessor, 0);
   ASSERT_GE(successor, 0);
   const Expansion mine = ex.expand(make_day(2026, 6, 30), make_day(2026, 6, 30), {predecessor, -1});
-  const std::string as_predecessor = render_feed(ex, mine, {"x", 1795000000, predecessor});
+  const std::string as_predecessor = render_feed(ex, mine, {"x", predecessor});
   EXPECT_NE(as_predecessor.find("UID:a6.1.analysis/dl/2026H1@dutyd"), std::string::npos);
   EXPECT_NE(as_predecessor.find("SUMMARY:【前任】【第六条第（一）项】"), std::string::npos);
   const Expansion theirs = ex.expand(make_day(2026, 6, 30), make_day(2026, 6, 30), {successor, -1});
-  const std::string as_holder = render_feed(ex, theirs, {"x", 1795000000, successor});
+  const std::string as_holder = render_feed(ex, theirs, {"x", successor});
   EXPECT_EQ(as_holder.find("【前任】"), std::string::npos);
   EXPECT_NE(as_holder.find("UID:a6.1.analysis/dl/2026H1@dutyd"), std::string::npos);
 }

@@ -1,0 +1,400 @@
+#include "daemon/store.hpp"
+
+#include <ctime>
+
+#include "daemon/crypto.hpp"
+
+namespace dutyd {
+namespace {
+
+// Each entry migrates from version index to index + 1. Never edit a shipped step; add one.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE tokens(
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('feed', 'api')),
+  subject_kind TEXT NOT NULL CHECK (subject_kind IN ('person', 'org', 'admin')),
+  subject TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL,
+  revoked_at TEXT,
+  note TEXT NOT NULL DEFAULT '');
+CREATE TABLE completions(
+  id INTEGER PRIMARY KEY,
+  uid TEXT NOT NULL,
+  done_on TEXT NOT NULL,
+  document_number TEXT NOT NULL DEFAULT '',
+  minutes_ref TEXT NOT NULL DEFAULT '',
+  evidence_text TEXT NOT NULL DEFAULT '',
+  note TEXT NOT NULL DEFAULT '',
+  recorded_at TEXT NOT NULL,
+  recorded_by TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  late INTEGER NOT NULL,
+  UNIQUE (uid, done_on, document_number, minutes_ref, evidence_text, note));
+CREATE INDEX completions_by_uid ON completions(uid);
+CREATE TABLE occurrence_sets(
+  org TEXT PRIMARY KEY,
+  digest TEXT NOT NULL,
+  body BLOB NOT NULL,
+  updated_at TEXT NOT NULL);
+CREATE TABLE retired(
+  uid TEXT PRIMARY KEY,
+  org TEXT NOT NULL,
+  obligation TEXT NOT NULL,
+  person TEXT NOT NULL,
+  window_start TEXT NOT NULL,
+  due TEXT NOT NULL,
+  retired_at TEXT NOT NULL);
+CREATE TABLE audit(
+  id INTEGER PRIMARY KEY,
+  at TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL);
+)sql",
+};
+constexpr int kMigrationCount = sizeof kMigrations / sizeof kMigrations[0];
+static_assert(kMigrationCount == Store::kSchemaVersion);
+
+const std::string kGenesis(64, '0');
+
+std::string row_hash(const std::string& prev, std::int64_t id, const std::string& at,
+                     const std::string& actor, const std::string& action,
+                     const std::string& subject, const std::string& detail) {
+  // Fields separated by a byte that cannot occur in UTF-8 text.
+  const std::string sep(1, '\x1f');
+  return sha256_hex(prev + sep + std::to_string(id) + sep + at + sep + actor + sep + action + sep +
+                    subject + sep + detail);
+}
+
+SQLite::Database open(const std::string& path) {
+  try {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.setBusyTimeout(10000);
+    return db;
+  } catch (const SQLite::Exception& e) {
+    throw StoreError("cannot open database " + path + ": " + e.what() +
+                     " — check that the folder exists and is writable by dutyd");
+  }
+}
+
+Completion read_completion(SQLite::Statement& q) {
+  Completion c;
+  c.id = q.getColumn(0).getInt64();
+  c.uid = q.getColumn(1).getString();
+  c.done_on = parse_day(q.getColumn(2).getString()).value_or(0);
+  c.document_number = q.getColumn(3).getString();
+  c.minutes_ref = q.getColumn(4).getString();
+  c.evidence_text = q.getColumn(5).getString();
+  c.note = q.getColumn(6).getString();
+  c.recorded_at = q.getColumn(7).getString();
+  c.recorded_by = q.getColumn(8).getString();
+  c.channel = q.getColumn(9).getString();
+  c.late = q.getColumn(10).getInt() != 0;
+  return c;
+}
+
+constexpr const char* kCompletionColumns =
+    "id, uid, done_on, document_number, minutes_ref, evidence_text, note, recorded_at, "
+    "recorded_by, channel, late";
+
+TokenRecord read_token(SQLite::Statement& q) {
+  TokenRecord t;
+  t.id = q.getColumn(0).getInt64();
+  t.kind = q.getColumn(1).getString();
+  t.subject_kind = q.getColumn(2).getString();
+  t.subject = q.getColumn(3).getString();
+  t.created_at = q.getColumn(4).getString();
+  if (!q.getColumn(5).isNull()) t.revoked_at = q.getColumn(5).getString();
+  t.note = q.getColumn(6).getString();
+  return t;
+}
+
+constexpr const char* kTokenColumns = "id, kind, subject_kind, subject, created_at, revoked_at, note";
+
+}  // namespace
+
+std::string iso_utc(std::int64_t unix_seconds) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Store::Store(const std::string& path) : db_(open(path)), path_(path) {
+  try {
+    migrate();
+  } catch (const SQLite::Exception& e) {
+    throw StoreError("database " + path + " cannot be used: " + e.what() +
+                     " — is it a dutyd database? Point [daemon] database elsewhere or restore a backup");
+  }
+}
+
+void Store::migrate() {
+  const int version = db_.execAndGet("PRAGMA user_version").getInt();
+  if (version > kSchemaVersion)
+    throw StoreError("database " + path_ + " has schema version " + std::to_string(version) +
+                     ", newer than this dutyd understands (" + std::to_string(kSchemaVersion) +
+                     ") — run the newer dutyd or restore a backup; the database was not changed");
+  db_.exec("PRAGMA journal_mode=WAL");
+  db_.exec("PRAGMA synchronous=FULL");  // an acknowledged completion survives a power cut
+  db_.exec("PRAGMA foreign_keys=ON");
+  for (int v = version; v < kSchemaVersion; ++v) {
+    SQLite::Transaction tx(db_);
+    db_.exec(kMigrations[v]);
+    db_.exec("PRAGMA user_version=" + std::to_string(v + 1));
+    tx.commit();
+  }
+}
+
+void Store::append_audit(const std::string& actor, const std::string& action,
+                         const std::string& subject, const std::string& detail,
+                         const std::string& now) {
+  SQLite::Statement last(db_, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1");
+  std::int64_t id = 1;
+  std::string prev = kGenesis;
+  if (last.executeStep()) {
+    id = last.getColumn(0).getInt64() + 1;
+    prev = last.getColumn(1).getString();
+  }
+  SQLite::Statement ins(db_,
+                        "INSERT INTO audit(id, at, actor, action, subject, detail, prev_hash, hash) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  ins.bind(1, id);
+  ins.bind(2, now);
+  ins.bind(3, actor);
+  ins.bind(4, action);
+  ins.bind(5, subject);
+  ins.bind(6, detail);
+  ins.bind(7, prev);
+  ins.bind(8, row_hash(prev, id, now, actor, action, subject, detail));
+  ins.exec();
+}
+
+void Store::audit(const std::string& actor, const std::string& action, const std::string& subject,
+                  const std::string& detail, const std::string& now) {
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+  append_audit(actor, action, subject, detail, now);
+  tx.commit();
+}
+
+AuditCheck Store::verify_audit() {
+  AuditCheck check;
+  SQLite::Statement q(db_,
+                      "SELECT id, at, actor, action, subject, detail, prev_hash, hash FROM audit ORDER BY id");
+  std::string prev = kGenesis;
+  std::int64_t expected_id = 1;
+  while (q.executeStep()) {
+    const std::int64_t id = q.getColumn(0).getInt64();
+    ++check.rows;
+    auto broken = [&](std::string why) {
+      check.first_broken = id;
+      check.problem = std::move(why);
+    };
+    if (id != expected_id) {
+      broken("row " + std::to_string(expected_id) + " is missing");
+      check.first_broken = expected_id;
+      return check;
+    }
+    if (q.getColumn(6).getString() != prev) {
+      broken("prev_hash does not match the hash of the row before");
+      return check;
+    }
+    const std::string h = row_hash(prev, id, q.getColumn(1).getString(), q.getColumn(2).getString(),
+                                   q.getColumn(3).getString(), q.getColumn(4).getString(),
+                                   q.getColumn(5).getString());
+    if (h != q.getColumn(7).getString()) {
+      broken("the row's content does not match its hash (changed after it was written)");
+      return check;
+    }
+    prev = h;
+    ++expected_id;
+  }
+  return check;
+}
+
+std::pair<TokenRecord, std::string> Store::issue_token(const std::string& kind,
+                                                       const std::string& subject_kind,
+                                                       const std::string& subject,
+                                                       const std::string& note,
+                                                       const std::string& now) {
+  // 160 random bits; feed tokens go into URLs, API tokens into Authorization headers.
+  const std::string secret = (kind == "feed" ? "f" : "dutyd_") + base32(random_bytes(20));
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement ins(db_,
+                        "INSERT INTO tokens(kind, subject_kind, subject, hash, created_at, note) "
+                        "VALUES (?, ?, ?, ?, ?, ?)");
+  ins.bind(1, kind);
+  ins.bind(2, subject_kind);
+  ins.bind(3, subject);
+  ins.bind(4, sha256_hex(secret));
+  ins.bind(5, now);
+  ins.bind(6, note);
+  ins.exec();
+  TokenRecord t{db_.getLastInsertRowid(), kind, subject_kind, subject, now, std::nullopt, note};
+  append_audit("cli", "token.issue", "token:" + std::to_string(t.id),
+               kind + " " + subject_kind + (subject.empty() ? "" : " " + subject), now);
+  tx.commit();
+  return {t, secret};
+}
+
+std::optional<TokenRecord> Store::find_token(const std::string& secret) {
+  SQLite::Statement q(db_, std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE hash = ?");
+  q.bind(1, sha256_hex(secret));
+  if (!q.executeStep()) return std::nullopt;
+  return read_token(q);
+}
+
+bool Store::revoke_token(std::int64_t id, const std::string& actor, const std::string& now) {
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement up(db_, "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL");
+  up.bind(1, now);
+  up.bind(2, id);
+  if (up.exec() == 0) return false;
+  append_audit(actor, "token.revoke", "token:" + std::to_string(id), "", now);
+  tx.commit();
+  return true;
+}
+
+std::vector<TokenRecord> Store::tokens() {
+  std::vector<TokenRecord> out;
+  SQLite::Statement q(db_, std::string("SELECT ") + kTokenColumns + " FROM tokens ORDER BY id");
+  while (q.executeStep()) out.push_back(read_token(q));
+  return out;
+}
+
+Store::Recorded Store::record_completion(const CompletionInput& in, bool late,
+                                         const std::string& now) {
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement ins(db_,
+                        "INSERT OR IGNORE INTO completions(uid, done_on, document_number, minutes_ref, "
+                        "evidence_text, note, recorded_at, recorded_by, channel, late) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  ins.bind(1, in.uid);
+  ins.bind(2, format_day(in.done_on));
+  ins.bind(3, in.document_number);
+  ins.bind(4, in.minutes_ref);
+  ins.bind(5, in.evidence_text);
+  ins.bind(6, in.note);
+  ins.bind(7, now);
+  ins.bind(8, in.recorded_by);
+  ins.bind(9, in.channel);
+  ins.bind(10, late ? 1 : 0);
+  const bool created = ins.exec() == 1;
+  SQLite::Statement q(db_, std::string("SELECT ") + kCompletionColumns +
+                               " FROM completions WHERE uid = ? AND done_on = ? AND document_number = ? "
+                               "AND minutes_ref = ? AND evidence_text = ? AND note = ?");
+  q.bind(1, in.uid);
+  q.bind(2, format_day(in.done_on));
+  q.bind(3, in.document_number);
+  q.bind(4, in.minutes_ref);
+  q.bind(5, in.evidence_text);
+  q.bind(6, in.note);
+  if (!q.executeStep()) throw StoreError("completion vanished while being recorded");
+  Recorded r{read_completion(q), created};
+  if (created)
+    append_audit(in.recorded_by, "completion.record", in.uid,
+                 "done_on=" + format_day(in.done_on) + " channel=" + in.channel +
+                     (late ? " late" : "") + " completion=" + std::to_string(r.completion.id),
+                 now);
+  tx.commit();
+  return r;
+}
+
+std::vector<Completion> Store::completions_after(std::int64_t id) {
+  std::vector<Completion> out;
+  SQLite::Statement q(db_, std::string("SELECT ") + kCompletionColumns +
+                               " FROM completions WHERE id > ? ORDER BY id");
+  q.bind(1, id);
+  while (q.executeStep()) out.push_back(read_completion(q));
+  return out;
+}
+
+std::string Store::link_key(const std::string& now) {
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement q(db_, "SELECT value FROM meta WHERE key = 'link_key'");
+  if (q.executeStep()) return q.getColumn(0).getString();
+  const std::string key = base32(random_bytes(32));
+  SQLite::Statement ins(db_, "INSERT INTO meta(key, value) VALUES ('link_key', ?)");
+  ins.bind(1, key);
+  ins.exec();
+  append_audit("dutyd", "link_key.create", "meta:link_key", "", now);
+  tx.commit();
+  return key;
+}
+
+std::vector<std::pair<std::string, std::string>> Store::occurrence_digests() {
+  std::vector<std::pair<std::string, std::string>> out;
+  SQLite::Statement q(db_, "SELECT org, digest FROM occurrence_sets");
+  while (q.executeStep()) out.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getString());
+  return out;
+}
+
+std::optional<std::string> Store::occurrence_body(const std::string& org) {
+  SQLite::Statement q(db_, "SELECT body FROM occurrence_sets WHERE org = ?");
+  q.bind(1, org);
+  if (!q.executeStep()) return std::nullopt;
+  const SQLite::Column c = q.getColumn(0);
+  return std::string(static_cast<const char*>(c.getBlob()), static_cast<std::size_t>(c.getBytes()));
+}
+
+void Store::apply_derivation(const std::vector<OccurrenceSetChange>& sets,
+                             const std::vector<RetiredOccurrence>& retired_list,
+                             const std::vector<AuditEntry>& audit_entries, const std::string& now) {
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement put(db_,
+                        "INSERT INTO occurrence_sets(org, digest, body, updated_at) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT(org) DO UPDATE SET digest = excluded.digest, body = excluded.body, "
+                        "updated_at = excluded.updated_at");
+  SQLite::Statement del(db_, "DELETE FROM occurrence_sets WHERE org = ?");
+  for (const auto& s : sets) {
+    if (s.digest.empty()) {
+      del.bind(1, s.org);
+      del.exec();
+      del.reset();
+      continue;
+    }
+    put.bind(1, s.org);
+    put.bind(2, s.digest);
+    put.bind(3, s.body.data(), static_cast<int>(s.body.size()));
+    put.bind(4, now);
+    put.exec();
+    put.reset();
+  }
+  SQLite::Statement ret(db_,
+                        "INSERT OR REPLACE INTO retired(uid, org, obligation, person, window_start, due, "
+                        "retired_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  for (const auto& r : retired_list) {
+    ret.bind(1, r.uid);
+    ret.bind(2, r.org);
+    ret.bind(3, r.obligation);
+    ret.bind(4, r.person);
+    ret.bind(5, r.window_start);
+    ret.bind(6, r.due);
+    ret.bind(7, now);
+    ret.exec();
+    ret.reset();
+  }
+  for (const auto& a : audit_entries) append_audit(a.actor, a.action, a.subject, a.detail, now);
+  tx.commit();
+}
+
+std::vector<Store::RetiredOccurrence> Store::retired() {
+  std::vector<RetiredOccurrence> out;
+  SQLite::Statement q(db_, "SELECT uid, org, obligation, person, window_start, due FROM retired ORDER BY due, uid");
+  while (q.executeStep())
+    out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(),
+                   q.getColumn(3).getString(), q.getColumn(4).getString(), q.getColumn(5).getString()});
+  return out;
+}
+
+std::int64_t Store::data_version() { return db_.execAndGet("PRAGMA data_version").getInt64(); }
+
+}  // namespace dutyd

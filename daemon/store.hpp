@@ -1,0 +1,120 @@
+// The embedded store (SQLite through SQLiteCpp, WAL mode): tokens, completions with evidence,
+// occurrence sets, retired occurrences and the hash-chained audit log. The daemon and the CLI
+// open the same file; every state change is one transaction that also appends its audit row.
+#pragma once
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "config/date.hpp"
+
+namespace dutyd {
+
+struct StoreError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct CompletionInput {
+  std::string uid;
+  Day done_on = 0;
+  std::string document_number;  // 报告文号
+  std::string minutes_ref;      // 会议纪要
+  std::string evidence_text;    // other evidence, free text
+  std::string note;
+  std::string recorded_by;      // person id, "admin:<token id>" or "cli:<user>"
+  std::string channel;          // form | api | cli
+};
+
+struct Completion : CompletionInput {
+  std::int64_t id = 0;
+  std::string recorded_at;  // UTC, ISO 8601
+  bool late = false;
+};
+
+struct TokenRecord {
+  std::int64_t id = 0;
+  std::string kind;          // feed | api
+  std::string subject_kind;  // person | org | admin
+  std::string subject;       // person or org id; empty for admin
+  std::string created_at;
+  std::optional<std::string> revoked_at;
+  std::string note;
+};
+
+struct AuditCheck {
+  std::int64_t rows = 0;
+  std::optional<std::int64_t> first_broken;  // id of the first row whose hash does not match
+  std::string problem;
+};
+
+class Store {
+ public:
+  static constexpr int kSchemaVersion = 1;
+
+  // Opens or creates the database and migrates it. Throws StoreError, with what to do, when the
+  // file is not a dutyd database or was written by a newer dutyd (nothing is changed then).
+  explicit Store(const std::string& path);
+
+  // Tokens: the secret is returned once and only its SHA-256 is stored.
+  std::pair<TokenRecord, std::string> issue_token(const std::string& kind,
+                                                  const std::string& subject_kind,
+                                                  const std::string& subject,
+                                                  const std::string& note, const std::string& now);
+  std::optional<TokenRecord> find_token(const std::string& secret);
+  bool revoke_token(std::int64_t id, const std::string& actor, const std::string& now);
+  std::vector<TokenRecord> tokens();
+
+  // Idempotent: the same completion (uid, date, evidence, note) twice is recorded once.
+  struct Recorded {
+    Completion completion;
+    bool created = false;
+  };
+  Recorded record_completion(const CompletionInput& in, bool late, const std::string& now);
+  std::vector<Completion> completions_after(std::int64_t id);
+
+  // The key for completion links: kept in the database, created once.
+  std::string link_key(const std::string& now);
+
+  // Occurrence sets: per organisation, a digest and a compact body of its occurrences.
+  std::vector<std::pair<std::string, std::string>> occurrence_digests();
+  std::optional<std::string> occurrence_body(const std::string& org);
+  struct OccurrenceSetChange {
+    std::string org, digest, body;  // empty digest: the org is gone
+  };
+  struct RetiredOccurrence {
+    std::string uid, org, obligation, person, window_start, due;
+  };
+  struct AuditEntry {
+    std::string actor, action, subject, detail;
+  };
+  // Applies a re-derivation in one transaction: new sets, retirements and their audit rows.
+  void apply_derivation(const std::vector<OccurrenceSetChange>& sets,
+                        const std::vector<RetiredOccurrence>& retired,
+                        const std::vector<AuditEntry>& audit, const std::string& now);
+  std::vector<RetiredOccurrence> retired();
+
+  void audit(const std::string& actor, const std::string& action, const std::string& subject,
+             const std::string& detail, const std::string& now);
+  AuditCheck verify_audit();
+
+  // Changes whenever another connection (e.g. the CLI) commits.
+  std::int64_t data_version();
+  SQLite::Database& db() { return db_; }
+
+ private:
+  void migrate();
+  void append_audit(const std::string& actor, const std::string& action, const std::string& subject,
+                    const std::string& detail, const std::string& now);
+  SQLite::Database db_;
+  std::string path_;
+};
+
+// "2026-11-27T09:30:00Z"
+std::string iso_utc(std::int64_t unix_seconds);
+
+}  // namespace dutyd
