@@ -10,6 +10,10 @@
 #include "calendar/expand.hpp"
 #include "calendar/ical_feed.hpp"
 #include "config/loader.hpp"
+#include "daemon/run.hpp"
+#include "daemon/service.hpp"
+#include "daemon/snapshot.hpp"
+#include "daemon/store.hpp"
 
 namespace dutyd {
 namespace {
@@ -31,10 +35,24 @@ const char* kUsage =
     "  feed -c FILE --all --out-dir DIR [--from DATE] [--to DATE]\n"
     "      write iCalendar feeds (default range: 1 January last year to 31 December next year)\n"
     "\n"
-    "DATE is YYYY-MM-DD. See README.md for the configuration format.\n";
+    "  run -c FILE [--listen HOST:PORT] [--now DATETIME]\n"
+    "      the daemon: serves feeds, completion links and the API (see README.md)\n"
+    "  token issue -c FILE (--person ID | --org ID | --admin) [--kind feed|api] [--note TEXT]\n"
+    "  token list -c FILE [--format table|json]\n"
+    "  token revoke -c FILE --id N\n"
+    "  complete -c FILE --occurrence UID --done-on DATE [--document-number X] [--minutes X]\n"
+    "           [--evidence TEXT] [--note TEXT]\n"
+    "  link -c FILE --occurrence UID [--person ID]\n"
+    "      print a signed completion link\n"
+    "  audit verify -c FILE\n"
+    "      check the audit log's hash chain\n"
+    "\n"
+    "State commands take --database PATH (default: [daemon] database). DATE is YYYY-MM-DD;\n"
+    "DATETIME is YYYY-MM-DDTHH:MM:SS or YYYY-MM-DD in the configured time zone.\n";
 
 struct Args {
   std::string command;
+  std::vector<std::string> positional;
   std::map<std::string, std::string> options;
   std::vector<std::string> flags;
   bool has(const std::string& k) const { return options.count(k) || std::find(flags.begin(), flags.end(), k) != flags.end(); }
@@ -51,13 +69,16 @@ struct UsageError : std::runtime_error {
 Args parse_args(const std::vector<std::string>& argv) {
   static const std::vector<std::string> with_value{"-c", "--config", "--catalogue", "--format",
                                                    "--from", "--to", "--person", "--org", "-o",
-                                                   "--output", "--out-dir", "--today"};
-  static const std::vector<std::string> flags{"--all", "--help", "-h"};
+                                                   "--output", "--out-dir", "--today",
+                                                   "--database", "--listen", "--now", "--kind",
+                                                   "--note", "--id", "--occurrence", "--done-on",
+                                                   "--document-number", "--minutes", "--evidence"};
+  static const std::vector<std::string> flags{"--all", "--help", "-h", "--admin"};
   Args a;
   for (std::size_t i = 0; i < argv.size(); ++i) {
     const std::string& s = argv[i];
-    if (a.command.empty() && !s.empty() && s[0] != '-') {
-      a.command = s;
+    if (!s.empty() && s[0] != '-') {
+      if (a.command.empty()) a.command = s; else a.positional.push_back(s);
       continue;
     }
     std::string key = s, value;
@@ -356,6 +377,198 @@ int cmd_feed(const Args& a, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+// --now: a local date-time in the configured zone, as an offset from the wall clock.
+std::int64_t clock_offset(const Args& a, const Config& c) {
+  if (!a.has("--now")) return 0;
+  const std::string v = a.get("--now");
+  auto day = parse_day(v.substr(0, 10));
+  int h = 0, m = 0, sec = 0;
+  const bool time_ok = v.size() == 10 ||
+                       (v.size() == 19 && v[10] == 'T' && std::sscanf(v.c_str() + 11, "%2d:%2d:%2d", &h, &m, &sec) == 3 &&
+                        h < 24 && m < 60 && sec < 60);
+  if (!day || !time_ok) throw UsageError("--now '" + v + "' is not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS");
+  const std::int64_t local = std::int64_t{*day} * 86400 + h * 3600 + m * 60 + sec;
+  const std::int64_t wall = static_cast<std::int64_t>(std::time(nullptr));
+  return local - utc_offset_of(c.timezone, wall) - wall;
+}
+
+struct StateContext {
+  LoadResult loaded;
+  Clock clock;
+  std::unique_ptr<Store> store;
+  const Config& config() const { return *loaded.config; }
+};
+
+std::optional<StateContext> open_state(const Args& a, std::ostream& err) {
+  auto r = load(a, err);
+  if (!r) return std::nullopt;
+  StateContext ctx{std::move(*r), {}, nullptr};
+  ctx.clock.offset_seconds = clock_offset(a, ctx.config());
+  const std::string path = database_path(ctx.config().daemon.database, a.get("--database"));
+  try {
+    ctx.store = std::make_unique<Store>(path);
+  } catch (const StoreError& e) {
+    err << "dutyd: " << e.what() << "\n";
+    return std::nullopt;
+  }
+  return ctx;
+}
+
+int cmd_run(const Args& a, std::ostream&, std::ostream& err) {
+  if (!a.has("-c")) throw UsageError("run needs -c FILE");
+  RunOptions opt;
+  opt.config_path = a.get("-c");
+  opt.catalogue_path = a.get("--catalogue");
+  opt.database = a.get("--database");
+  opt.listen = a.get("--listen");
+  if (a.has("--now")) {
+    LoadResult r = load_config(opt.config_path, {opt.catalogue_path});
+    if (!r.ok()) {
+      print_diagnostics(r, err, false);
+      return kExitConfig;
+    }
+    opt.clock_offset = clock_offset(a, *r.config);
+  }
+  return run_daemon(opt);
+}
+
+int cmd_token(const Args& a, std::ostream& out, std::ostream& err) {
+  const std::string sub = a.positional.empty() ? "" : a.positional[0];
+  if (sub != "issue" && sub != "list" && sub != "revoke") throw UsageError("token needs issue, list or revoke");
+  auto ctx = open_state(a, err);
+  if (!ctx) return kExitConfig;
+  const Config& c = ctx->config();
+  const std::string now = iso_utc(ctx->clock.now());
+  if (sub == "issue") {
+    std::string subject_kind, subject;
+    const int chosen = (a.has("--person") ? 1 : 0) + (a.has("--org") ? 1 : 0) + (a.has("--admin") ? 1 : 0);
+    if (chosen != 1) throw UsageError("token issue needs exactly one of --person ID, --org ID, --admin");
+    if (a.has("--person")) {
+      subject_kind = "person", subject = a.get("--person");
+      if (!c.find_person(subject)) {
+        err << "dutyd: unknown person '" << subject << "' — see the [[person]] ids in " << a.get("-c") << "\n";
+        return 1;
+      }
+    } else if (a.has("--org")) {
+      subject_kind = "org", subject = a.get("--org");
+      if (!c.find_org(subject)) {
+        err << "dutyd: unknown org '" << subject << "' — see the [[org]] ids in " << a.get("-c") << "\n";
+        return 1;
+      }
+    } else {
+      subject_kind = "admin";
+    }
+    const std::string kind = a.get("--kind", subject_kind == "admin" ? "api" : "feed");
+    if (kind != "feed" && kind != "api") throw UsageError("--kind must be feed or api");
+    if (kind == "feed" && subject_kind == "admin") throw UsageError("administrators get API tokens, not feeds; use --kind api");
+    auto [rec, secret] = ctx->store->issue_token(kind, subject_kind, subject, a.get("--note"), now);
+    // The secret is shown exactly once; only its hash is stored.
+    if (kind == "feed")
+      out << c.daemon.public_url << "/feeds/" << secret << ".ics\n";
+    else
+      out << secret << "\n";
+    err << "issued token " << rec.id << " (" << kind << ", " << subject_kind
+        << (subject.empty() ? "" : " " + subject) << "); it cannot be shown again\n";
+    return 0;
+  }
+  if (sub == "list") {
+    const std::string format = format_option(a, {"table", "json"});
+    for (const auto& t : ctx->store->tokens()) {
+      if (format == "json") {
+        nlohmann::ordered_json j{{"id", t.id}, {"kind", t.kind}, {"subject_kind", t.subject_kind},
+                                 {"subject", t.subject}, {"created_at", t.created_at},
+                                 {"revoked_at", t.revoked_at ? nlohmann::ordered_json(*t.revoked_at) : nlohmann::ordered_json(nullptr)},
+                                 {"note", t.note}};
+        out << j.dump() << "\n";
+      } else {
+        out << t.id << "\t" << t.kind << "\t" << t.subject_kind << (t.subject.empty() ? "" : ":" + t.subject)
+            << "\t" << t.created_at << "\t" << (t.revoked_at ? "revoked " + *t.revoked_at : "active") << "\t"
+            << t.note << "\n";
+      }
+    }
+    return 0;
+  }
+  if (!a.has("--id")) throw UsageError("token revoke needs --id N (see `dutyd token list`)");
+  char* end = nullptr;
+  const long long id = std::strtoll(a.get("--id").c_str(), &end, 10);
+  if (!end || *end || id <= 0) throw UsageError("--id must be a token number");
+  if (!ctx->store->revoke_token(id, "cli", now)) {
+    err << "dutyd: token " << id << " does not exist or is already revoked\n";
+    return 1;
+  }
+  out << "revoked token " << id << "\n";
+  return 0;
+}
+
+int cmd_complete_or_link(const Args& a, std::ostream& out, std::ostream& err, bool link) {
+  if (!a.has("--occurrence")) throw UsageError(std::string(link ? "link" : "complete") + " needs --occurrence UID");
+  auto ctx = open_state(a, err);
+  if (!ctx) return kExitConfig;
+  const Config& c = ctx->config();
+  const std::int32_t offset = utc_offset_of(c.timezone, ctx->clock.now());
+  const Day today = local_day(ctx->clock.now(), offset);
+  const Snapshot snap(ctx->loaded.config, today);
+  const std::string uid = a.get("--occurrence");
+  const auto idx = snap.find(uid);
+  if (!idx) {
+    err << "dutyd: no occurrence '" << uid << "' in the current calendar — see `dutyd expand -c "
+        << a.get("-c") << " --format json`\n";
+    return 1;
+  }
+  const Occurrence& o = snap.expansion().occurrences[*idx];
+  if (link) {
+    std::string person = a.get("--person");
+    if (person.empty()) {
+      if (o.person < 0) {
+        err << "dutyd: the post is vacant for this occurrence; give --person ID\n";
+        return 1;
+      }
+      person = c.persons[static_cast<std::size_t>(o.person)].id;
+    } else if (!c.find_person(person)) {
+      err << "dutyd: unknown person '" << person << "'\n";
+      return 1;
+    }
+    const std::string key = load_link_key(c, *ctx->store, iso_utc(ctx->clock.now()));
+    out << completion_link(c.daemon.public_url, key, uid, person,
+                           ctx->clock.now() + std::int64_t{c.daemon.link_ttl_days} * 86400)
+        << "\n";
+    return 0;
+  }
+  const Day done_on = date_option(a, "--done-on", -1);
+  if (done_on == -1) throw UsageError("complete needs --done-on DATE");
+  if (done_on > today) throw UsageError("--done-on is in the future");
+  CompletionInput in;
+  in.uid = uid;
+  in.done_on = done_on;
+  in.document_number = a.get("--document-number");
+  in.minutes_ref = a.get("--minutes");
+  in.evidence_text = a.get("--evidence");
+  in.note = a.get("--note");
+  const char* user = std::getenv("SUDO_USER");
+  if (!user) user = std::getenv("USER");
+  in.recorded_by = std::string("cli:") + (user ? user : "unknown");
+  in.channel = "cli";
+  const auto r = ctx->store->record_completion(in, done_on > o.due, iso_utc(ctx->clock.now()));
+  if (r.created)
+    out << "recorded completion " << r.completion.id << " of " << uid << (r.completion.late ? " (late)" : "") << "\n";
+  else
+    out << "already recorded as completion " << r.completion.id << "\n";
+  return 0;
+}
+
+int cmd_audit(const Args& a, std::ostream& out, std::ostream& err) {
+  if (a.positional.empty() || a.positional[0] != "verify") throw UsageError("audit needs verify");
+  auto ctx = open_state(a, err);
+  if (!ctx) return kExitConfig;
+  const AuditCheck check = ctx->store->verify_audit();
+  if (check.first_broken) {
+    out << "audit log broken at row " << *check.first_broken << ": " << check.problem << "\n";
+    return 1;
+  }
+  out << "audit log intact: " << check.rows << " rows\n";
+  return 0;
+}
+
 }  // namespace
 
 int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
@@ -369,6 +582,11 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
     if (a.command == "check-config") return cmd_check(a, out, err);
     if (a.command == "expand") return cmd_expand(a, out, err);
     if (a.command == "feed") return cmd_feed(a, out, err);
+    if (a.command == "run") return cmd_run(a, out, err);
+    if (a.command == "token") return cmd_token(a, out, err);
+    if (a.command == "complete") return cmd_complete_or_link(a, out, err, false);
+    if (a.command == "link") return cmd_complete_or_link(a, out, err, true);
+    if (a.command == "audit") return cmd_audit(a, out, err);
     if (a.command == "version" || a.command == "--version") {
       out << "dutyd 0.1.0\n";
       return 0;

@@ -1,0 +1,180 @@
+#include "daemon/http_server.hpp"
+
+#include <sys/socket.h>
+
+#include <iostream>
+#include <optional>
+
+namespace dutyd {
+
+Response make_response(const Request& req, http::status status, std::string body,
+                       const std::string& content_type) {
+  Response res{status, req.version()};
+  res.set(http::field::server, "dutyd");
+  res.set(http::field::content_type, content_type);
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(HttpServer& server, tcp::socket socket)
+      : server_(server), stream_(std::move(socket)) {}
+
+  void start() { read(); }
+
+  // Called on stop: an idle connection closes now, a busy one after its response.
+  void stop() {
+    stopping_ = true;
+    if (reading_) {
+      beast::error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+      stream_.socket().close(ec);
+    }
+  }
+
+  std::list<std::weak_ptr<HttpSession>>::iterator self_entry;
+
+ private:
+  void read() {
+    if (stopping_) return close();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(server_.limits_.header_bytes));
+    parser_->body_limit(server_.limits_.body_bytes);
+    stream_.expires_after(server_.limits_.timeout);
+    reading_ = true;
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    reading_ = false;
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted ||
+        ec == net::error::connection_reset || ec == net::error::bad_descriptor)
+      return close();
+    if (ec == http::error::header_limit) return reject(http::status::request_header_fields_too_large, "请求头过大\n");
+    if (ec == http::error::body_limit) return reject(http::status::payload_too_large, "请求体过大\n");
+    if (ec) return reject(http::status::bad_request, "无法解析的请求\n");
+    Response res;
+    try {
+      res = server_.handler_(parser_->get());
+    } catch (const std::exception& e) {
+      // No exception may escape a completion handler: answer 500 and keep serving.
+      std::cerr << "<3>request handler failed: " << e.what() << "\n";
+      res = make_response(parser_->get(), http::status::internal_server_error, "服务器内部错误\n",
+                          "text/plain; charset=utf-8");
+    }
+    write(std::move(res));
+  }
+
+  void reject(http::status status, const char* text) {
+    Request dummy;
+    dummy.version(11);
+    dummy.keep_alive(false);
+    Response res = make_response(dummy, status, text, "text/plain; charset=utf-8");
+    res.keep_alive(false);
+    write(std::move(res));
+  }
+
+  void write(Response res) {
+    response_ = std::make_shared<Response>(std::move(res));
+    if (stopping_) response_->keep_alive(false);
+    stream_.expires_after(server_.limits_.timeout);
+    http::async_write(stream_, *response_,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        const bool again = !ec && self->response_->keep_alive();
+                        self->response_.reset();
+                        if (again) self->read(); else self->close();
+                      });
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+    server_.forget(this);
+  }
+
+  HttpServer& server_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<Response> response_;
+  bool reading_ = false;
+  bool stopping_ = false;
+  bool forgotten_ = false;
+  friend class HttpServer;
+};
+
+HttpServer::HttpServer(net::io_context& io, HttpHandler handler, HttpLimits limits)
+    : io_(io), acceptor_(io), handler_(std::move(handler)), limits_(limits) {}
+
+HttpServer::~HttpServer() = default;
+
+void HttpServer::listen(const std::string& address) {
+  std::string host = address, port;
+  if (const auto colon = address.rfind(':'); colon != std::string::npos) {
+    host = address.substr(0, colon);
+    port = address.substr(colon + 1);
+  }
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  beast::error_code ec;
+  const auto ip = net::ip::make_address(host, ec);
+  if (ec) throw std::runtime_error("listen address '" + address + "' is not an IP address — use e.g. 127.0.0.1:8088");
+  const tcp::endpoint ep{ip, static_cast<unsigned short>(std::stoi(port))};
+  acceptor_.open(ep.protocol());
+  acceptor_.set_option(net::socket_base::reuse_address(true));
+  acceptor_.bind(ep, ec);
+  if (ec) throw std::runtime_error("cannot listen on " + address + ": " + ec.message() +
+                                   " — is another process using the port?");
+  acceptor_.listen(net::socket_base::max_listen_connections);
+}
+
+void HttpServer::adopt(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  acceptor_.assign(ss.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd);
+}
+
+tcp::endpoint HttpServer::endpoint() const { return acceptor_.local_endpoint(); }
+
+void HttpServer::start() { accept(); }
+
+void HttpServer::accept() {
+  acceptor_.async_accept(net::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (ec == net::error::operation_aborted || stopping_) return;
+      std::cerr << "<4>accept failed: " << ec.message() << "\n";
+    } else if (sessions_.size() >= limits_.max_connections) {
+      beast::error_code ignored;
+      socket.close(ignored);  // over the cap: refuse rather than queue without bound
+    } else {
+      auto s = std::make_shared<HttpSession>(*this, std::move(socket));
+      sessions_.push_front(s);
+      s->self_entry = sessions_.begin();
+      s->start();
+    }
+    if (!stopping_) accept();
+  });
+}
+
+void HttpServer::forget(HttpSession* s) {
+  if (s->forgotten_) return;
+  s->forgotten_ = true;
+  sessions_.erase(s->self_entry);
+}
+
+void HttpServer::stop() {
+  stopping_ = true;
+  beast::error_code ec;
+  acceptor_.close(ec);
+  std::vector<std::shared_ptr<HttpSession>> live;
+  for (auto& w : sessions_)
+    if (auto s = w.lock()) live.push_back(s);
+  for (auto& s : live) s->stop();
+}
+
+}  // namespace dutyd

@@ -1,0 +1,196 @@
+#include "daemon/run.hpp"
+
+#include <malloc.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include "daemon/http_server.hpp"
+#include "daemon/service.hpp"
+#include "daemon/systemd_notify.hpp"
+
+namespace dutyd {
+namespace {
+
+void log(int priority, const std::string& message) {
+  std::cerr << "<" << priority << ">" << message << "\n" << std::flush;
+}
+
+struct Loaded {
+  std::shared_ptr<const Snapshot> snapshot;
+  std::vector<std::string> errors;
+};
+
+// Reads and validates the whole configuration and derives its snapshot. Runs on a worker
+// thread for reloads; touches no shared state.
+Loaded load(const RunOptions& opt, Day today) {
+  Loaded out;
+  LoadResult r = load_config(opt.config_path, {opt.catalogue_path});
+  for (const auto& d : r.diagnostics.items())
+    if (d.severity == Severity::error) out.errors.push_back(format(d));
+  if (!r.ok()) return out;
+  out.snapshot = std::make_shared<const Snapshot>(r.config, today);
+  malloc_trim(0);  // the TOML documents are gone: give their memory back
+  return out;
+}
+
+}  // namespace
+
+std::string database_path(const std::string& configured, const std::string& override_path) {
+  if (!override_path.empty()) return override_path;
+  if (!configured.empty()) return configured;
+  if (const char* dir = std::getenv("STATE_DIRECTORY"); dir && *dir) {
+    std::string d = dir;
+    if (const auto colon = d.find(':'); colon != std::string::npos) d = d.substr(0, colon);
+    return d + "/dutyd.db";
+  }
+  return "/var/lib/dutyd/dutyd.db";
+}
+
+int run_daemon(const RunOptions& opt) {
+  const Clock clock{opt.clock_offset};
+  // The first load decides the time zone used for "today".
+  LoadResult first = load_config(opt.config_path, {opt.catalogue_path});
+  if (!first.ok()) {
+    for (const auto& d : first.diagnostics.items())
+      if (d.severity == Severity::error) log(3, format(d));
+    log(3, "configuration invalid; not starting — run `dutyd check-config -c " + opt.config_path + "`");
+    return 2;
+  }
+  const std::int32_t offset = utc_offset_of(first.config->timezone, clock.now());
+  auto snapshot = std::make_shared<const Snapshot>(first.config, local_day(clock.now(), offset));
+  first = {};
+  malloc_trim(0);
+
+  const std::string db_path = database_path(snapshot->config().daemon.database, opt.database);
+  std::unique_ptr<Store> store;
+  try {
+    store = std::make_unique<Store>(db_path);
+  } catch (const StoreError& e) {
+    log(3, e.what());
+    return 1;
+  }
+  const std::string key = load_link_key(snapshot->config(), *store, iso_utc(clock.now()));
+  Service service(*store, clock, key);
+  service.install(snapshot, "config.load");
+  snapshot.reset();
+
+  net::io_context io{1};
+  HttpServer server(io, [&](const Request& req) { return service.handle(req); });
+  try {
+    if (const int fd = sd::listen_fd(); fd >= 0) {
+      server.adopt(fd);
+    } else {
+      server.listen(opt.listen.empty() ? service.snapshot().config().daemon.listen : opt.listen);
+    }
+  } catch (const std::exception& e) {
+    log(3, e.what());
+    return 1;
+  }
+  server.start();
+
+  net::steady_timer watchdog(io);
+  net::steady_timer daily(io);
+  // Signals are registered before READY=1: SIGHUP's default action would kill the process.
+  net::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
+  bool stopping = false;
+  bool reloading = false;
+  std::thread worker;
+  std::function<void()> wait_signal;
+  auto finish_worker = [&] {
+    if (worker.joinable()) worker.join();
+  };
+  wait_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+      if (ec) return;
+      if (signo == SIGHUP) {
+        if (reloading || stopping) {
+          log(4, "reload already in progress; SIGHUP ignored");
+        } else {
+          reloading = true;
+          sd::notify("RELOADING=1\nSTATUS=reloading configuration");
+          log(6, "reloading " + opt.config_path);
+          finish_worker();
+          const Day today = service.today();
+          worker = std::thread([&, today] {
+            auto loaded = std::make_shared<Loaded>(load(opt, today));
+            net::post(io, [&, loaded] {
+              reloading = false;
+              if (stopping) return;
+              if (!loaded->snapshot) {
+                for (const auto& e : loaded->errors) log(3, "reload failed: " + e);
+                log(3, "reload failed; still serving the previous configuration");
+                service.reload_failed();
+                sd::notify("READY=1\nSTATUS=reload failed; serving the previous configuration");
+                return;
+              }
+              try {
+                service.install(loaded->snapshot, "config.reload");
+                service.reload_succeeded();
+                sd::notify("READY=1\nSTATUS=serving (reloaded)");
+              } catch (const std::exception& e) {
+                log(3, std::string("reload failed while storing: ") + e.what());
+                service.reload_failed();
+                sd::notify("READY=1\nSTATUS=reload failed; serving the previous configuration");
+              }
+            });
+          });
+        }
+      } else {
+        stopping = true;
+        log(6, "stopping");
+        sd::notify("STOPPING=1\nSTATUS=stopping");
+        server.stop();
+        signals.cancel();
+        watchdog.cancel();
+        daily.cancel();
+        return;
+      }
+      wait_signal();
+    });
+  };
+  wait_signal();
+
+  // Watchdog pings come from the loop thread, so a stuck loop is noticed.
+  std::function<void()> ping;
+  if (auto interval = sd::watchdog_ping_interval()) {
+    ping = [&, interval] {
+      sd::notify("WATCHDOG=1");
+      watchdog.expires_after(*interval);
+      watchdog.async_wait([&](const boost::system::error_code& ec) {
+        if (!ec && !stopping) ping();
+      });
+    };
+    ping();
+  }
+  // Re-derive at the turn of the year so the horizon moves (and "today" changes feeds daily,
+  // which the feed cache keys on). One timer per day: no periodic scans.
+  std::function<void()> arm_daily;
+  arm_daily = [&] {
+    const std::int64_t now = clock.now();
+    const std::int64_t next_midnight = (std::int64_t{service.today()} + 1) * 86400 - offset + 5;
+    daily.expires_after(std::chrono::seconds(std::max<std::int64_t>(1, next_midnight - now)));
+    daily.async_wait([&](const boost::system::error_code& ec) {
+      if (ec || stopping) return;
+      if (civil(service.today()).year != service.snapshot().horizon_year()) {
+        log(6, "new year: moving the horizon");
+        ::kill(::getpid(), SIGHUP);
+      }
+      arm_daily();
+    });
+  };
+  arm_daily();
+
+  const auto ep = server.endpoint();
+  log(6, "dutyd listening on " + ep.address().to_string() + ":" + std::to_string(ep.port()) +
+             ", database " + db_path);
+  sd::notify("READY=1\nSTATUS=serving " + std::to_string(service.snapshot().expansion().occurrences.size()) +
+             " occurrences");
+  io.run();
+  finish_worker();
+  log(6, "stopped");
+  return 0;
+}
+
+}  // namespace dutyd

@@ -1,0 +1,25 @@
+// `dutyd run`: the long-running daemon.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace dutyd {
+
+struct RunOptions {
+  std::string config_path;
+  std::string catalogue_path;
+  std::string database;        // overrides [daemon] database
+  std::string listen;          // overrides [daemon] listen
+  std::int64_t clock_offset = 0;  // --now: seconds to add to the wall clock
+};
+
+// Returns the process exit code.
+int run_daemon(const RunOptions& options);
+
+// The database path for a configuration: the override, [daemon] database,
+// $STATE_DIRECTORY/dutyd.db, else /var/lib/dutyd/dutyd.db.
+std::string database_path(const std::string& configured, const std::string& override_path);
+
+}  // namespace dutyd

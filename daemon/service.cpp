@@ -1,0 +1,695 @@
+#include "daemon/service.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <unordered_set>
+
+#include "daemon/crypto.hpp"
+#include "daemon/http_server.hpp"
+
+namespace dutyd {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+std::string log_prefix(int priority) { return "<" + std::to_string(priority) + ">"; }
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decoding; `plus` turns '+' into a space (form bodies). nullopt when malformed.
+std::optional<std::string> url_decode(std::string_view s, bool plus) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%') {
+      if (i + 2 >= s.size()) return std::nullopt;
+      const int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (plus && s[i] == '+') {
+      out += ' ';
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::string url_encode(std::string_view s) {
+  static const char* digits = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += digits[c >> 4];
+      out += digits[c & 15];
+    }
+  }
+  return out;
+}
+
+using Params = std::map<std::string, std::string>;
+
+std::optional<Params> parse_params(std::string_view q, bool plus) {
+  Params out;
+  while (!q.empty()) {
+    const auto amp = q.find('&');
+    const std::string_view pair = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
+    if (pair.empty()) continue;
+    const auto eq = pair.find('=');
+    auto k = url_decode(pair.substr(0, eq), plus);
+    auto v = url_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), plus);
+    if (!k || !v) return std::nullopt;
+    out[*k] = *v;
+  }
+  return out;
+}
+
+std::string html_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string http_date(std::int64_t t) {
+  const std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  ::gmtime_r(&tt, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+std::optional<std::int64_t> parse_http_date(const std::string& s) {
+  std::tm tm{};
+  const char* end = ::strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (!end || *end) return std::nullopt;
+  return static_cast<std::int64_t>(::timegm(&tm));
+}
+
+Response text(const Request& req, http::status st, std::string body) {
+  return make_response(req, st, std::move(body), "text/plain; charset=utf-8");
+}
+
+Response json(const Request& req, http::status st, const Json& j) {
+  return make_response(req, st, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+                       "application/json");
+}
+
+Response json_error(const Request& req, http::status st, const std::string& message) {
+  return json(req, st, Json{{"error", message}});
+}
+
+Response html(const Request& req, http::status st, const std::string& title, const std::string& body) {
+  std::string page =
+      "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+      "<title>" + html_escape(title) + "</title>"
+      "<style>body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em;line-height:1.6}"
+      "label{display:block;margin-top:1em}input,textarea{width:100%;font-size:1em}"
+      "button{margin-top:1.5em;font-size:1.1em;padding:.4em 1.5em}.err{color:#b00}"
+      ".meta{color:#555}</style></head><body>\n" + body + "\n</body></html>\n";
+  Response res = make_response(req, st, std::move(page), "text/html; charset=utf-8");
+  res.set(http::field::cache_control, "no-store");
+  res.set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
+  return res;
+}
+
+CompletionNote note_of(const Completion& c) {
+  CompletionNote n;
+  n.done_on = c.done_on;
+  n.late = c.late;
+  std::tm tm{};
+  if (::strptime(c.recorded_at.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) n.recorded_unix = ::timegm(&tm);
+  std::string e;
+  auto add = [&](const char* label, const std::string& v) {
+    if (!v.empty()) e += (e.empty() ? "" : "；") + std::string(label) + v;
+  };
+  add("文号：", c.document_number);
+  add("纪要：", c.minutes_ref);
+  add("说明：", c.evidence_text);
+  add("备注：", c.note);
+  n.evidence = e;
+  return n;
+}
+
+Json completion_json(const Completion& c) {
+  return Json{{"id", c.id},
+              {"occurrence", c.uid},
+              {"done_on", format_day(c.done_on)},
+              {"document_number", c.document_number},
+              {"minutes_ref", c.minutes_ref},
+              {"evidence_text", c.evidence_text},
+              {"note", c.note},
+              {"recorded_at", c.recorded_at},
+              {"recorded_by", c.recorded_by},
+              {"channel", c.channel},
+              {"late", c.late}};
+}
+
+bool token_chars_ok(std::string_view t) {
+  if (t.empty() || t.size() > 100) return false;
+  return std::all_of(t.begin(), t.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+}  // namespace
+
+std::int64_t Clock::now() const { return static_cast<std::int64_t>(std::time(nullptr)) + offset_seconds; }
+
+std::int32_t utc_offset_of(const std::string& tz, std::int64_t unix_seconds) {
+  const char* old = std::getenv("TZ");
+  const std::string saved = old ? old : "";
+  ::setenv("TZ", tz.c_str(), 1);
+  ::tzset();
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm local{};
+  ::localtime_r(&t, &local);
+  if (old) ::setenv("TZ", saved.c_str(), 1); else ::unsetenv("TZ");
+  ::tzset();
+  return static_cast<std::int32_t>(local.tm_gmtoff);
+}
+
+std::string completion_link(const std::string& base_url, const std::string& key,
+                            const std::string& uid, const std::string& person, std::int64_t expiry) {
+  const std::string x = std::to_string(expiry);
+  return base_url + "/complete?o=" + url_encode(uid) + "&p=" + url_encode(person) + "&x=" + x +
+         "&s=" + hmac_sha256_hex(key, uid + "\n" + person + "\n" + x);
+}
+
+std::string load_link_key(const Config& config, Store& store, const std::string& now_iso) {
+  std::string dir = config.daemon.credentials_dir;
+  if (dir.empty())
+    if (const char* env = std::getenv("CREDENTIALS_DIRECTORY")) dir = env;
+  if (!dir.empty()) {
+    std::ifstream in(dir + "/link_key", std::ios::binary);
+    std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.pop_back();
+    if (!key.empty()) return key;  // a missing or empty credential falls back to the store's key
+  }
+  return store.link_key(now_iso);
+}
+
+Service::Service(Store& store, Clock clock, std::string link_key)
+    : store_(store), clock_(clock), link_key_(std::move(link_key)) {
+  for (auto& [org, digest] : store_.occurrence_digests()) stored_digests_.emplace(org, digest);
+}
+
+Day Service::today() const { return local_day(clock_.now(), utc_offset_); }
+
+void Service::install(std::shared_ptr<const Snapshot> snap, const std::string& reason) {
+  const Config& c = snap->config();
+  utc_offset_ = utc_offset_of(c.timezone, clock_.now());
+  const std::string now = iso_utc(clock_.now());
+  std::vector<Store::OccurrenceSetChange> changes;
+  std::vector<Store::RetiredOccurrence> retired;
+  std::vector<Store::AuditEntry> audit;
+  std::size_t reassigned = 0;
+  struct Line {
+    std::string person, window, due;
+  };
+  auto parse = [](const std::string& body) {
+    std::unordered_map<std::string, Line> out;
+    std::istringstream in(body);
+    std::string line;
+    while (std::getline(in, line)) {
+      std::vector<std::string> f;
+      std::size_t start = 0;
+      for (std::size_t tab; (tab = line.find('\t', start)) != std::string::npos; start = tab + 1)
+        f.push_back(line.substr(start, tab - start));
+      f.push_back(line.substr(start));
+      if (f.size() == 4) out[f[0]] = {f[1], f[2], f[3]};
+    }
+    return out;
+  };
+  const std::string from = format_day(snap->horizon_from()), to = format_day(snap->horizon_to());
+  auto retire_missing = [&](const std::string& org, const std::unordered_map<std::string, Line>& old,
+                            const std::unordered_map<std::string, Line>* now_set) {
+    for (const auto& [uid, l] : old) {
+      if (now_set && now_set->count(uid)) continue;
+      if (l.due < from || l.due > to) continue;  // left the horizon: archived, not retired
+      retired.push_back({uid, org, uid.substr(0, uid.find('/')), l.person, l.window, l.due});
+      audit.push_back({"dutyd", "occurrence.retire", uid, "no longer derived from the configuration"});
+    }
+  };
+  std::unordered_set<std::string> seen;
+  for (std::size_t i = 0; i < c.orgs.size(); ++i) {
+    const std::string& id = c.orgs[i].id;
+    seen.insert(id);
+    Snapshot::OrgSet set = snap->org_set(static_cast<std::int32_t>(i));
+    auto it = stored_digests_.find(id);
+    if (it != stored_digests_.end() && it->second == set.digest) continue;
+    if (it != stored_digests_.end()) {
+      const auto old = parse(store_.occurrence_body(id).value_or(""));
+      const auto fresh = parse(set.body);
+      retire_missing(id, old, &fresh);
+      for (const auto& [uid, l] : fresh) {
+        auto o = old.find(uid);
+        if (o == old.end() || o->second.person == l.person) continue;
+        ++reassigned;
+        audit.push_back({"dutyd", "occurrence.reassign", uid,
+                         "from=" + o->second.person + " to=" + l.person});
+      }
+    }
+    changes.push_back({id, set.digest, std::move(set.body)});
+  }
+  for (const auto& [org, digest] : stored_digests_) {
+    if (seen.count(org)) continue;
+    retire_missing(org, parse(store_.occurrence_body(org).value_or("")), nullptr);
+    changes.push_back({org, "", ""});
+  }
+  audit.push_back({"dutyd", reason, "config",
+                   std::to_string(snap->expansion().occurrences.size()) + " occurrences " + from +
+                       ".." + to + ", " + std::to_string(changes.size()) + " org sets changed, " +
+                       std::to_string(retired.size()) + " retired, " + std::to_string(reassigned) +
+                       " reassigned"});
+  store_.apply_derivation(changes, retired, audit, now);
+  for (const auto& ch : changes) {
+    if (ch.digest.empty()) stored_digests_.erase(ch.org);
+    else stored_digests_[ch.org] = ch.digest;
+  }
+  snapshot_ = std::move(snap);
+  ++generation_;
+  feed_cache_.clear();
+  std::cerr << log_prefix(6) << "serving " << snapshot_->expansion().occurrences.size()
+            << " occurrences (" << from << " .. " << to << "); " << changes.size()
+            << " org sets changed, " << retired.size() << " retired, " << reassigned << " reassigned\n";
+}
+
+void Service::refresh() {
+  const std::int64_t v = store_.data_version();
+  if (v == data_version_) return;
+  data_version_ = v;
+  for (const Completion& c : store_.completions_after(last_completion_id_)) {
+    notes_[c.uid].push_back(note_of(c));
+    ++completions_by_channel_[c.channel];
+    last_completion_id_ = c.id;
+    ++generation_;
+  }
+}
+
+const std::vector<CompletionNote>* Service::notes_for(const Occurrence& o) const {
+  if (notes_.empty()) return nullptr;
+  auto it = notes_.find(snapshot_->expander().uid(o));
+  return it == notes_.end() ? nullptr : &it->second;
+}
+
+Status Service::status(const Occurrence& o) const {
+  const Obligation& ob = snapshot_->config().obligations[static_cast<std::size_t>(o.obligation)];
+  return status_of(ob.min_count, o.due, notes_for(o), today());
+}
+
+Store::Recorded Service::record(const Occurrence& o, CompletionInput in) {
+  in.uid = snapshot_->expander().uid(o);
+  const bool late = in.done_on > o.due;
+  Store::Recorded r = store_.record_completion(in, late, iso_utc(clock_.now()));
+  data_version_ = -1;  // our own commit: pull it like any other
+  refresh();
+  return r;
+}
+
+std::optional<TokenRecord> Service::bearer(const Request& req) {
+  const auto h = req[http::field::authorization];
+  const std::string_view v(h.data(), h.size());
+  if (v.size() < 8 || v.substr(0, 7) != "Bearer ") return std::nullopt;
+  const std::string token(v.substr(7));
+  if (!token_chars_ok(token)) return std::nullopt;
+  auto rec = store_.find_token(token);
+  if (!rec || rec->revoked_at || rec->kind != "api") return std::nullopt;
+  return rec;
+}
+
+Response Service::handle(const Request& req) {
+  refresh();
+  const std::string target(req.target());
+  const auto q = target.find('?');
+  const std::string path = target.substr(0, q);
+  Response res;
+  if (path == "/healthz") {
+    res = text(req, http::status::ok, "ok\n");
+  } else if (path == "/metrics") {
+    res = metrics(req);
+  } else if (path.rfind("/feeds/", 0) == 0) {
+    const std::string name = path.substr(7);
+    if (name.size() < 5 || name.compare(name.size() - 4, 4, ".ics") != 0)
+      res = text(req, http::status::not_found, "没有这个日历订阅地址\n");
+    else
+      res = feed(req, name.substr(0, name.size() - 4));
+  } else if (path == "/complete") {
+    res = completion_page(req);
+  } else if (path == "/api/v1/completions") {
+    res = api_completions(req);
+  } else if (path == "/api/v1/occurrences") {
+    res = api_occurrences(req);
+  } else {
+    res = text(req, http::status::not_found, "未找到\n");
+  }
+  ++responses_by_code_[static_cast<unsigned>(res.result_int())];
+  return res;
+}
+
+Response Service::feed(const Request& req, const std::string& token) {
+  if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    Response r = text(req, http::status::method_not_allowed, "日历订阅只读\n");
+    r.set(http::field::allow, "GET, HEAD");
+    return r;
+  }
+  if (!token_chars_ok(token)) return text(req, http::status::not_found, "没有这个日历订阅地址\n");
+  const auto rec = store_.find_token(token);
+  if (!rec || rec->kind != "feed") return text(req, http::status::not_found, "没有这个日历订阅地址\n");
+  if (rec->revoked_at) return text(req, http::status::gone, "此订阅地址已停用，请向管理员索取新地址\n");
+  const Config& c = snapshot_->config();
+  std::int32_t person = -1, org = -1;
+  std::string name;
+  if (rec->subject_kind == "person") {
+    auto it = c.person_index.find(rec->subject);
+    if (it == c.person_index.end()) return text(req, http::status::gone, "此人员已不在配置中\n");
+    person = it->second;
+    name = person_feed_name(c.persons[static_cast<std::size_t>(person)]);
+  } else {
+    auto it = c.org_index.find(rec->subject);
+    if (it == c.org_index.end()) return text(req, http::status::gone, "此组织已不在配置中\n");
+    org = it->second;
+    name = org_feed_name(c.orgs[static_cast<std::size_t>(org)]);
+  }
+  const Day day = today();
+  CachedFeed& cached = feed_cache_[rec->id];
+  if (cached.generation != generation_ || cached.today != day || cached.snapshot != snapshot_.get() ||
+      cached.body.empty()) {
+    const Expansion e = person >= 0 ? snapshot_->for_person(person) : snapshot_->for_org(org);
+    FeedOptions opts;
+    opts.name = name;
+    opts.viewer = person;
+    opts.today = day;
+    opts.completions = [this](const Occurrence& o) { return notes_for(o); };
+    opts.utc_offset = utc_offset_;
+    std::string body = render_feed(snapshot_->expander(), e, opts);
+    const std::string etag = "\"" + sha256_hex(body).substr(0, 32) + "\"";
+    if (etag != cached.etag) cached.last_modified = clock_.now();
+    cached.etag = etag;
+    cached.body = std::move(body);
+    cached.generation = generation_;
+    cached.today = day;
+    cached.snapshot = snapshot_.get();
+  }
+  auto headers = [&](Response& r) {
+    r.set(http::field::etag, cached.etag);
+    r.set(http::field::last_modified, http_date(cached.last_modified));
+    r.set(http::field::cache_control, "no-cache");
+  };
+  bool not_modified = false;
+  const auto inm = req[http::field::if_none_match];
+  if (!inm.empty()) {
+    const std::string v(inm);
+    not_modified = v == "*" || v.find(cached.etag) != std::string::npos;
+  } else if (const auto ims = req[http::field::if_modified_since]; !ims.empty()) {
+    if (auto t = parse_http_date(std::string(ims))) not_modified = cached.last_modified <= *t;
+  }
+  if (not_modified) {
+    ++feeds_not_modified_;
+    Response r{http::status::not_modified, req.version()};
+    r.set(http::field::server, "dutyd");
+    r.keep_alive(req.keep_alive());
+    headers(r);
+    return r;
+  }
+  ++feeds_served_;
+  Response r{http::status::ok, req.version()};
+  r.set(http::field::server, "dutyd");
+  r.set(http::field::content_type, "text/calendar; charset=utf-8");
+  r.keep_alive(req.keep_alive());
+  headers(r);
+  if (req.method() == http::verb::head) {
+    r.content_length(cached.body.size());
+  } else {
+    r.body() = cached.body;
+    r.prepare_payload();
+  }
+  return r;
+}
+
+Response Service::completion_page(const Request& req) {
+  if (req.method() != http::verb::get && req.method() != http::verb::post) {
+    Response r = text(req, http::status::method_not_allowed, "不支持的方法\n");
+    r.set(http::field::allow, "GET, POST");
+    return r;
+  }
+  const std::string target(req.target());
+  const auto q = target.find('?');
+  auto params = parse_params(q == std::string::npos ? "" : std::string_view(target).substr(q + 1), false);
+  if (!params || !params->count("o") || !params->count("p") || !params->count("x") || !params->count("s"))
+    return html(req, http::status::bad_request, "链接不完整", "<p class=\"err\">链接不完整，请使用提醒中的完整链接。</p>");
+  const std::string& uid = (*params)["o"];
+  const std::string& person = (*params)["p"];
+  const std::string& x = (*params)["x"];
+  const std::string expected = hmac_sha256_hex(link_key_, uid + "\n" + person + "\n" + x);
+  if (!equal_constant_time(expected, (*params)["s"]))
+    return html(req, http::status::forbidden, "链接无效", "<p class=\"err\">链接无效或已被修改。</p>");
+  char* end = nullptr;
+  const long long expiry = std::strtoll(x.c_str(), &end, 10);
+  if (!end || *end || expiry < clock_.now())
+    return html(req, http::status::gone, "链接已过期", "<p class=\"err\">此链接已过期，请使用最新提醒中的链接。</p>");
+  const auto idx = snapshot_->find(uid);
+  if (!idx) return html(req, http::status::not_found, "事项不存在", "<p class=\"err\">该事项已不在当前日程中。</p>");
+  const Occurrence& o = snapshot_->expansion().occurrences[*idx];
+  const Config& c = snapshot_->config();
+  const Obligation& ob = c.obligations[static_cast<std::size_t>(o.obligation)];
+  const std::string title = summary(snapshot_->expander(), o);
+  std::string error, done_on = format_day(std::min(today(), std::max(o.window_start, today())));
+  Params form;
+  if (req.method() == http::verb::post) {
+    auto body = parse_params(req.body(), true);
+    if (!body) {
+      error = "表单内容无法解析。";
+    } else {
+      form = *body;
+      auto d = parse_day(form["done_on"]);
+      if (!d) {
+        error = "完成日期格式应为 YYYY-MM-DD。";
+      } else if (*d > today()) {
+        error = "完成日期不能晚于今天。";
+      } else {
+        CompletionInput in;
+        in.done_on = *d;
+        in.document_number = form["document_number"];
+        in.minutes_ref = form["minutes_ref"];
+        in.evidence_text = form["evidence_text"];
+        in.note = form["note"];
+        in.recorded_by = person;
+        in.channel = "form";
+        const auto r = record(o, in);
+        return html(req, http::status::ok, "已记录",
+                    "<h1>已记录</h1><p>" + html_escape(title) + "</p><p class=\"meta\">完成日期：" +
+                        format_day(r.completion.done_on) + (r.completion.late ? "（逾期完成）" : "") +
+                        (r.created ? "" : "。此前已记录过同样的内容，未重复登记") + "。</p>");
+      }
+    }
+    if (!form["done_on"].empty()) done_on = form["done_on"];
+  }
+  std::string page = "<h1>登记完成情况</h1><p><strong>" + html_escape(title) + "</strong></p>";
+  page += "<p class=\"meta\">办理期间：" + format_day(o.window_start) + " 至 " + format_day(o.due);
+  if (ob.min_count > 1) page += "，期间内至少 " + std::to_string(ob.min_count) + " 次";
+  page += "<br>原文：" + html_escape(ob.quote) + "</p>";
+  if (!error.empty()) page += "<p class=\"err\">" + html_escape(error) + "</p>";
+  std::string evidence;
+  for (const auto& e : ob.evidence) evidence += (evidence.empty() ? "" : "、") + e;
+  page += "<form method=\"post\" action=\"" + html_escape(target) + "\">"
+          "<label>完成日期<input type=\"date\" name=\"done_on\" required value=\"" + html_escape(done_on) + "\"></label>"
+          "<label>文号（如有）<input name=\"document_number\" value=\"" + html_escape(form["document_number"]) + "\"></label>"
+          "<label>会议纪要（如有）<input name=\"minutes_ref\" value=\"" + html_escape(form["minutes_ref"]) + "\"></label>"
+          "<label>其他佐证材料说明（应留存：" + html_escape(evidence) + "）<textarea name=\"evidence_text\" rows=\"3\">" +
+          html_escape(form["evidence_text"]) + "</textarea></label>"
+          "<label>备注<textarea name=\"note\" rows=\"2\">" + html_escape(form["note"]) + "</textarea></label>"
+          "<button type=\"submit\">提交</button></form>";
+  return html(req, error.empty() ? http::status::ok : http::status::bad_request, "登记完成情况", page);
+}
+
+Response Service::api_completions(const Request& req) {
+  if (req.method() != http::verb::post) {
+    Response r = json_error(req, http::status::method_not_allowed, "use POST");
+    r.set(http::field::allow, "POST");
+    return r;
+  }
+  const auto token = bearer(req);
+  if (!token) return json_error(req, http::status::unauthorized, "a valid API token is required (Authorization: Bearer ...)");
+  Json body;
+  try {
+    body = Json::parse(req.body());
+  } catch (const std::exception&) {
+    return json_error(req, http::status::bad_request, "the body is not valid JSON");
+  }
+  if (!body.is_object()) return json_error(req, http::status::bad_request, "the body must be a JSON object");
+  auto str = [&](const char* key) -> std::optional<std::string> {
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null()) return std::string{};
+    if (!it->is_string()) return std::nullopt;
+    return it->get<std::string>();
+  };
+  CompletionInput in;
+  const auto uid = str("occurrence");
+  const auto done_on = str("done_on");
+  const auto doc = str("document_number"), minutes = str("minutes_ref"), ev = str("evidence_text"), note = str("note");
+  if (!uid || uid->empty()) return json_error(req, http::status::bad_request, "'occurrence' (a UID string) is required");
+  if (!done_on || !parse_day(*done_on)) return json_error(req, http::status::bad_request, "'done_on' must be a date YYYY-MM-DD");
+  if (!doc || !minutes || !ev || !note) return json_error(req, http::status::bad_request, "evidence fields and note must be strings");
+  if (*parse_day(*done_on) > today()) return json_error(req, http::status::bad_request, "'done_on' is in the future");
+  const auto idx = snapshot_->find(*uid);
+  if (!idx) return json_error(req, http::status::not_found, "no such occurrence in the current calendar");
+  const Occurrence& o = snapshot_->expansion().occurrences[*idx];
+  const Config& c = snapshot_->config();
+  if (token->subject_kind == "person") {
+    if (o.person < 0 || c.persons[static_cast<std::size_t>(o.person)].id != token->subject)
+      return json_error(req, http::status::forbidden, "only the responsible person or an administrator may record this completion");
+    in.recorded_by = token->subject;
+  } else if (token->subject_kind == "org") {
+    if (c.orgs[static_cast<std::size_t>(o.org)].id != token->subject)
+      return json_error(req, http::status::forbidden, "this token belongs to another organisation");
+    in.recorded_by = "org:" + token->subject;
+  } else {
+    in.recorded_by = "admin:token-" + std::to_string(token->id);
+  }
+  in.done_on = *parse_day(*done_on);
+  in.document_number = *doc;
+  in.minutes_ref = *minutes;
+  in.evidence_text = *ev;
+  in.note = *note;
+  in.channel = "api";
+  const auto r = record(o, in);
+  return json(req, r.created ? http::status::created : http::status::ok,
+              Json{{"created", r.created}, {"completion", completion_json(r.completion)}});
+}
+
+Response Service::api_occurrences(const Request& req) {
+  if (req.method() != http::verb::get) {
+    Response r = json_error(req, http::status::method_not_allowed, "use GET");
+    r.set(http::field::allow, "GET");
+    return r;
+  }
+  const auto token = bearer(req);
+  if (!token) return json_error(req, http::status::unauthorized, "an administrator API token is required");
+  if (token->subject_kind != "admin") return json_error(req, http::status::forbidden, "administrators only");
+  const std::string target(req.target());
+  const auto q = target.find('?');
+  auto params = parse_params(q == std::string::npos ? "" : std::string_view(target).substr(q + 1), false);
+  if (!params) return json_error(req, http::status::bad_request, "malformed query string");
+  const Config& c = snapshot_->config();
+  const std::string status_filter = (*params)["status"];
+  static const std::vector<std::string> statuses{"", "open", "done", "late", "overdue", "retired"};
+  if (std::find(statuses.begin(), statuses.end(), status_filter) == statuses.end())
+    return json_error(req, http::status::bad_request, "status must be open, done, late, overdue or retired");
+  Day from = snapshot_->horizon_from(), to = snapshot_->horizon_to();
+  if (!(*params)["from"].empty()) {
+    auto d = parse_day((*params)["from"]);
+    if (!d) return json_error(req, http::status::bad_request, "'from' must be YYYY-MM-DD");
+    from = *d;
+  }
+  if (!(*params)["to"].empty()) {
+    auto d = parse_day((*params)["to"]);
+    if (!d) return json_error(req, http::status::bad_request, "'to' must be YYYY-MM-DD");
+    to = *d;
+  }
+  std::size_t limit = 10000;
+  if (!(*params)["limit"].empty()) limit = std::min<std::size_t>(100000, std::strtoull((*params)["limit"].c_str(), nullptr, 10));
+  Expansion subset;
+  const Expansion* e = &snapshot_->expansion();
+  if (!(*params)["person"].empty()) {
+    auto it = c.person_index.find((*params)["person"]);
+    if (it == c.person_index.end()) return json_error(req, http::status::not_found, "unknown person");
+    subset = snapshot_->for_person(it->second);
+    e = &subset;
+  } else if (!(*params)["org"].empty()) {
+    auto it = c.org_index.find((*params)["org"]);
+    if (it == c.org_index.end()) return json_error(req, http::status::not_found, "unknown org");
+    subset = snapshot_->for_org(it->second);
+    e = &subset;
+  }
+  Json list = Json::array();
+  std::size_t count = 0;
+  if (status_filter != "retired") {
+    for (const Occurrence& o : e->occurrences) {
+      if (o.due < from || o.due > to) continue;
+      const Status st = status(o);
+      if (!status_filter.empty() && status_filter != status_name(st)) continue;
+      ++count;
+      if (list.size() >= limit) continue;
+      const Obligation& ob = c.obligations[static_cast<std::size_t>(o.obligation)];
+      const auto* notes = notes_for(o);
+      list.push_back(Json{{"uid", snapshot_->expander().uid(o)},
+                          {"obligation", ob.id},
+                          {"citation", citation(ob.article, ob.item)},
+                          {"org", c.orgs[static_cast<std::size_t>(o.org)].id},
+                          {"person", o.person >= 0 ? Json(c.persons[static_cast<std::size_t>(o.person)].id) : Json(nullptr)},
+                          {"window_start", format_day(o.window_start)},
+                          {"due", format_day(o.due)},
+                          {"status", status_name(st)},
+                          {"completions", notes ? notes->size() : 0},
+                          {"min_count", ob.min_count},
+                          {"title", snapshot_->expander().title(o)}});
+    }
+  }
+  if (status_filter.empty() || status_filter == "retired") {
+    const std::string p = (*params)["person"], org = (*params)["org"];
+    for (const auto& r : store_.retired()) {
+      if ((!p.empty() && r.person != p) || (!org.empty() && r.org != org)) continue;
+      if (r.due < format_day(from) || r.due > format_day(to)) continue;
+      ++count;
+      if (list.size() >= limit) continue;
+      list.push_back(Json{{"uid", r.uid}, {"obligation", r.obligation}, {"org", r.org},
+                          {"person", r.person.empty() ? Json(nullptr) : Json(r.person)},
+                          {"window_start", r.window_start}, {"due", r.due}, {"status", "retired"}});
+    }
+  }
+  return json(req, http::status::ok, Json{{"count", count}, {"occurrences", std::move(list)}});
+}
+
+Response Service::metrics(const Request& req) {
+  std::map<std::string, std::uint64_t> by_status{{"open", 0}, {"done", 0}, {"late", 0}, {"overdue", 0}};
+  for (const Occurrence& o : snapshot_->expansion().occurrences) ++by_status[status_name(status(o))];
+  std::ostringstream m;
+  m << "# HELP dutyd_occurrences Occurrences in the horizon by status.\n# TYPE dutyd_occurrences gauge\n";
+  for (const auto& [s, n] : by_status) m << "dutyd_occurrences{status=\"" << s << "\"} " << n << "\n";
+  m << "dutyd_occurrences{status=\"retired\"} " << store_.retired().size() << "\n";
+  m << "# HELP dutyd_feeds_served_total Feeds sent with a body.\n# TYPE dutyd_feeds_served_total counter\n"
+    << "dutyd_feeds_served_total " << feeds_served_ << "\n";
+  m << "# HELP dutyd_feeds_not_modified_total Feed requests answered 304.\n# TYPE dutyd_feeds_not_modified_total counter\n"
+    << "dutyd_feeds_not_modified_total " << feeds_not_modified_ << "\n";
+  m << "# HELP dutyd_completions Completions recorded, by channel.\n# TYPE dutyd_completions gauge\n";
+  for (const char* ch : {"form", "api", "cli"})
+    m << "dutyd_completions{channel=\"" << ch << "\"} "
+      << (completions_by_channel_.count(ch) ? completions_by_channel_.at(ch) : 0) << "\n";
+  m << "# HELP dutyd_reloads_total Configuration reloads.\n# TYPE dutyd_reloads_total counter\n"
+    << "dutyd_reloads_total{result=\"ok\"} " << reloads_ok_ << "\n"
+    << "dutyd_reloads_total{result=\"failed\"} " << reloads_failed_ << "\n";
+  m << "# HELP dutyd_last_reload_success Whether the last reload succeeded.\n# TYPE dutyd_last_reload_success gauge\n"
+    << "dutyd_last_reload_success " << (last_reload_ok_ ? 1 : 0) << "\n";
+  m << "# HELP dutyd_http_requests_total HTTP responses by status code.\n# TYPE dutyd_http_requests_total counter\n";
+  for (const auto& [code, n] : responses_by_code_) m << "dutyd_http_requests_total{code=\"" << code << "\"} " << n << "\n";
+  return make_response(req, http::status::ok, m.str(), "text/plain; version=0.0.4; charset=utf-8");
+}
+
+}  // namespace dutyd

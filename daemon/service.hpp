@@ -1,0 +1,97 @@
+// The daemon's state and request handling, owned by the event-loop thread: the current
+// snapshot, what the store knows (tokens, completions), feed caches and metrics.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "calendar/ical_feed.hpp"
+#include "daemon/net.hpp"
+#include "daemon/snapshot.hpp"
+#include "daemon/store.hpp"
+
+namespace dutyd {
+
+// Wall clock with an optional offset (`--now`): tests and drills run "as if" at another time.
+struct Clock {
+  std::int64_t offset_seconds = 0;
+  std::int64_t now() const;
+};
+
+// Day of `unix_seconds` in a zone `utc_offset` seconds east of UTC.
+inline Day local_day(std::int64_t unix_seconds, std::int32_t utc_offset) {
+  const std::int64_t s = unix_seconds + utc_offset;
+  return static_cast<Day>((s >= 0 ? s : s - 86399) / 86400);
+}
+// UTC offset of an IANA zone right now (China: +8 h, no DST since 1991).
+std::int32_t utc_offset_of(const std::string& tz, std::int64_t unix_seconds);
+
+// Signs and checks completion links.
+std::string completion_link(const std::string& base_url, const std::string& key,
+                            const std::string& uid, const std::string& person,
+                            std::int64_t expiry);
+// Records the link key: the `link_key` credential when present, else the store's own.
+std::string load_link_key(const Config& config, Store& store, const std::string& now_iso);
+
+class Service {
+ public:
+  Service(Store& store, Clock clock, std::string link_key);
+
+  // Installs a new snapshot: re-derives the store's occurrence sets (retiring what vanished,
+  // auditing reassignments) and swaps it in. `reason` goes to the audit log.
+  void install(std::shared_ptr<const Snapshot> snapshot, const std::string& reason);
+  const Snapshot& snapshot() const { return *snapshot_; }
+  std::shared_ptr<const Snapshot> snapshot_ptr() const { return snapshot_; }
+  void reload_failed() { ++reloads_failed_, last_reload_ok_ = false; }
+  void reload_succeeded() { ++reloads_ok_, last_reload_ok_ = true; }
+
+  Response handle(const Request& req);
+  Day today() const;
+  std::int64_t now() const { return clock_.now(); }
+
+ private:
+  Response feed(const Request& req, const std::string& token);
+  Response completion_page(const Request& req);
+  Response api_completions(const Request& req);
+  Response api_occurrences(const Request& req);
+  Response metrics(const Request& req);
+
+  void refresh();  // picks up what other processes (the CLI) committed
+  const std::vector<CompletionNote>* notes_for(const Occurrence& o) const;
+  std::optional<TokenRecord> bearer(const Request& req);
+  Status status(const Occurrence& o) const;
+  Store::Recorded record(const Occurrence& o, CompletionInput in);
+
+  Store& store_;
+  Clock clock_;
+  std::string link_key_;
+  std::int32_t utc_offset_ = 8 * 3600;
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::unordered_map<std::string, std::string> stored_digests_;  // org -> digest in the store
+
+  std::int64_t data_version_ = -1;
+  std::int64_t last_completion_id_ = 0;
+  std::uint64_t generation_ = 0;  // bumps with every change a feed could show
+  std::unordered_map<std::string, std::vector<CompletionNote>> notes_;  // by uid
+  std::unordered_map<std::string, TokenRecord> tokens_by_hash_;
+  std::map<std::string, std::uint64_t> completions_by_channel_;
+
+  struct CachedFeed {
+    std::uint64_t generation = 0;
+    Day today = 0;
+    const Snapshot* snapshot = nullptr;
+    std::string body, etag;
+    std::int64_t last_modified = 0;
+  };
+  std::unordered_map<std::int64_t, CachedFeed> feed_cache_;  // by token id
+
+  std::uint64_t feeds_served_ = 0, feeds_not_modified_ = 0, reloads_ok_ = 0, reloads_failed_ = 0;
+  bool last_reload_ok_ = true;
+  std::map<unsigned, std::uint64_t> responses_by_code_;
+};
+
+}  // namespace dutyd
