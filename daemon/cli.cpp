@@ -38,6 +38,7 @@ const char* kUsage =
     "  run -c FILE [--listen HOST:PORT] [--now DATETIME]\n"
     "      the daemon: serves feeds, completion links and the API (see README.md)\n"
     "  token issue -c FILE (--person ID | --org ID | --admin) [--kind feed|api] [--note TEXT]\n"
+    "  token issue -c FILE --all      one feed per person, printed as ID<TAB>URL\n"
     "  token list -c FILE [--format table|json]\n"
     "  token revoke -c FILE --id N\n"
     "  complete -c FILE --occurrence UID --done-on DATE [--document-number X] [--minutes X]\n"
@@ -439,6 +440,15 @@ int cmd_token(const Args& a, std::ostream& out, std::ostream& err) {
   if (!ctx) return kExitConfig;
   const Config& c = ctx->config();
   const std::string now = iso_utc(ctx->clock.now());
+  if (sub == "issue" && a.has("--all")) {
+    // Bulk issue for a new deployment: one feed per person, "ID<TAB>URL" per line.
+    for (const Person& p : c.persons) {
+      auto [rec, secret] = ctx->store->issue_token("feed", "person", p.id, a.get("--note"), now);
+      out << p.id << "\t" << c.daemon.public_url << "/feeds/" << secret << ".ics\n";
+    }
+    err << "issued " << c.persons.size() << " feed tokens; they cannot be shown again\n";
+    return 0;
+  }
   if (sub == "issue") {
     std::string subject_kind, subject;
     const int chosen = (a.has("--person") ? 1 : 0) + (a.has("--org") ? 1 : 0) + (a.has("--admin") ? 1 : 0);

@@ -34,16 +34,28 @@ fi
 jobs=$(nproc 2>/dev/null || echo 2)
 
 if [[ $mode == example ]]; then
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DDUTYD_BUILD_TESTS=OFF >/dev/null
-  cmake --build build -j"$jobs"
-  dutyd=build/daemon/dutyd
+  cmake -S . -B build-example -DCMAKE_BUILD_TYPE=Release -DDUTYD_BUILD_TESTS=OFF \
+    -DDUTYD_BUILD_BENCH=OFF >/dev/null
+  cmake --build build-example -j"$jobs"
+  dutyd=build-example/daemon/dutyd
   export DUTYD_CATALOGUE=$PWD/config/catalogue/obligations.toml
-  $dutyd check-config -c config/examples/province.toml
+  config=config/examples/province.toml
+  state=out/example
+  mkdir -p "$state"
+  db=$state/dutyd.db
+  $dutyd check-config -c $config
   echo "== obligations due in the coming three months (example config)"
-  $dutyd expand -c config/examples/province.toml
-  $dutyd feed -c config/examples/province.toml --all --out-dir out/feeds
-  echo "== subscribe to a file in out/feeds/ from a calendar app, e.g. out/feeds/person-p-wang.ics"
-  exit 0
+  $dutyd expand -c $config
+  $dutyd feed -c $config --all --out-dir out/feeds >/dev/null
+  # Feed URLs are shown only once when issued, so the first run keeps them in a file.
+  if [[ ! -s $state/feed-urls.txt ]]; then
+    $dutyd token issue -c $config --database "$db" --all >"$state/feed-urls.txt.new" 2>/dev/null
+    mv "$state/feed-urls.txt.new" "$state/feed-urls.txt"
+  fi
+  echo "== each example official's calendar subscription (also in $state/feed-urls.txt):"
+  cat "$state/feed-urls.txt"
+  echo "== starting dutyd on http://127.0.0.1:8088 (database $db); Ctrl-C stops it"
+  exec $dutyd run -c $config --database "$db"
 fi
 
 # test
