@@ -175,7 +175,9 @@ std::string render_feed(const Expander& ex, const Expansion& expansion, const Fe
           state_text += "\n完成记录：" + zh_date(c.done_on) + (c.late ? "（逾期完成）" : "") +
                         (c.evidence.empty() ? "" : "，" + c.evidence);
         }
-      if (st == Status::overdue) {
+      // Passing the due date is a revision whether or not the duty was done by then, so that
+      // SEQUENCE never goes down when an overdue duty is completed late.
+      if (options.today > o.due) {
         revised = std::max(revised, local_midnight(o.due + 1));
         ++sequence;
       }

@@ -21,18 +21,28 @@ Response make_response(const Request& req, http::status status, std::string body
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(HttpServer& server, tcp::socket socket)
-      : server_(server), stream_(std::move(socket)) {}
+      : server_(server), stream_(std::move(socket)), grace_(stream_.get_executor()) {}
 
   void start() { read(); }
 
-  // Called on stop: an idle connection closes now, a busy one after its response.
+  // Called on stop: an idle connection closes now; one whose request has begun to arrive, or
+  // whose response is being written, finishes first (bounded by the timeouts).
   void stop() {
     stopping_ = true;
-    if (reading_) {
-      beast::error_code ec;
-      stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-      stream_.socket().close(ec);
-    }
+    const bool idle = reading_ && buffer_.size() == 0 && !(parser_ && parser_->got_some());
+    if (idle) return abort();
+    // A request still arriving gets a short grace period, not the full read timeout, so that
+    // a slow or stalled client cannot hold up the exit.
+    grace_.expires_after(std::chrono::seconds(3));
+    grace_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec && self->reading_) self->abort();
+    });
+  }
+
+  void abort() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
   }
 
   std::list<std::weak_ptr<HttpSession>>::iterator self_entry;
@@ -79,6 +89,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void write(Response res) {
+    if (server_.observer_) server_.observer_(res.result_int());
     response_ = std::make_shared<Response>(std::move(res));
     if (stopping_) response_->keep_alive(false);
     stream_.expires_after(server_.limits_.timeout);
@@ -91,6 +102,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void close() {
+    grace_.cancel();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.socket().close(ec);
@@ -99,6 +111,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   HttpServer& server_;
   beast::tcp_stream stream_;
+  net::steady_timer grace_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<Response> response_;
@@ -109,7 +122,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 };
 
 HttpServer::HttpServer(net::io_context& io, HttpHandler handler, HttpLimits limits)
-    : io_(io), acceptor_(io), handler_(std::move(handler)), limits_(limits) {}
+    : io_(io), acceptor_(io), handler_(std::move(handler)), limits_(limits), retry_timer_(io) {}
 
 HttpServer::~HttpServer() = default;
 
@@ -147,7 +160,14 @@ void HttpServer::accept() {
   acceptor_.async_accept(net::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (ec == net::error::operation_aborted || stopping_) return;
-      std::cerr << "<4>accept failed: " << ec.message() << "\n";
+      // Out of file descriptors (EMFILE) and the like: retrying at once would spin at full
+      // CPU while the condition lasts. Back off briefly; open connections keep being served.
+      std::cerr << "<4>accept failed: " << ec.message() << "; retrying in 100 ms\n";
+      retry_timer_.expires_after(std::chrono::milliseconds(100));
+      retry_timer_.async_wait([this](beast::error_code wec) {
+        if (!wec && !stopping_) accept();
+      });
+      return;
     } else if (sessions_.size() >= limits_.max_connections) {
       beast::error_code ignored;
       socket.close(ignored);  // over the cap: refuse rather than queue without bound
@@ -171,6 +191,7 @@ void HttpServer::stop() {
   stopping_ = true;
   beast::error_code ec;
   acceptor_.close(ec);
+  retry_timer_.cancel();
   std::vector<std::shared_ptr<HttpSession>> live;
   for (auto& w : sessions_)
     if (auto s = w.lock()) live.push_back(s);

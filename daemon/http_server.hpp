@@ -39,6 +39,9 @@ class HttpServer {
   // Stops accepting and closes idle connections; requests in flight finish. run() then drains.
   void stop();
   tcp::endpoint endpoint() const;
+  // Called with the status code of every response sent, including those the server itself
+  // answers (oversized headers or bodies, unparsable requests).
+  void set_observer(std::function<void(unsigned)> observer) { observer_ = std::move(observer); }
   std::size_t open_connections() const { return sessions_.size(); }
 
  private:
@@ -50,6 +53,8 @@ class HttpServer {
   tcp::acceptor acceptor_;
   HttpHandler handler_;
   HttpLimits limits_;
+  std::function<void(unsigned)> observer_;
+  net::steady_timer retry_timer_;
   std::list<std::weak_ptr<HttpSession>> sessions_;
   bool stopping_ = false;
 };

@@ -78,6 +78,7 @@ int run_daemon(const RunOptions& opt) {
 
   net::io_context io{1};
   HttpServer server(io, [&](const Request& req) { return service.handle(req); });
+  server.set_observer([&](unsigned code) { service.count_response(code); });
   try {
     if (const int fd = sd::listen_fd(); fd >= 0) {
       server.adopt(fd);

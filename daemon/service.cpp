@@ -369,7 +369,6 @@ Response Service::handle(const Request& req) {
   } else {
     res = text(req, http::status::not_found, "未找到\n");
   }
-  ++responses_by_code_[static_cast<unsigned>(res.result_int())];
   return res;
 }
 
@@ -617,6 +616,8 @@ Response Service::api_occurrences(const Request& req) {
   if (!(*params)["limit"].empty()) limit = std::min<std::size_t>(100000, std::strtoull((*params)["limit"].c_str(), nullptr, 10));
   Expansion subset;
   const Expansion* e = &snapshot_->expansion();
+  if (!(*params)["org"].empty() && !c.org_index.count((*params)["org"]))
+    return json_error(req, http::status::not_found, "unknown org");
   if (!(*params)["person"].empty()) {
     auto it = c.person_index.find((*params)["person"]);
     if (it == c.person_index.end()) return json_error(req, http::status::not_found, "unknown person");
@@ -631,8 +632,11 @@ Response Service::api_occurrences(const Request& req) {
   Json list = Json::array();
   std::size_t count = 0;
   if (status_filter != "retired") {
+    std::int32_t org_filter = -1;
+    if (!(*params)["org"].empty()) org_filter = c.org_index.at((*params)["org"]);
     for (const Occurrence& o : e->occurrences) {
       if (o.due < from || o.due > to) continue;
+      if (org_filter >= 0 && o.org != org_filter) continue;
       const Status st = status(o);
       if (!status_filter.empty() && status_filter != status_name(st)) continue;
       ++count;
@@ -659,9 +663,23 @@ Response Service::api_occurrences(const Request& req) {
       if (r.due < format_day(from) || r.due > format_day(to)) continue;
       ++count;
       if (list.size() >= limit) continue;
-      list.push_back(Json{{"uid", r.uid}, {"obligation", r.obligation}, {"org", r.org},
+      // Retired occurrences keep their record; what the current catalogue says of the
+      // obligation completes it (a local obligation that was removed leaves these empty).
+      const Obligation* ob = c.find_obligation(r.obligation);
+      const std::string period = [&] {
+        const auto a = r.uid.find('/'), b = a == std::string::npos ? a : r.uid.find('/', a + 1);
+        const auto e2 = b == std::string::npos ? b : r.uid.find_first_of("/@", b + 1);
+        return b == std::string::npos ? std::string{} : r.uid.substr(b + 1, e2 - b - 1);
+      }();
+      auto n = notes_.find(r.uid);
+      list.push_back(Json{{"uid", r.uid}, {"obligation", r.obligation},
+                          {"citation", ob ? citation(ob->article, ob->item) : ""},
+                          {"org", r.org},
                           {"person", r.person.empty() ? Json(nullptr) : Json(r.person)},
-                          {"window_start", r.window_start}, {"due", r.due}, {"status", "retired"}});
+                          {"window_start", r.window_start}, {"due", r.due}, {"status", "retired"},
+                          {"completions", n == notes_.end() ? 0 : n->second.size()},
+                          {"min_count", ob ? ob->min_count : 1},
+                          {"title", (ob ? ob->title : r.obligation) + "（" + period + "，已撤销）"}});
     }
   }
   return json(req, http::status::ok, Json{{"count", count}, {"occurrences", std::move(list)}});

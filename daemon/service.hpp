@@ -50,6 +50,7 @@ class Service {
   void reload_succeeded() { ++reloads_ok_, last_reload_ok_ = true; }
 
   Response handle(const Request& req);
+  void count_response(unsigned code) { ++responses_by_code_[code]; }
   Day today() const;
   std::int64_t now() const { return clock_.now(); }
 
