@@ -7,6 +7,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 #include <unordered_set>
 
 #include "daemon/crypto.hpp"
@@ -257,16 +258,33 @@ void Service::install(std::shared_ptr<const Snapshot> snap, const std::string& r
       audit.push_back({"dutyd", "occurrence.retire", uid, "no longer derived from the configuration"});
     }
   };
+  // Digests of every organisation's occurrences, computed on both cores; bodies only for the
+  // organisations that changed.
+  std::vector<std::string> digests(c.orgs.size()), bodies(c.orgs.size());
+  auto parallel = [&](auto work) {
+    const std::size_t n = c.orgs.size(), half = n / 2;
+    std::thread helper([&] { for (std::size_t i = 0; i < half; ++i) work(i); });
+    for (std::size_t i = half; i < n; ++i) work(i);
+    helper.join();
+  };
+  parallel([&](std::size_t i) { digests[i] = snap->org_digest(static_cast<std::int32_t>(i)); });
+  std::vector<char> changed(c.orgs.size(), 0);
+  for (std::size_t i = 0; i < c.orgs.size(); ++i) {
+    auto it = stored_digests_.find(c.orgs[i].id);
+    changed[i] = it == stored_digests_.end() || it->second != digests[i];
+  }
+  parallel([&](std::size_t i) {
+    if (changed[i]) bodies[i] = snap->org_body(static_cast<std::int32_t>(i));
+  });
   std::unordered_set<std::string> seen;
   for (std::size_t i = 0; i < c.orgs.size(); ++i) {
     const std::string& id = c.orgs[i].id;
     seen.insert(id);
-    Snapshot::OrgSet set = snap->org_set(static_cast<std::int32_t>(i));
+    if (!changed[i]) continue;
     auto it = stored_digests_.find(id);
-    if (it != stored_digests_.end() && it->second == set.digest) continue;
     if (it != stored_digests_.end()) {
       const auto old = parse(store_.occurrence_body(id).value_or(""));
-      const auto fresh = parse(set.body);
+      const auto fresh = parse(bodies[i]);
       retire_missing(id, old, &fresh);
       for (const auto& [uid, l] : fresh) {
         auto o = old.find(uid);
@@ -276,7 +294,7 @@ void Service::install(std::shared_ptr<const Snapshot> snap, const std::string& r
                          "from=" + o->second.person + " to=" + l.person});
       }
     }
-    changes.push_back({id, set.digest, std::move(set.body)});
+    changes.push_back({id, std::move(digests[i]), std::move(bodies[i])});
   }
   for (const auto& [org, digest] : stored_digests_) {
     if (seen.count(org)) continue;

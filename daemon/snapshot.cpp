@@ -44,6 +44,8 @@ Snapshot::Snapshot(std::shared_ptr<const Config> config, Day today)
   for (std::uint32_t i = 0; i < n; ++i)
     by_uid_hash_.emplace_back(uid_hash(expander_.uid(expansion_.occurrences[i])), i);
   std::sort(by_uid_hash_.begin(), by_uid_hash_.end());
+  person_hash_.reserve(config_->persons.size());
+  for (const Person& p : config_->persons) person_hash_.push_back(uid_hash(p.id));
   build_csr(config_->persons.size(), n,
             [&](std::uint32_t i, auto emit) {
               const Occurrence& o = expansion_.occurrences[i];
@@ -88,7 +90,35 @@ Expansion Snapshot::for_org(std::int32_t org) const {
   return subset({org_items_.begin() + org_start_[o], org_items_.begin() + org_start_[o + 1]});
 }
 
-Snapshot::OrgSet Snapshot::org_set(std::int32_t org) const {
+std::string Snapshot::org_digest(std::int32_t org) const {
+  struct Record {
+    std::uint64_t uid, person;
+    std::int32_t window, due;
+  };
+  const auto o = static_cast<std::size_t>(org);
+  std::vector<Record> records;
+  records.reserve(org_start_[o + 1] - org_start_[o]);
+  for (std::uint32_t k = org_start_[o]; k < org_start_[o + 1]; ++k) {
+    const Occurrence& oc = expansion_.occurrences[org_items_[k]];
+    // The UID's hash is recomputed rather than looked up: index order is by hash, not by item.
+    records.push_back({uid_hash(expander_.uid(oc)),
+                       oc.person >= 0 ? person_hash_[static_cast<std::size_t>(oc.person)] : 0,
+                       oc.window_start, oc.due});
+  }
+  std::sort(records.begin(), records.end(),
+            [](const Record& a, const Record& b) { return a.uid < b.uid; });
+  std::string bytes;
+  bytes.reserve(records.size() * 24);
+  for (const Record& r : records) {
+    bytes.append(reinterpret_cast<const char*>(&r.uid), 8);
+    bytes.append(reinterpret_cast<const char*>(&r.person), 8);
+    bytes.append(reinterpret_cast<const char*>(&r.window), 4);
+    bytes.append(reinterpret_cast<const char*>(&r.due), 4);
+  }
+  return sha256_hex(bytes);
+}
+
+std::string Snapshot::org_body(std::int32_t org) const {
   const auto o = static_cast<std::size_t>(org);
   std::vector<std::string> lines;
   for (std::uint32_t k = org_start_[o]; k < org_start_[o + 1]; ++k) {
@@ -98,10 +128,9 @@ Snapshot::OrgSet Snapshot::org_set(std::int32_t org) const {
                     "\t" + format_day(oc.window_start) + "\t" + format_day(oc.due) + "\n");
   }
   std::sort(lines.begin(), lines.end());
-  OrgSet set;
-  for (const auto& l : lines) set.body += l;
-  set.digest = sha256_hex(set.body);
-  return set;
+  std::string body;
+  for (const auto& l : lines) body += l;
+  return body;
 }
 
 }  // namespace dutyd

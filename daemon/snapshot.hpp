@@ -33,13 +33,12 @@ class Snapshot {
   Expansion for_person(std::int32_t person) const;
   Expansion for_org(std::int32_t org) const;
 
-  // The store's view: per organisation, its occurrences as text lines
-  // "uid\tperson\twindow_start\tdue\n" sorted by uid, and their SHA-256.
-  struct OrgSet {
-    std::string body;
-    std::string digest;
-  };
-  OrgSet org_set(std::int32_t org) const;
+  // The store's view of one organisation's occurrences. The digest is a SHA-256 over compact
+  // binary records (cheap enough to compute for every organisation at every start); the body,
+  // text lines "uid\tperson\twindow_start\tdue\n" sorted by uid, is built only for the
+  // organisations whose digest changed.
+  std::string org_digest(std::int32_t org) const;
+  std::string org_body(std::int32_t org) const;
 
  private:
   Expansion subset(const std::vector<std::uint32_t>& indices) const;
@@ -50,6 +49,7 @@ class Snapshot {
   int year_ = 0;
   Expansion expansion_;
   std::vector<std::pair<std::uint64_t, std::uint32_t>> by_uid_hash_;  // sorted
+  std::vector<std::uint64_t> person_hash_;                             // per person
   std::vector<std::uint32_t> person_start_, person_items_;             // CSR: person -> indices
   std::vector<std::uint32_t> org_start_, org_items_;                   // CSR: org -> indices
 };

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 mode=${1:-}
 case "$mode" in example|test) ;; *) echo "usage: bash scripts/setup.sh example|test" >&2; exit 64 ;; esac
 
-build_pkgs=(g++ make cmake pkg-config libical-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev
+build_pkgs=(g++ make cmake pkg-config libical-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev zlib1g-dev
             libsqlitecpp-dev libboost-dev libcurl4-openssl-dev libsystemd-dev libgtest-dev tzdata)
 test_pkgs=(python3 python3-icalendar ca-certificates)
 

@@ -195,7 +195,7 @@ class Daemon:
         env.update(self.extra_env)
         return env
 
-    def start(self, wait_ready=True, extra_args=(), nofile=None):
+    def start(self, wait_ready=True, extra_args=(), nofile=None, now=NOW):
         """Starts `dutyd run`; waits for READY=1 (20 s) and for /healthz to answer."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
         self._close_logs()
@@ -207,7 +207,7 @@ class Daemon:
         self.notify_start = self.notifier.count()
         self.exit_code = None
         self.proc = subprocess.Popen(
-            [DUTYD, "run", "-c", self.config, "--now", NOW, *extra_args],
+            [DUTYD, "run", "-c", self.config, "--now", now, *extra_args],
             stdin=subprocess.DEVNULL, stdout=self._stdout, stderr=self._stderr,
             env=self.env(), cwd=self.tmp,
             preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
@@ -525,6 +525,7 @@ class DaemonTestCase(unittest.TestCase):
             return super().run(result)
         bad = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
         skipped = len(result.skipped)
+        t0 = time.monotonic()
         try:
             super().run(result)
         finally:
@@ -541,6 +542,8 @@ class DaemonTestCase(unittest.TestCase):
             for dd in getattr(self, "_daemons", []):
                 dd.cleanup()
             self._daemons = []
+            if os.environ.get("DUTYD_IT_TIMES"):
+                sys.stderr.write("[%.1fs %s]\n" % (time.monotonic() - t0, self.id()))
 
 
 def print_tally():

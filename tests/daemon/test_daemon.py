@@ -6,6 +6,7 @@ Run: DUTYD=build/daemon/dutyd DUTYD_CATALOGUE=config/catalogue/obligations.toml 
      /usr/bin/python3 -m unittest -v test_daemon        (in tests/daemon/)
 """
 import datetime
+import itertools
 import json
 import os
 import re
@@ -703,6 +704,72 @@ class LifecycleTests(DaemonTestCase):
         _, m = d.metrics()
         self.assertEqual(metric(m, "dutyd_reloads_total", result="ok"), 4)
 
+    def test_sighup_storm(self):
+        d = self.d
+        start = d.notifier.count()
+        for _ in range(5):
+            d.send_signal(signal.SIGHUP)
+            time.sleep(0.02)
+        time.sleep(1.0)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            ls = d.notifier.lines()[start:]
+            last_reload = max((i for i, l in enumerate(ls) if l == "RELOADING=1"), default=-1)
+            if last_reload >= 0 and "READY=1" in ls[last_reload:]:
+                break
+            time.sleep(0.1)
+        ls = d.notifier.lines()[start:]
+        self.assertIn("RELOADING=1", ls)
+        last_reload = max(i for i, l in enumerate(ls) if l == "RELOADING=1")
+        self.assertIn("READY=1", ls[last_reload:], ls)
+        self.assertTrue(d.alive())
+        self.assertEqual(d.get("/healthz").status, 200)
+        _, m = d.metrics()
+        self.assertGreaterEqual(metric(m, "dutyd_reloads_total", result="ok"), 1)
+        self.assertEqual(metric(m, "dutyd_reloads_total", result="failed"), 0)
+
+    def test_cli_and_api_write_concurrently(self):
+        # The CLI and the daemon share the SQLite file: neither may fail with "database is locked".
+        d = self.d
+        tok = d.api_token(person="p-wang")
+        past = [o for o in expand(d, person="p-wang", frm="2025-01-01", to="2026-11-26")]
+        statuses, errors = [], []
+        stop = threading.Event()
+
+        counter = itertools.count()
+
+        def poster():
+            while not stop.is_set():
+                k = next(counter)
+                o = past[k % len(past)]
+                try:
+                    r = d.api("POST", "/api/v1/completions", tok,
+                              {"occurrence": o["uid"], "done_on": o["due"], "document_number": "",
+                               "minutes_ref": "", "evidence_text": "", "note": "并发 %d" % k})
+                    statuses.append(r.status)
+                except OSError as e:
+                    errors.append(repr(e))
+
+        threads = [threading.Thread(target=poster) for _ in range(3)]
+        for t in threads:
+            t.start()
+        try:
+            cli = []
+            for k in range(4):
+                o = past[-1 - k]
+                cli.append(d.cli("complete", "--occurrence", o["uid"], "--done-on", o["due"],
+                                 "--note", "cli %d" % k, "--now", NOW))
+                cli.append(d.cli("token", "issue", "--person", "p-li", "--note", "c%d" % k))
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(15)
+        for rc, out, err in cli:
+            self.assertEqual(rc, 0, out + err)
+        self.assertEqual(errors, [])
+        self.assertTrue(statuses)
+        self.assertEqual(set(statuses), {201})
+
     def test_logs_have_priority_prefixes(self):
         d = self.d
         d.write_config(d.base_config, BROKEN_TWO_ERRORS)
@@ -736,6 +803,41 @@ class OptionTests(DaemonTestCase):
         self.assertTrue(os.path.exists(db2))
         rc, out, err = d.cli("audit", "verify", "--database", db2)
         self.assertEqual(rc, 0, out + err)
+
+
+class ClockTests(FeedMixin, DaemonTestCase):
+    start_daemon = False
+
+    def test_midnight_makes_an_occurrence_overdue(self):
+        # An event on 2026-11-12 gives p-wang a duty due 2026-11-27. Starting three seconds before
+        # midnight, the occurrence is open; after midnight (the clock runs on) it is overdue, and
+        # the feed says so without any other change.
+        d = self.d
+        d.write_config(d.base_config, '\n[[event]]\nobligation = "a6.1.major-issue"\norg = "ln"\n'
+                                      'date = 2026-11-12\nnote = "测试事件"\n')
+        uid = "a6.1.major-issue/ln/2026-11-12@dutyd"
+        feed = d.feed_token(person="p-wang")
+        admin = d.api_token(admin=True)
+        t0 = time.monotonic()
+        d.start(now="2026-11-27T23:59:57")
+        r = self.fetch(feed)
+        s = self.summary(parse_ics(r.text)[1], uid)
+        if time.monotonic() - t0 < 2.5:
+            self.assertFalse(s.startswith(OVERDUE), s)
+            o = d.api("GET", "/api/v1/occurrences?person=p-wang&from=2026-11-27&to=2026-11-27", admin).json()
+            self.assertEqual([x["status"] for x in o["occurrences"] if x["uid"] == uid], ["open"])
+        time.sleep(max(0.0, 4.0 - (time.monotonic() - t0)))
+        r2, events = self.next_fetch(feed, r.header("ETag"))
+        self.assertTrue(self.summary(events, uid).startswith(OVERDUE), events[uid])
+        o = d.api("GET", "/api/v1/occurrences?person=p-wang&from=2026-11-27&to=2026-11-27", admin).json()
+        self.assertEqual([x["status"] for x in o["occurrences"] if x["uid"] == uid], ["overdue"])
+        # Recorded now (28 November) with done_on the due date: done, not late.
+        tok = d.api_token(person="p-wang")
+        r = d.api("POST", "/api/v1/completions", tok,
+                  {"occurrence": uid, "done_on": "2026-11-28", "document_number": "",
+                   "minutes_ref": "", "evidence_text": "", "note": ""})
+        self.assertEqual(r.status, 201, "done_on = the daemon's today must be accepted: %r" % r)
+        self.assertIs(r.json()["completion"].get("late", True), True)
 
 
 class WatchdogTests(DaemonTestCase):
