@@ -1,6 +1,7 @@
 #include "calendar/expand.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "config/rrule.hpp"
 
@@ -230,27 +231,34 @@ Expansion Expander::expand(Day from, Day to, const ExpandFilter& filter) const {
   return out;
 }
 
-std::string Expander::period_label(const Occurrence& o) const {
+std::size_t Expander::period_label(const Occurrence& o, char* buf) const {
   const Obligation& ob = config_.obligations[static_cast<std::size_t>(o.obligation)];
-  if (o.event >= 0) return format_day(config_.events[static_cast<std::size_t>(o.event)].date);
+  if (o.event >= 0) {
+    const Civil e = civil(config_.events[static_cast<std::size_t>(o.event)].date);
+    return static_cast<std::size_t>(std::snprintf(buf, 16, "%04d-%02u-%02u", e.year, e.month, e.day));
+  }
   const Civil c = civil(o.due);
   switch (ob.period) {
-    case Period::year: return std::to_string(c.year);
-    case Period::half_year: return std::to_string(c.year) + (c.month <= 6 ? "H1" : "H2");
-    case Period::quarter: return std::to_string(c.year) + "Q" + std::to_string((c.month - 1) / 3 + 1);
+    case Period::half_year:
+      return static_cast<std::size_t>(std::snprintf(buf, 16, "%dH%d", c.year, c.month <= 6 ? 1 : 2));
+    case Period::quarter:
+      return static_cast<std::size_t>(std::snprintf(buf, 16, "%dQ%u", c.year, (c.month - 1) / 3 + 1));
+    case Period::year:
+      break;
   }
-  return std::to_string(c.year);
+  return static_cast<std::size_t>(std::snprintf(buf, 16, "%d", c.year));
+}
+
+std::string Expander::period_label(const Occurrence& o) const {
+  char buf[16];
+  return std::string(buf, period_label(o, buf));
 }
 
 std::string Expander::uid(const Occurrence& o) const {
-  const Obligation& ob = config_.obligations[static_cast<std::size_t>(o.obligation)];
-  std::string out = ob.id + "/" + config_.orgs[static_cast<std::size_t>(o.org)].id + "/" + period_label(o);
-  if (o.member >= 0) out += "/" + config_.persons[static_cast<std::size_t>(o.member)].id;
-  if (o.counterpart_person >= 0)
-    out += "/" + config_.persons[static_cast<std::size_t>(o.counterpart_person)].id;
-  else if (o.counterpart_org >= 0)
-    out += "/" + config_.orgs[static_cast<std::size_t>(o.counterpart_org)].id;
-  return out + "@dutyd";
+  std::string out;
+  out.reserve(64);
+  write_uid(o, [&](std::string_view piece) { out += piece; });
+  return out;
 }
 
 std::string Expander::title(const Occurrence& o) const {

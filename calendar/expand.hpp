@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -57,8 +58,14 @@ class Expander {
   const Config& config() const { return config_; }
   // Stable identity: obligation/org/period[/member][/counterpart]@dutyd
   std::string uid(const Occurrence& o) const;
+  // The same bytes as uid(), handed to `sink` piece by piece (no allocation): lets callers
+  // hash millions of UIDs without building the strings.
+  template <typename Sink>
+  void write_uid(const Occurrence& o, Sink&& sink) const;
   // "2027年度", "2027年上半年", "2027年第一季度", or the event date.
   std::string period_label(const Occurrence& o) const;
+  // period_label into `buf` (at least 16 bytes); returns its length.
+  std::size_t period_label(const Occurrence& o, char* buf) const;
   // Chinese title without the citation, e.g. "同班子成员谈话：李某（2027年度）".
   std::string title(const Occurrence& o) const;
   // Principal post holder (post index) of `org` on day `d`, or -1.
@@ -86,5 +93,29 @@ class Expander {
   std::vector<std::vector<std::int32_t>> subordinates_;     // per org
   std::vector<std::vector<std::int32_t>> person_orgs_;      // per person: orgs with their posts
 };
+
+template <typename Sink>
+void Expander::write_uid(const Occurrence& o, Sink&& sink) const {
+  const Obligation& ob = config_.obligations[static_cast<std::size_t>(o.obligation)];
+  char period[16];
+  const std::size_t n = period_label(o, period);
+  sink(std::string_view(ob.id));
+  sink(std::string_view("/"));
+  sink(std::string_view(config_.orgs[static_cast<std::size_t>(o.org)].id));
+  sink(std::string_view("/"));
+  sink(std::string_view(period, n));
+  if (o.member >= 0) {
+    sink(std::string_view("/"));
+    sink(std::string_view(config_.persons[static_cast<std::size_t>(o.member)].id));
+  }
+  if (o.counterpart_person >= 0) {
+    sink(std::string_view("/"));
+    sink(std::string_view(config_.persons[static_cast<std::size_t>(o.counterpart_person)].id));
+  } else if (o.counterpart_org >= 0) {
+    sink(std::string_view("/"));
+    sink(std::string_view(config_.orgs[static_cast<std::size_t>(o.counterpart_org)].id));
+  }
+  sink(std::string_view("@dutyd"));
+}
 
 }  // namespace dutyd

@@ -2,6 +2,9 @@
 
 #include <malloc.h>
 
+#include <chrono>
+#include <cstdio>
+
 #include <cstdlib>
 #include <iostream>
 #include <thread>
@@ -20,17 +23,32 @@ void log(int priority, const std::string& message) {
 struct Loaded {
   std::shared_ptr<const Snapshot> snapshot;
   std::vector<std::string> errors;
+  double parse_seconds = 0, derive_seconds = 0;
 };
+
+using SteadyClock = std::chrono::steady_clock;
+double seconds_since(SteadyClock::time_point t) {
+  return std::chrono::duration<double>(SteadyClock::now() - t).count();
+}
+std::string fixed(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
+  return buf;
+}
 
 // Reads and validates the whole configuration and derives its snapshot. Runs on a worker
 // thread for reloads; touches no shared state.
 Loaded load(const RunOptions& opt, Day today) {
   Loaded out;
+  auto t0 = SteadyClock::now();
   LoadResult r = load_config(opt.config_path, {opt.catalogue_path});
+  out.parse_seconds = seconds_since(t0);
   for (const auto& d : r.diagnostics.items())
     if (d.severity == Severity::error) out.errors.push_back(format(d));
   if (!r.ok()) return out;
+  t0 = SteadyClock::now();
   out.snapshot = std::make_shared<const Snapshot>(r.config, today);
+  out.derive_seconds = seconds_since(t0);
   malloc_trim(0);  // the TOML documents are gone: give their memory back
   return out;
 }
@@ -49,6 +67,7 @@ std::string database_path(const std::string& configured, const std::string& over
 }
 
 int run_daemon(const RunOptions& opt) {
+  const auto started = SteadyClock::now();
   const Clock clock{opt.clock_offset};
   // The first load decides the time zone used for "today".
   LoadResult first = load_config(opt.config_path, {opt.catalogue_path});
@@ -127,8 +146,11 @@ int run_daemon(const RunOptions& opt) {
                 return;
               }
               try {
+                const auto t0 = SteadyClock::now();
                 service.install(loaded->snapshot, "config.reload");
                 service.reload_succeeded();
+                log(6, "reloaded: parsed in " + fixed(loaded->parse_seconds) + " s, derived in " +
+                           fixed(loaded->derive_seconds) + " s, stored in " + fixed(seconds_since(t0)) + " s");
                 sd::notify("READY=1\nSTATUS=serving (reloaded)");
               } catch (const std::exception& e) {
                 log(3, std::string("reload failed while storing: ") + e.what());
@@ -185,7 +207,7 @@ int run_daemon(const RunOptions& opt) {
 
   const auto ep = server.endpoint();
   log(6, "dutyd listening on " + ep.address().to_string() + ":" + std::to_string(ep.port()) +
-             ", database " + db_path);
+             ", database " + db_path + "; ready " + fixed(seconds_since(started)) + " s after start");
   sd::notify("READY=1\nSTATUS=serving " + std::to_string(service.snapshot().expansion().occurrences.size()) +
              " occurrences");
   io.run();

@@ -16,6 +16,17 @@ std::uint64_t uid_hash(std::string_view uid) {
   return h;
 }
 
+std::uint64_t uid_hash(const Expander& expander, const Occurrence& o) {
+  std::uint64_t h = 1469598103934665603ull;
+  expander.write_uid(o, [&](std::string_view piece) {
+    for (unsigned char c : piece) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+  });
+  return h;
+}
+
 namespace {
 
 // Builds a CSR index: for each key, the occurrence indices that belong to it.
@@ -41,8 +52,11 @@ Snapshot::Snapshot(std::shared_ptr<const Config> config, Day today)
   expansion_ = expander_.expand(from_, to_);
   const auto n = static_cast<std::uint32_t>(expansion_.occurrences.size());
   by_uid_hash_.reserve(n);
-  for (std::uint32_t i = 0; i < n; ++i)
-    by_uid_hash_.emplace_back(uid_hash(expander_.uid(expansion_.occurrences[i])), i);
+  uid_hashes_.reserve(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    uid_hashes_.push_back(uid_hash(expander_, expansion_.occurrences[i]));
+    by_uid_hash_.emplace_back(uid_hashes_.back(), i);
+  }
   std::sort(by_uid_hash_.begin(), by_uid_hash_.end());
   person_hash_.reserve(config_->persons.size());
   for (const Person& p : config_->persons) person_hash_.push_back(uid_hash(p.id));
@@ -100,8 +114,7 @@ std::string Snapshot::org_digest(std::int32_t org) const {
   records.reserve(org_start_[o + 1] - org_start_[o]);
   for (std::uint32_t k = org_start_[o]; k < org_start_[o + 1]; ++k) {
     const Occurrence& oc = expansion_.occurrences[org_items_[k]];
-    // The UID's hash is recomputed rather than looked up: index order is by hash, not by item.
-    records.push_back({uid_hash(expander_.uid(oc)),
+    records.push_back({uid_hashes_[org_items_[k]],
                        oc.person >= 0 ? person_hash_[static_cast<std::size_t>(oc.person)] : 0,
                        oc.window_start, oc.due});
   }

@@ -50,10 +50,13 @@ class Snapshot {
   Expansion expansion_;
   std::vector<std::pair<std::uint64_t, std::uint32_t>> by_uid_hash_;  // sorted
   std::vector<std::uint64_t> person_hash_;                             // per person
+  std::vector<std::uint64_t> uid_hashes_;                              // per occurrence
   std::vector<std::uint32_t> person_start_, person_items_;             // CSR: person -> indices
   std::vector<std::uint32_t> org_start_, org_items_;                   // CSR: org -> indices
 };
 
 std::uint64_t uid_hash(std::string_view uid);
+// uid_hash(expander.uid(o)) without building the string.
+std::uint64_t uid_hash(const Expander& expander, const Occurrence& o);
 
 }  // namespace dutyd

@@ -179,3 +179,24 @@ disable = true
 
 }  // namespace
 }  // namespace dutyd
+
+namespace dutyd {
+namespace {
+
+TEST(Snapshot, StreamedUidHashEqualsHashOfTheString) {
+  LoadResult r = load_config(test::example(), {test::catalogue()});
+  ASSERT_TRUE(r.ok());
+  const Snapshot snap(r.config, make_day(2026, 11, 27));
+  ASSERT_GT(snap.expansion().occurrences.size(), 500u);
+  for (const Occurrence& o : snap.expansion().occurrences) {
+    const std::string uid = snap.expander().uid(o);
+    ASSERT_EQ(uid_hash(snap.expander(), o), uid_hash(uid)) << uid;
+    const auto found = snap.find(uid);
+    ASSERT_TRUE(found) << uid;
+    EXPECT_EQ(snap.expander().uid(snap.expansion().occurrences[*found]), uid);
+  }
+  EXPECT_FALSE(snap.find("a6.1.plan/nowhere/2026@dutyd"));
+}
+
+}  // namespace
+}  // namespace dutyd
