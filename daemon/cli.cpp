@@ -499,8 +499,9 @@ int cmd_token(const Args& a, std::ostream& out, std::ostream& err) {
     return 0;
   }
   if (!a.has("--id")) throw UsageError("token revoke needs --id N (see `dutyd token list`)");
+  const std::string id_text = a.get("--id");
   char* end = nullptr;
-  const long long id = std::strtoll(a.get("--id").c_str(), &end, 10);
+  const long long id = std::strtoll(id_text.c_str(), &end, 10);
   if (!end || *end || id <= 0) throw UsageError("--id must be a token number");
   if (!ctx->store->revoke_token(id, "cli", now)) {
     err << "dutyd: token " << id << " does not exist or is already revoked\n";
@@ -550,10 +551,15 @@ int cmd_complete_or_link(const Args& a, std::ostream& out, std::ostream& err, bo
   CompletionInput in;
   in.uid = uid;
   in.done_on = done_on;
-  in.document_number = a.get("--document-number");
-  in.minutes_ref = a.get("--minutes");
-  in.evidence_text = a.get("--evidence");
-  in.note = a.get("--note");
+  auto text_option = [&](const char* key) {
+    auto v = clean_text(a.get(key));
+    if (!v) throw UsageError(std::string(key) + " is not valid UTF-8 text");
+    return *v;
+  };
+  in.document_number = text_option("--document-number");
+  in.minutes_ref = text_option("--minutes");
+  in.evidence_text = text_option("--evidence");
+  in.note = text_option("--note");
   const char* user = std::getenv("SUDO_USER");
   if (!user) user = std::getenv("USER");
   in.recorded_by = std::string("cli:") + (user ? user : "unknown");

@@ -181,6 +181,34 @@ bool token_chars_ok(std::string_view t) {
 
 }  // namespace
 
+std::optional<std::string> clean_text(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  std::size_t i = 0;
+  while (i < in.size()) {
+    const auto b = static_cast<unsigned char>(in[i]);
+    std::size_t n;
+    std::uint32_t cp;
+    if (b < 0x80) n = 1, cp = b;
+    else if ((b & 0xE0) == 0xC0) n = 2, cp = b & 0x1Fu;
+    else if ((b & 0xF0) == 0xE0) n = 3, cp = b & 0x0Fu;
+    else if ((b & 0xF8) == 0xF0) n = 4, cp = b & 0x07u;
+    else return std::nullopt;
+    if (i + n > in.size()) return std::nullopt;
+    for (std::size_t k = 1; k < n; ++k) {
+      const auto c = static_cast<unsigned char>(in[i + k]);
+      if ((c & 0xC0) != 0x80) return std::nullopt;
+      cp = (cp << 6) | (c & 0x3Fu);
+    }
+    static const std::uint32_t min_for_length[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_for_length[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return std::nullopt;
+    const bool control = (cp < 0x20 && cp != '\t' && cp != '\n') || (cp >= 0x7F && cp <= 0x9F);
+    if (!control) out.append(in.data() + i, n);
+    i += n;
+  }
+  return out;
+}
+
 std::int64_t Clock::now() const { return static_cast<std::int64_t>(std::time(nullptr)) + offset_seconds; }
 
 std::int32_t utc_offset_of(const std::string& tz, std::int64_t unix_seconds) {
@@ -513,10 +541,18 @@ Response Service::completion_page(const Request& req) {
       } else {
         CompletionInput in;
         in.done_on = *d;
-        in.document_number = form["document_number"];
-        in.minutes_ref = form["minutes_ref"];
-        in.evidence_text = form["evidence_text"];
-        in.note = form["note"];
+        auto doc = clean_text(form["document_number"]), minutes = clean_text(form["minutes_ref"]),
+             ev = clean_text(form["evidence_text"]), note = clean_text(form["note"]);
+        if (!doc || !minutes || !ev || !note) {
+          for (auto* f : {"document_number", "minutes_ref", "evidence_text", "note"})
+            if (!clean_text(form[f])) form[f].clear();
+          error = "填写内容包含无效字符（不是有效的 UTF-8 文本），请重新填写。";
+          goto show_form;
+        }
+        in.document_number = *doc;
+        in.minutes_ref = *minutes;
+        in.evidence_text = *ev;
+        in.note = *note;
         in.recorded_by = person;
         in.channel = "form";
         const auto r = record(o, in);
@@ -526,7 +562,8 @@ Response Service::completion_page(const Request& req) {
                         (r.created ? "" : "。此前已记录过同样的内容，未重复登记") + "。</p>");
       }
     }
-    if (!form["done_on"].empty()) done_on = form["done_on"];
+  show_form:
+    if (!form["done_on"].empty() && parse_day(form["done_on"])) done_on = form["done_on"];
   }
   std::string page = "<h1>登记完成情况</h1><p><strong>" + html_escape(title) + "</strong></p>";
   page += "<p class=\"meta\">办理期间：" + format_day(o.window_start) + " 至 " + format_day(o.due);
@@ -591,10 +628,12 @@ Response Service::api_completions(const Request& req) {
     in.recorded_by = "admin:token-" + std::to_string(token->id);
   }
   in.done_on = *parse_day(*done_on);
-  in.document_number = *doc;
-  in.minutes_ref = *minutes;
-  in.evidence_text = *ev;
-  in.note = *note;
+  auto cdoc = clean_text(*doc), cmin = clean_text(*minutes), cev = clean_text(*ev), cnote = clean_text(*note);
+  if (!cdoc || !cmin || !cev || !cnote) return json_error(req, http::status::bad_request, "text fields must be valid UTF-8");
+  in.document_number = *cdoc;
+  in.minutes_ref = *cmin;
+  in.evidence_text = *cev;
+  in.note = *cnote;
   in.channel = "api";
   const auto r = record(o, in);
   return json(req, r.created ? http::status::created : http::status::ok,

@@ -30,6 +30,11 @@ inline Day local_day(std::int64_t unix_seconds, std::int32_t utc_offset) {
 // UTC offset of an IANA zone right now (China: +8 h, no DST since 1991).
 std::int32_t utc_offset_of(const std::string& tz, std::int64_t unix_seconds);
 
+// Text typed by people (evidence, notes) before it is stored: nullopt when it is not valid
+// UTF-8 (overlong forms and surrogates included); otherwise with control characters other than
+// TAB and LF removed, since RFC 5545 TEXT admits none and a NUL would cut C strings short.
+std::optional<std::string> clean_text(std::string_view in);
+
 // Signs and checks completion links.
 std::string completion_link(const std::string& base_url, const std::string& key,
                             const std::string& uid, const std::string& person,

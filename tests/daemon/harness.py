@@ -319,7 +319,7 @@ class Daemon:
     # --- command line --------------------------------------------------------------------
     def cli(self, *args, timeout=60):
         """Runs `dutyd ARGS... -c CONFIG`; returns (exit code, stdout, stderr)."""
-        argv = [DUTYD, args[0], "-c", self.config, *args[1:]]
+        argv = [DUTYD, *args, "-c", self.config]
         env = self.env()
         env.pop("NOTIFY_SOCKET", None)
         p = subprocess.run(argv, capture_output=True, timeout=timeout, env=env, cwd=self.tmp)

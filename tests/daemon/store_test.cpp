@@ -200,3 +200,23 @@ TEST(Snapshot, StreamedUidHashEqualsHashOfTheString) {
 
 }  // namespace
 }  // namespace dutyd
+
+namespace dutyd {
+namespace {
+
+TEST(CleanText, RejectsInvalidUtf8AndDropsControls) {
+  EXPECT_EQ(clean_text("会议纪要〔2026〕12号"), "会议纪要〔2026〕12号");
+  EXPECT_EQ(clean_text("a\tb\nc"), "a\tb\nc");
+  EXPECT_EQ(clean_text(std::string("x\0y\x07z\x1b\x7f", 7)), "xyz");
+  EXPECT_EQ(clean_text("\xC2\x85"), "");           // C1 control NEL
+  EXPECT_EQ(clean_text("𠮷"), "𠮷");
+  EXPECT_FALSE(clean_text("\xFF\xFE"));
+  EXPECT_FALSE(clean_text("\xC3\x28"));            // bad continuation
+  EXPECT_FALSE(clean_text("\xED\xA0\x80"));        // surrogate
+  EXPECT_FALSE(clean_text("\xC0\xAF"));            // overlong '/'
+  EXPECT_FALSE(clean_text("\xF4\x90\x80\x80"));    // above U+10FFFF
+  EXPECT_FALSE(clean_text("\xE4\xB8"));            // truncated
+}
+
+}  // namespace
+}  // namespace dutyd

@@ -1036,6 +1036,42 @@ class HostileTests(DaemonTestCase):
         after = parse_ics(r.text)[1]
         self.assertEqual(set(after), set(before))
 
+    def test_form_with_invalid_utf8(self):
+        # Form fields are percent-encoded bytes: invalid UTF-8 must not reach the feed, which
+        # must stay valid UTF-8 for every calendar client.
+        d = self.d
+        feed = d.feed_token(person="p-wang")
+        out = d.cli_ok("link", "--occurrence", UID_API, "--now", NOW).strip()
+        u = urllib.parse.urlsplit(out)
+        r = d.request("POST", u.path + "?" + u.query,
+                      body=b"done_on=2026-02-20&note=%FF%FE&evidence_text=%C3%28&document_number=%ED%A0%80",
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+        r2 = d.get(feed)
+        self.assertEqual(r2.status, 200)
+        try:
+            r2.body.decode("utf-8")
+        except UnicodeDecodeError as e:
+            self.fail("the feed is not valid UTF-8 after a form post (%d): %r"
+                      % (r.status, r2.body[max(0, e.start - 40):e.end + 10]))
+        self.assertEqual(r.status, 400, r)
+
+    def test_control_characters_do_not_reach_the_feed(self):
+        # RFC 5545 TEXT admits no control characters but HTAB; a NUL must not cut the text short.
+        d = self.d
+        tok = d.api_token(person="p-wang")
+        feed = d.feed_token(person="p-wang")
+        r = d.api("POST", "/api/v1/completions", tok,
+                  {"occurrence": UID_API, "done_on": "2026-02-20", "document_number": "",
+                   "minutes_ref": "", "evidence_text": "bell\u0007esc\u001bdel\u007fend",
+                   "note": "before-nul\u0000after-nul"})
+        self.assertIn(r.status, (201, 400), r)
+        body = d.get(feed).body
+        self.assertEqual(re.findall(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", body), [],
+                         "control characters in the served feed")
+        if r.status == 201:
+            self.assertIn(b"after-nul", harness.unfold(body.decode("utf-8")).encode(),
+                          "the note was cut at a NUL")
+
     def test_bad_json_400(self):
         d = self.d
         tok = d.api_token(person="p-wang")
