@@ -539,30 +539,29 @@ Response Service::completion_page(const Request& req) {
       } else if (*d > today()) {
         error = "完成日期不能晚于今天。";
       } else {
-        CompletionInput in;
-        in.done_on = *d;
         auto doc = clean_text(form["document_number"]), minutes = clean_text(form["minutes_ref"]),
              ev = clean_text(form["evidence_text"]), note = clean_text(form["note"]);
         if (!doc || !minutes || !ev || !note) {
           for (auto* f : {"document_number", "minutes_ref", "evidence_text", "note"})
             if (!clean_text(form[f])) form[f].clear();
           error = "填写内容包含无效字符（不是有效的 UTF-8 文本），请重新填写。";
-          goto show_form;
+        } else {
+          CompletionInput in;
+          in.done_on = *d;
+          in.document_number = *doc;
+          in.minutes_ref = *minutes;
+          in.evidence_text = *ev;
+          in.note = *note;
+          in.recorded_by = person;
+          in.channel = "form";
+          const auto r = record(o, in);
+          return html(req, http::status::ok, "已记录",
+                      "<h1>已记录</h1><p>" + html_escape(title) + "</p><p class=\"meta\">完成日期：" +
+                          format_day(r.completion.done_on) + (r.completion.late ? "（逾期完成）" : "") +
+                          (r.created ? "" : "。此前已记录过同样的内容，未重复登记") + "。</p>");
         }
-        in.document_number = *doc;
-        in.minutes_ref = *minutes;
-        in.evidence_text = *ev;
-        in.note = *note;
-        in.recorded_by = person;
-        in.channel = "form";
-        const auto r = record(o, in);
-        return html(req, http::status::ok, "已记录",
-                    "<h1>已记录</h1><p>" + html_escape(title) + "</p><p class=\"meta\">完成日期：" +
-                        format_day(r.completion.done_on) + (r.completion.late ? "（逾期完成）" : "") +
-                        (r.created ? "" : "。此前已记录过同样的内容，未重复登记") + "。</p>");
       }
     }
-  show_form:
     if (!form["done_on"].empty() && parse_day(form["done_on"])) done_on = form["done_on"];
   }
   std::string page = "<h1>登记完成情况</h1><p><strong>" + html_escape(title) + "</strong></p>";
