@@ -13,7 +13,7 @@ Response make_response(const Request& req, http::status status, std::string body
   res.set(http::field::server, "dutyd");
   res.set(http::field::content_type, content_type);
   res.keep_alive(req.keep_alive());
-  res.body() = std::move(body);
+  res.body() = std::make_shared<const std::string>(std::move(body));
   res.prepare_payload();
   return res;
 }

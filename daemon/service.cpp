@@ -347,10 +347,18 @@ void Service::install(std::shared_ptr<const Snapshot> snap, const std::string& r
             << " org sets changed, " << retired.size() << " retired, " << reassigned << " reassigned\n";
 }
 
+std::optional<TokenRecord> Service::find_token(const std::string& secret) const {
+  auto it = tokens_by_hash_.find(sha256_hex(secret));
+  if (it == tokens_by_hash_.end()) return std::nullopt;
+  return it->second;
+}
+
 void Service::refresh() {
   const std::int64_t v = store_.data_version();
   if (v == data_version_) return;
   data_version_ = v;
+  tokens_by_hash_.clear();
+  for (auto& [hash, t] : store_.tokens_with_hashes()) tokens_by_hash_.emplace(hash, std::move(t));
   for (const Completion& c : store_.completions_after(last_completion_id_)) {
     notes_[c.uid].push_back(note_of(c));
     ++completions_by_channel_[c.channel];
@@ -385,7 +393,7 @@ std::optional<TokenRecord> Service::bearer(const Request& req) {
   if (v.size() < 8 || v.substr(0, 7) != "Bearer ") return std::nullopt;
   const std::string token(v.substr(7));
   if (!token_chars_ok(token)) return std::nullopt;
-  auto rec = store_.find_token(token);
+  auto rec = find_token(token);
   if (!rec || rec->revoked_at || rec->kind != "api") return std::nullopt;
   return rec;
 }
@@ -425,7 +433,7 @@ Response Service::feed(const Request& req, const std::string& token) {
     return r;
   }
   if (!token_chars_ok(token)) return text(req, http::status::not_found, "没有这个日历订阅地址\n");
-  const auto rec = store_.find_token(token);
+  const auto rec = find_token(token);
   if (!rec || rec->kind != "feed") return text(req, http::status::not_found, "没有这个日历订阅地址\n");
   if (rec->revoked_at) return text(req, http::status::gone, "此订阅地址已停用，请向管理员索取新地址\n");
   const Config& c = snapshot_->config();
@@ -445,7 +453,7 @@ Response Service::feed(const Request& req, const std::string& token) {
   const Day day = today();
   CachedFeed& cached = feed_cache_[rec->id];
   if (cached.generation != generation_ || cached.today != day || cached.snapshot != snapshot_.get() ||
-      cached.body.empty()) {
+      !cached.body) {
     const Expansion e = person >= 0 ? snapshot_->for_person(person) : snapshot_->for_org(org);
     FeedOptions opts;
     opts.name = name;
@@ -453,9 +461,12 @@ Response Service::feed(const Request& req, const std::string& token) {
     opts.today = day;
     opts.completions = [this](const Occurrence& o) { return notes_for(o); };
     opts.utc_offset = utc_offset_;
-    std::string body = render_feed(snapshot_->expander(), e, opts);
-    const std::string etag = "\"" + sha256_hex(body).substr(0, 32) + "\"";
-    if (etag != cached.etag) cached.last_modified = clock_.now();
+    auto body = std::make_shared<const std::string>(render_feed(snapshot_->expander(), e, opts));
+    const std::string etag = "\"" + sha256_hex(*body).substr(0, 32) + "\"";
+    if (etag != cached.etag) {
+      cached.last_modified = clock_.now();
+      cached.last_modified_text = http_date(cached.last_modified);
+    }
     cached.etag = etag;
     cached.body = std::move(body);
     cached.generation = generation_;
@@ -464,7 +475,7 @@ Response Service::feed(const Request& req, const std::string& token) {
   }
   auto headers = [&](Response& r) {
     r.set(http::field::etag, cached.etag);
-    r.set(http::field::last_modified, http_date(cached.last_modified));
+    r.set(http::field::last_modified, cached.last_modified_text);
     r.set(http::field::cache_control, "no-cache");
   };
   bool not_modified = false;
@@ -490,7 +501,7 @@ Response Service::feed(const Request& req, const std::string& token) {
   r.keep_alive(req.keep_alive());
   headers(r);
   if (req.method() == http::verb::head) {
-    r.content_length(cached.body.size());
+    r.content_length(cached.body->size());
   } else {
     r.body() = cached.body;
     r.prepare_payload();

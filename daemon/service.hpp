@@ -83,14 +83,18 @@ class Service {
   std::int64_t last_completion_id_ = 0;
   std::uint64_t generation_ = 0;  // bumps with every change a feed could show
   std::unordered_map<std::string, std::vector<CompletionNote>> notes_;  // by uid
+  // Tokens by the SHA-256 of their secret, reloaded whenever the database changes: feed
+  // requests need no query of their own.
   std::unordered_map<std::string, TokenRecord> tokens_by_hash_;
+  std::optional<TokenRecord> find_token(const std::string& secret) const;
   std::map<std::string, std::uint64_t> completions_by_channel_;
 
   struct CachedFeed {
     std::uint64_t generation = 0;
     Day today = 0;
     const Snapshot* snapshot = nullptr;
-    std::string body, etag;
+    std::shared_ptr<const std::string> body;
+    std::string etag, last_modified_text;
     std::int64_t last_modified = 0;
   };
   std::unordered_map<std::int64_t, CachedFeed> feed_cache_;  // by token id

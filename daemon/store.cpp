@@ -427,6 +427,21 @@ std::vector<Store::RetiredOccurrence> Store::retired() {
   return out;
 }
 
-std::int64_t Store::data_version() { return db_.execAndGet("PRAGMA data_version").getInt64(); }
+std::int64_t Store::data_version() {
+  if (!data_version_query_) data_version_query_ = std::make_unique<SQLite::Statement>(db_, "PRAGMA data_version");
+  data_version_query_->executeStep();
+  const std::int64_t v = data_version_query_->getColumn(0).getInt64();
+  // Reset at once: a stepped statement holds a read transaction whose stale snapshot would
+  // make this connection's next write fail with "database is locked".
+  data_version_query_->reset();
+  return v;
+}
+
+std::vector<std::pair<std::string, TokenRecord>> Store::tokens_with_hashes() {
+  std::vector<std::pair<std::string, TokenRecord>> out;
+  SQLite::Statement q(db_, std::string("SELECT ") + kTokenColumns + ", hash FROM tokens");
+  while (q.executeStep()) out.emplace_back(q.getColumn(7).getString(), read_token(q));
+  return out;
+}
 
 }  // namespace dutyd

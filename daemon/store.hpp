@@ -6,6 +6,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -68,6 +69,7 @@ class Store {
   std::optional<TokenRecord> find_token(const std::string& secret);
   bool revoke_token(std::int64_t id, const std::string& actor, const std::string& now);
   std::vector<TokenRecord> tokens();
+  std::vector<std::pair<std::string, TokenRecord>> tokens_with_hashes();  // (SHA-256, record)
 
   // Idempotent: the same completion (uid, date, evidence, note) twice is recorded once.
   struct Recorded {
@@ -112,6 +114,7 @@ class Store {
                     const std::string& detail, const std::string& now);
   SQLite::Database db_;
   std::string path_;
+  std::unique_ptr<SQLite::Statement> data_version_query_;  // prepared once: asked per request
 };
 
 // "2026-11-27T09:30:00Z"
