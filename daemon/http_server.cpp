@@ -157,7 +157,8 @@ tcp::endpoint HttpServer::endpoint() const { return acceptor_.local_endpoint(); 
 void HttpServer::start() { accept(); }
 
 void HttpServer::accept() {
-  acceptor_.async_accept(net::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
+  // One thread runs the io_context and owns every session: no strand needed.
+  acceptor_.async_accept(io_, [this](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (ec == net::error::operation_aborted || stopping_) return;
       // Out of file descriptors (EMFILE) and the like: retrying at once would spin at full

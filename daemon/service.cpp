@@ -354,6 +354,7 @@ std::optional<TokenRecord> Service::find_token(const std::string& secret) const 
 }
 
 void Service::refresh() {
+  if (data_version_ >= 0 && !store_.wal_touched()) return;
   const std::int64_t v = store_.data_version();
   if (v == data_version_) return;
   data_version_ = v;

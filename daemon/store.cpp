@@ -1,5 +1,6 @@
 #include "daemon/store.hpp"
 
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <cstring>
@@ -435,6 +436,17 @@ std::int64_t Store::data_version() {
   // make this connection's next write fail with "database is locked".
   data_version_query_->reset();
   return v;
+}
+
+bool Store::wal_touched() {
+  struct stat st {};
+  if (::stat((path_ + "-wal").c_str(), &st) != 0) return true;  // no WAL yet: ask SQLite
+  const std::int64_t size = st.st_size;
+  const std::int64_t mtime = std::int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+  const bool touched = size != wal_size_ || mtime != wal_mtime_ns_;
+  wal_size_ = size;
+  wal_mtime_ns_ = mtime;
+  return touched;
 }
 
 std::vector<std::pair<std::string, TokenRecord>> Store::tokens_with_hashes() {
