@@ -548,6 +548,8 @@ int cmd_complete_or_link(const Args& a, std::ostream& out, std::ostream& err, bo
   const Day done_on = date_option(a, "--done-on", -1);
   if (done_on == -1) throw UsageError("complete needs --done-on DATE");
   if (done_on > today) throw UsageError("--done-on is in the future");
+  if (done_on < o.window_start)
+    throw UsageError("--done-on is before this occurrence's window opens (" + format_day(o.window_start) + ")");
   CompletionInput in;
   in.uid = uid;
   in.done_on = done_on;

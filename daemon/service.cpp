@@ -550,6 +550,8 @@ Response Service::completion_page(const Request& req) {
         error = "完成日期格式应为 YYYY-MM-DD。";
       } else if (*d > today()) {
         error = "完成日期不能晚于今天。";
+      } else if (*d < o.window_start) {
+        error = "完成日期早于本事项的办理期间（" + format_day(o.window_start) + " 起），不计入本期。";
       } else {
         auto doc = clean_text(form["document_number"]), minutes = clean_text(form["minutes_ref"]),
              ev = clean_text(form["evidence_text"]), note = clean_text(form["note"]);
@@ -627,6 +629,10 @@ Response Service::api_completions(const Request& req) {
   if (!idx) return json_error(req, http::status::not_found, "no such occurrence in the current calendar");
   const Occurrence& o = snapshot_->expansion().occurrences[*idx];
   const Config& c = snapshot_->config();
+  // Work done before the window opened belongs to an earlier period, not to this occurrence.
+  if (*parse_day(*done_on) < o.window_start)
+    return json_error(req, http::status::bad_request,
+                      "'done_on' is before this occurrence's window opens (" + format_day(o.window_start) + ")");
   if (token->subject_kind == "person") {
     if (o.person < 0 || c.persons[static_cast<std::size_t>(o.person)].id != token->subject)
       return json_error(req, http::status::forbidden, "only the responsible person or an administrator may record this completion");

@@ -408,6 +408,14 @@ class CompletionTests(FeedMixin, DaemonTestCase):
         with self.subTest("feed token is not an API token"):
             feed_secret = self.feed[len("/feeds/"):-len(".ics")]
             self.assertIn(d.api("POST", url, feed_secret, body).status, (401, 403))
+        with self.subTest("400 done before the window opened"):
+            # a6.1.plan/ln/2026 has its window from 2026-01-01: earlier work is another period's.
+            r = d.api("POST", url, wang, dict(body, done_on="2025-12-31"))
+            self.assertEqual(r.status, 400, r)
+            self.assertIn("window", r.json()["error"])
+            rc, out, err = d.cli("complete", "--occurrence", UID_API, "--done-on", "2020-01-01")
+            self.assertNotEqual(rc, 0, out)
+            self.assertIn("window", err)
         with self.subTest("404 unknown occurrence"):
             r = d.api("POST", url, wang, dict(body, occurrence="a6.1.plan/ln/1999@dutyd"))
             self.assertEqual(r.status, 404, r)
