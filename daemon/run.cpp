@@ -94,6 +94,7 @@ int run_daemon(const RunOptions& opt) {
   Service service(*store, clock, key);
   service.install(snapshot, "config.load");
   snapshot.reset();
+  malloc_trim(0);  // the occurrence-set texts written to the store are gone
 
   net::io_context io{1};
   HttpServer server(io, [&](const Request& req) { return service.handle(req); });
@@ -149,6 +150,8 @@ int run_daemon(const RunOptions& opt) {
                 const auto t0 = SteadyClock::now();
                 service.install(loaded->snapshot, "config.reload");
                 service.reload_succeeded();
+                loaded->snapshot.reset();
+                malloc_trim(0);  // the previous snapshot and the diff texts are gone
                 log(6, "reloaded: parsed in " + fixed(loaded->parse_seconds) + " s, derived in " +
                            fixed(loaded->derive_seconds) + " s, stored in " + fixed(seconds_since(t0)) + " s");
                 sd::notify("READY=1\nSTATUS=serving (reloaded)");
