@@ -288,7 +288,7 @@ void Service::install(std::shared_ptr<const Snapshot> snap, const std::string& r
   };
   // Digests of every organisation's occurrences, computed on both cores; bodies only for the
   // organisations that changed.
-  std::vector<std::string> digests(c.orgs.size()), bodies(c.orgs.size());
+  std::vector<std::string> digests(c.orgs.size()), bodies(c.orgs.size()), packed(c.orgs.size());
   auto parallel = [&](auto work) {
     const std::size_t n = c.orgs.size(), half = n / 2;
     std::thread helper([&] { for (std::size_t i = 0; i < half; ++i) work(i); });
@@ -296,13 +296,19 @@ void Service::install(std::shared_ptr<const Snapshot> snap, const std::string& r
     helper.join();
   };
   parallel([&](std::size_t i) { digests[i] = snap->org_digest(static_cast<std::int32_t>(i)); });
-  std::vector<char> changed(c.orgs.size(), 0);
+  std::vector<char> changed(c.orgs.size(), 0), known(c.orgs.size(), 0);
   for (std::size_t i = 0; i < c.orgs.size(); ++i) {
     auto it = stored_digests_.find(c.orgs[i].id);
-    changed[i] = it == stored_digests_.end() || it->second != digests[i];
+    known[i] = it != stored_digests_.end();
+    changed[i] = !known[i] || it->second != digests[i];
   }
+  // Bodies are packed as soon as they are built; the text is kept only where it must be
+  // compared with the stored one, so a first start never holds every organisation's text.
   parallel([&](std::size_t i) {
-    if (changed[i]) bodies[i] = snap->org_body(static_cast<std::int32_t>(i));
+    if (!changed[i]) return;
+    std::string body = snap->org_body(static_cast<std::int32_t>(i));
+    packed[i] = Store::pack_body(body);
+    if (known[i]) bodies[i] = std::move(body);
   });
   std::unordered_set<std::string> seen;
   for (std::size_t i = 0; i < c.orgs.size(); ++i) {
@@ -322,7 +328,8 @@ void Service::install(std::shared_ptr<const Snapshot> snap, const std::string& r
                          "from=" + o->second.person + " to=" + l.person});
       }
     }
-    changes.push_back({id, std::move(digests[i]), std::move(bodies[i])});
+    bodies[i] = std::string{};
+    changes.push_back({id, std::move(digests[i]), std::move(packed[i])});
   }
   for (const auto& [org, digest] : stored_digests_) {
     if (seen.count(org)) continue;

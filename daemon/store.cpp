@@ -393,10 +393,9 @@ void Store::apply_derivation(const std::vector<OccurrenceSetChange>& sets,
       del.reset();
       continue;
     }
-    const std::string packed = deflate_body(s.body);
     put.bind(1, s.org);
     put.bind(2, s.digest);
-    put.bind(3, packed.data(), static_cast<int>(packed.size()));
+    put.bind(3, s.packed_body.data(), static_cast<int>(s.packed_body.size()));
     put.bind(4, now);
     put.exec();
     put.reset();
@@ -418,6 +417,8 @@ void Store::apply_derivation(const std::vector<OccurrenceSetChange>& sets,
   for (const auto& a : audit_entries) append_audit(a.actor, a.action, a.subject, a.detail, now);
   tx.commit();
 }
+
+std::string Store::pack_body(const std::string& body) { return deflate_body(body); }
 
 std::vector<Store::RetiredOccurrence> Store::retired() {
   std::vector<RetiredOccurrence> out;

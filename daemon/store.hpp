@@ -86,8 +86,10 @@ class Store {
   std::vector<std::pair<std::string, std::string>> occurrence_digests();
   std::optional<std::string> occurrence_body(const std::string& org);
   struct OccurrenceSetChange {
-    std::string org, digest, body;  // empty digest: the org is gone
+    std::string org, digest, packed_body;  // empty digest: the org is gone; body from pack_body()
   };
+  // Deflates an occurrence-set body for apply_derivation (callers pack on their own threads).
+  static std::string pack_body(const std::string& body);
   struct RetiredOccurrence {
     std::string uid, org, obligation, person, window_start, due;
   };
