@@ -63,22 +63,27 @@ std::optional<MonthDay> parse_month_day(std::string_view text) {
   return MonthDay{static_cast<unsigned>(m), static_cast<unsigned>(d)};
 }
 
-Day today_in(const std::string& tz_name) {
-  // libstdc++ 12 has no chrono time zone database; the C library's TZ handling is enough
-  // for a date. TZ is process-global, so serialise.
+std::int32_t utc_offset_of(const std::string& tz_name, std::int64_t unix_seconds) {
+  // libstdc++ 12 has no chrono time zone database; the C library's TZ handling is enough.
+  // TZ is process-global, so serialise.
   static std::mutex tz_mutex;
   std::lock_guard lock(tz_mutex);
   const char* old = std::getenv("TZ");
   const std::string saved = old ? old : "";
   ::setenv("TZ", tz_name.c_str(), 1);
   ::tzset();
-  const std::time_t now = std::time(nullptr);
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
   std::tm local{};
-  ::localtime_r(&now, &local);
+  ::localtime_r(&t, &local);
   if (old) ::setenv("TZ", saved.c_str(), 1); else ::unsetenv("TZ");
   ::tzset();
-  return make_day(local.tm_year + 1900, static_cast<unsigned>(local.tm_mon + 1),
-                  static_cast<unsigned>(local.tm_mday));
+  return static_cast<std::int32_t>(local.tm_gmtoff);
+}
+
+Day today_in(const std::string& tz_name) {
+  const std::int64_t now = std::time(nullptr);
+  const std::int64_t local = now + utc_offset_of(tz_name, now);
+  return static_cast<Day>((local >= 0 ? local : local - 86399) / 86400);
 }
 
 }  // namespace dutyd

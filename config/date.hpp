@@ -34,7 +34,9 @@ std::optional<Day> parse_day(std::string_view text);
 // Strict "MM-DD"; 02-29 is refused because it skips three years in four.
 std::optional<MonthDay> parse_month_day(std::string_view text);
 bool is_valid_date(int year, unsigned month, unsigned day);
-// Today in the given IANA zone (e.g. "Asia/Shanghai").
+// Seconds east of UTC of an IANA zone (e.g. "Asia/Shanghai") at `unix_seconds`.
+std::int32_t utc_offset_of(const std::string& tz_name, std::int64_t unix_seconds);
+// Today in the given zone.
 Day today_in(const std::string& tz_name);
 
 }  // namespace dutyd

@@ -211,19 +211,6 @@ std::optional<std::string> clean_text(std::string_view in) {
 
 std::int64_t Clock::now() const { return static_cast<std::int64_t>(std::time(nullptr)) + offset_seconds; }
 
-std::int32_t utc_offset_of(const std::string& tz, std::int64_t unix_seconds) {
-  const char* old = std::getenv("TZ");
-  const std::string saved = old ? old : "";
-  ::setenv("TZ", tz.c_str(), 1);
-  ::tzset();
-  const std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm local{};
-  ::localtime_r(&t, &local);
-  if (old) ::setenv("TZ", saved.c_str(), 1); else ::unsetenv("TZ");
-  ::tzset();
-  return static_cast<std::int32_t>(local.tm_gmtoff);
-}
-
 std::string completion_link(const std::string& base_url, const std::string& key,
                             const std::string& uid, const std::string& person, std::int64_t expiry) {
   const std::string x = std::to_string(expiry);

@@ -27,8 +27,6 @@ inline Day local_day(std::int64_t unix_seconds, std::int32_t utc_offset) {
   const std::int64_t s = unix_seconds + utc_offset;
   return static_cast<Day>((s >= 0 ? s : s - 86399) / 86400);
 }
-// UTC offset of an IANA zone right now (China: +8 h, no DST since 1991).
-std::int32_t utc_offset_of(const std::string& tz, std::int64_t unix_seconds);
 
 // Text typed by people (evidence, notes) before it is stored: nullopt when it is not valid
 // UTF-8 (overlong forms and surrogates included); otherwise with control characters other than
