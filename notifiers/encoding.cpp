@@ -1,0 +1,118 @@
+#include "notifiers/encoding.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <cstdint>
+#include <stdexcept>
+
+namespace dutyd::notify {
+
+namespace {
+bool is_continuation(unsigned char c) { return (c & 0xC0u) == 0x80u; }
+}  // namespace
+
+bool is_valid_utf8(std::string_view text) {
+  std::size_t i = 0;
+  const std::size_t n = text.size();
+  while (i < n) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    std::size_t len = 0;
+    std::uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0u) == 0xC0u) {
+      len = 2;
+      cp = c & 0x1Fu;
+    } else if ((c & 0xF0u) == 0xE0u) {
+      len = 3;
+      cp = c & 0x0Fu;
+    } else if ((c & 0xF8u) == 0xF0u) {
+      len = 4;
+      cp = c & 0x07u;
+    } else {
+      return false;
+    }
+    if (i + len > n) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(text[i + k]);
+      if (!is_continuation(cc)) return false;
+      cp = (cp << 6) | (cc & 0x3Fu);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
+std::size_t utf8_prefix_length(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text.size();
+  std::size_t cut = max_bytes;
+  // Back up over continuation bytes so the byte at `cut` starts a character.
+  while (cut > 0 && is_continuation(static_cast<unsigned char>(text[cut]))) --cut;
+  return cut;
+}
+
+std::string truncate_utf8(std::string_view text, std::size_t max_bytes, std::string_view suffix) {
+  if (text.size() <= max_bytes) return std::string(text);
+  if (suffix.size() > max_bytes) suffix = {};
+  std::string out(text.substr(0, utf8_prefix_length(text, max_bytes - suffix.size())));
+  out += suffix;
+  return out;
+}
+
+std::string base64(std::string_view bytes) {
+  if (bytes.empty()) return {};
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string base64_lines(std::string_view bytes, std::size_t line_length) {
+  const std::string flat = base64(bytes);
+  std::string out;
+  out.reserve(flat.size() + flat.size() / line_length * 2 + 2);
+  for (std::size_t i = 0; i < flat.size(); i += line_length) {
+    if (i) out += "\r\n";
+    out.append(flat, i, line_length);
+  }
+  return out;
+}
+
+std::string percent_encode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size() * 3);
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0x0F];
+    }
+  }
+  return out;
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view message) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  // An empty message is legitimate (Feishu signs nothing with a derived key): pass a valid pointer.
+  static const unsigned char kEmpty = 0;
+  const auto* data = message.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(message.data());
+  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), data, message.size(), mac,
+            &len))
+    throw std::runtime_error("HMAC-SHA256 failed in OpenSSL");
+  return std::string(reinterpret_cast<const char*>(mac), len);
+}
+
+}  // namespace dutyd::notify
