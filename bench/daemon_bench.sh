@@ -1,23 +1,38 @@
 #!/usr/bin/env bash
 # The daemon at province scale: start to READY (first start with an empty database, then a
 # restart with the same configuration), RSS, a reload after changing one post, idle CPU.
-# Uses the fixture of bench/run.sh (generated if missing). Loopback only; stops what it starts.
-# usage: bench/daemon_bench.sh [BUILD_DIR]
+# The province is laid out as an administrator would keep it (LAYOUT=split, the default): a
+# main file and one file per county or city under conf.d/ (bench/gen_fixture.py --split);
+# LAYOUT=single uses the one 25 MB file of bench/run.sh. Both are generated if missing.
+# Loopback only; stops what it starts.
+# usage: [LAYOUT=split|single] bench/daemon_bench.sh [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-rel}
 [[ -d $build ]] || cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDUTYD_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build" --target dutyd -j"$(nproc)" >/dev/null
-fixture=$build/bench/province-fixture.toml
-mkdir -p "$(dirname "$fixture")"
-[[ -f $fixture ]] || /usr/bin/python3 bench/gen_fixture.py -o "$fixture"
+layout=${LAYOUT:-split}
+mkdir -p "$build/bench"
 export DUTYD_CATALOGUE=$PWD/config/catalogue/obligations.toml
 tmp=$(mktemp -d /tmp/dutyd-daemon-bench.XXXXXX)
+case $layout in
+  split)
+    fixture=$build/bench/province-split
+    [[ -f $fixture/province.toml ]] || /usr/bin/python3 bench/gen_fixture.py --split -o "$fixture"
+    cp -r "$fixture/." "$tmp/"
+    # The post to change: in the last county's file.
+    edited=$(ls "$tmp"/conf.d/*.toml | tail -n 1) ;;
+  single)
+    fixture=$build/bench/province-fixture.toml
+    [[ -f $fixture ]] || /usr/bin/python3 bench/gen_fixture.py -o "$fixture"
+    cp "$fixture" "$tmp/province.toml"
+    edited=$tmp/province.toml ;;
+  *) echo "LAYOUT must be split or single" >&2; exit 64 ;;
+esac
 pid=
 cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cp "$fixture" "$tmp/province.toml"
 printf '\n[daemon]\nlisten = "127.0.0.1:%s"\ndatabase = "%s/dutyd.db"\n' "$port" "$tmp" >>"$tmp/province.toml"
 
 start() {  # $1: label; sets pid, prints seconds to READY (a notify socket would need PID 1 tools)
@@ -35,13 +50,13 @@ start() {  # $1: label; sets pid, prints seconds to READY (a notify socket would
 }
 stop() { kill -TERM "$pid"; wait "$pid" || true; pid=; }
 
-echo "dutyd daemon at province scale ($(grep -c '^\[\[post\]\]' "$fixture") posts, $(grep -c '^\[\[org\]\]' "$fixture") orgs; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "dutyd daemon at province scale ($(cat "$tmp"/province.toml "$tmp"/conf.d/*.toml 2>/dev/null | grep -c '^\[\[post\]\]') posts, $(cat "$tmp"/province.toml "$tmp"/conf.d/*.toml 2>/dev/null | grep -c '^\[\[org\]\]') orgs, layout $layout: $(ls "$tmp"/province.toml "$tmp"/conf.d/*.toml 2>/dev/null | wc -l) files; $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg))"
 start "first start (empty database)"
 stop
 start "restart, same configuration"
 # Reload after changing one post: end the first post that has an end one day earlier (a
 # one-day vacancy: valid, with a warning).
-/usr/bin/python3 - "$tmp/province.toml" <<'PY'
+/usr/bin/python3 - "$edited" <<'PY'
 import datetime, re, sys
 path = sys.argv[1]
 text = open(path, encoding="utf-8").read()

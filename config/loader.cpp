@@ -4,12 +4,15 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <toml++/toml.h>
 #include <unordered_set>
 
@@ -162,42 +165,14 @@ bool contains(const std::vector<std::string_view>& v, std::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
+}  // namespace
+
+// The records of one file, shared with the LoadCache (loader.hpp).
+namespace detail {
+
 struct StringAt {
   std::string value;
   SourceLoc loc;
-};
-
-class Loader;
-
-// Typed access to one TOML table; remembers which keys were read so that the rest can be
-// reported as unknown.
-class TableReader {
- public:
-  TableReader(Loader& l, std::uint16_t file, const toml::table& t, std::string what)
-      : loader_(l), file_(file), table_(t), what_(std::move(what)) {}
-
-  SourceLoc loc() const { return loc_of(file_, table_.source()); }
-  SourceLoc loc(std::string_view key) const {
-    const toml::node* n = table_.get(key);
-    return n ? loc_of(file_, n->source()) : loc();
-  }
-  const std::string& what() const { return what_; }
-
-  const toml::node* get(std::string_view key, bool required);
-  std::optional<std::string> string(std::string_view key, bool required = false);
-  std::optional<std::int64_t> integer(std::string_view key, bool required = false);
-  std::optional<Day> date(std::string_view key, bool required = false);
-  std::optional<bool> boolean(std::string_view key);
-  std::optional<std::vector<StringAt>> strings(std::string_view key, bool required = false);
-  void finish(const std::vector<std::string_view>& known);
-
- private:
-  void wrong_type(std::string_view key, const toml::node& n, const char* expected,
-                  const std::string& example);
-  Loader& loader_;
-  std::uint16_t file_;
-  const toml::table& table_;
-  std::string what_;
 };
 
 struct OrgRefs {
@@ -222,13 +197,133 @@ struct OverrideSpec {
   SourceLoc deadline_loc, min_count_loc;
 };
 
-class Loader {
+enum class FileKind : std::uint8_t { catalogue, main, part };
+
+// Everything one file says, read without looking at any other file, so that files can be
+// read in parallel and, on a reload, an unchanged file need not be parsed again. Ids are
+// still strings here; the loader joins the parts and resolves them.
+struct FilePart {
+  struct Diag {
+    Severity severity;
+    SourceLoc at;
+    std::string message;
+  };
+  FileKind kind = FileKind::part;
+  std::uint16_t file = 0;  // the file index every SourceLoc below carries
+  std::uint64_t hash = 0;  // of the bytes read, with their size: the cache key
+  std::size_t size = 0;
+  bool readable = true;
+  std::vector<Org> orgs;
+  std::vector<OrgRefs> org_refs;
+  std::vector<Person> persons;
+  std::vector<SourceLoc> person_id_locs;
+  std::vector<Post> posts;
+  std::vector<PostRefs> post_refs;
+  std::vector<Obligation> obligations;
+  std::vector<SourceLoc> obligation_id_locs;
+  std::vector<OverrideSpec> overrides;
+  std::vector<Event> events;
+  std::vector<EventRefs> event_refs;
+  std::vector<Diag> diags;
+  // The main file only.
+  std::optional<std::string> timezone;
+  std::optional<DaemonSettings> daemon;
+  std::vector<StringAt> includes;
+};
+
+}  // namespace detail
+
+struct LoadCache::Impl {
+  std::string main_path;
+  std::unordered_map<std::string, std::shared_ptr<detail::FilePart>> parts;  // by path
+};
+
+
+namespace {
+using namespace detail;
+
+// Reports problems: a file reader into its FilePart, the loader into the Diagnostics.
+class Reporter {
+ public:
+  virtual ~Reporter() = default;
+  virtual void report(Severity s, SourceLoc at, std::string msg) = 0;
+  void error(SourceLoc at, std::string msg) { report(Severity::error, at, std::move(msg)); }
+  void warning(SourceLoc at, std::string msg) { report(Severity::warning, at, std::move(msg)); }
+};
+
+// Typed access to one TOML table; remembers which keys were read so that the rest can be
+// reported as unknown.
+class TableReader {
+ public:
+  TableReader(Reporter& l, std::uint16_t file, const toml::table& t, std::string what)
+      : loader_(l), file_(file), table_(t), what_(std::move(what)) {}
+
+  SourceLoc loc() const { return loc_of(file_, table_.source()); }
+  SourceLoc loc(std::string_view key) const {
+    const toml::node* n = table_.get(key);
+    return n ? loc_of(file_, n->source()) : loc();
+  }
+  const std::string& what() const { return what_; }
+
+  const toml::node* get(std::string_view key, bool required);
+  std::optional<std::string> string(std::string_view key, bool required = false);
+  std::optional<std::int64_t> integer(std::string_view key, bool required = false);
+  std::optional<Day> date(std::string_view key, bool required = false);
+  std::optional<bool> boolean(std::string_view key);
+  std::optional<std::vector<StringAt>> strings(std::string_view key, bool required = false);
+  void finish(const std::vector<std::string_view>& known);
+
+ private:
+  void wrong_type(std::string_view key, const toml::node& n, const char* expected,
+                  const std::string& example);
+  Reporter& loader_;
+  std::uint16_t file_;
+  const toml::table& table_;
+  std::string what_;
+};
+
+
+std::optional<std::vector<OrgSelector>> selectors(Reporter& rep, const std::vector<StringAt>& v);
+std::optional<std::uint8_t> level_mask(Reporter& rep, const std::vector<StringAt>& v);
+
+// Reads one file into a FilePart. Touches nothing else, so several run at once.
+class FileReader : public Reporter {
+ public:
+  FileReader(FilePart& part, const std::string& path, const std::string& main_path)
+      : part_(part), file_(part.file), path_(path), main_path_(main_path) {}
+
+  void report(Severity s, SourceLoc at, std::string msg) override {
+    part_.diags.push_back({s, at, std::move(msg)});
+  }
+  void read(const std::string& text);
+
+ private:
+  void read_catalogue(const toml::table& doc);
+  void read_main(const toml::table& doc);
+  void read_document(const toml::table& doc, bool main);
+  void read_org(const toml::table& t);
+  void read_daemon(const toml::table& t, const fs::path& base);
+  void read_person(const toml::table& t);
+  void read_post(const toml::table& t);
+  void read_event(const toml::table& t);
+  void read_override(const toml::table& t);
+  void read_obligation(const toml::table& t, bool local);
+  template <typename F>
+  void each_table(const toml::table& doc, std::string_view key, F&& f);
+  void check_schedule(const Obligation& o, SourceLoc at);
+
+  FilePart& part_;
+  std::uint16_t file_;
+  const std::string& path_;
+  const std::string& main_path_;
+};
+
+// Joins the parts in file order and resolves and checks everything across them.
+class Loader : public Reporter {
  public:
   Loader(Config& c, Diagnostics& d) : cfg_(c), diag_(d) {}
 
-  void error(SourceLoc at, std::string msg) { report(Severity::error, at, std::move(msg)); }
-  void warning(SourceLoc at, std::string msg) { report(Severity::warning, at, std::move(msg)); }
-  void report(Severity s, SourceLoc at, std::string msg) {
+  void report(Severity s, SourceLoc at, std::string msg) override {
     diag_.add(s, cfg_.files[at.file], at.line, at.column, std::move(msg));
   }
 
@@ -236,42 +331,35 @@ class Loader {
     cfg_.files.push_back(path);
     return static_cast<std::uint16_t>(cfg_.files.size() - 1);
   }
-
-  std::optional<toml::table> parse_file(std::uint16_t file);
-  void load_catalogue(const std::string& path);
-  void load_main(const std::string& path);
+  bool has_file(const std::string& path) const {
+    return std::find(cfg_.files.begin(), cfg_.files.end(), path) != cfg_.files.end();
+  }
+  // Room for this many records in all.
+  void reserve(std::size_t orgs, std::size_t persons, std::size_t posts) {
+    cfg_.orgs.reserve(orgs), org_refs_.reserve(orgs), cfg_.org_index.reserve(orgs);
+    cfg_.persons.reserve(persons), cfg_.person_index.reserve(persons);
+    cfg_.posts.reserve(posts), post_refs_.reserve(posts);
+  }
+  // Appends a part read as file `file`; `consume` moves its records out. The part must
+  // outlive finish().
+  void merge(FilePart& part, std::uint16_t file, bool consume);
   void finish();
 
  private:
-  void load_document(std::uint16_t file, const toml::table& doc, bool main);
-  void read_org(std::uint16_t file, const toml::table& t);
-  void read_daemon(std::uint16_t file, const toml::table& t, const fs::path& base);
-  void read_person(std::uint16_t file, const toml::table& t);
-  void read_post(std::uint16_t file, const toml::table& t);
-  void read_event(std::uint16_t file, const toml::table& t);
-  void read_override(std::uint16_t file, const toml::table& t);
-  void read_obligation(std::uint16_t file, const toml::table& t, bool local);
-  template <typename F>
-  void each_table(std::uint16_t file, const toml::table& doc, std::string_view key, F&& f);
-  std::optional<std::vector<OrgSelector>> selectors(const std::vector<StringAt>& v);
-  std::optional<std::uint8_t> level_mask(const std::vector<StringAt>& v);
-  void check_schedule(const Obligation& o, SourceLoc at);
-
   void resolve_orgs();
   void resolve_posts();
   void resolve_events();
   void apply_overrides();
-  void check_obligations();
   void check_posts_over_time();
 
   Config& cfg_;
   Diagnostics& diag_;
-  std::vector<OrgRefs> org_refs_;
-  std::vector<PostRefs> post_refs_;
-  std::vector<EventRefs> event_refs_;
-  std::vector<OverrideSpec> overrides_;
+  // Into the parts, which outlive the load (the cache or load_config holds them).
+  std::vector<const OrgRefs*> org_refs_;
+  std::vector<const PostRefs*> post_refs_;
+  std::vector<const EventRefs*> event_refs_;
+  std::vector<const OverrideSpec*> overrides_;
   std::vector<bool> has_children_;
-  std::uint16_t main_file_ = 0;
 };
 
 // ---- TableReader -------------------------------------------------------------------------
@@ -370,133 +458,99 @@ void TableReader::finish(const std::vector<std::string_view>& known) {
 
 // ---- reading files -------------------------------------------------------------------------
 
-std::optional<toml::table> Loader::parse_file(std::uint16_t file) {
-  const std::string& path = cfg_.files[file];
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error({file, 1, 1}, "cannot open the file: " + std::string(std::strerror(errno)) + kDash +
-                            "check the path and the permissions");
-    return std::nullopt;
-  }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  const std::string text = buf.str();
+void FileReader::read(const std::string& text) {
+  toml::table doc;
   try {
-    return toml::parse(text, path);
+    doc = toml::parse(text, path_);
   } catch (const toml::parse_error& e) {
-    error(loc_of(file, e.source()), "TOML syntax: " + std::string(e.description()) + kDash +
-                                        "fix the syntax at this position (see toml.io)");
+    error(loc_of(file_, e.source()), "TOML syntax: " + std::string(e.description()) + kDash +
+                                         "fix the syntax at this position (see toml.io)");
+    return;
   } catch (const std::exception& e) {
-    error({file, 1, 1}, std::string("TOML syntax: ") + e.what() + kDash + "fix the file");
+    error({file_, 1, 1}, std::string("TOML syntax: ") + e.what() + kDash + "fix the file");
+    return;
   }
-  return std::nullopt;
+  switch (part_.kind) {
+    case FileKind::catalogue: read_catalogue(doc); break;
+    case FileKind::main: read_main(doc); break;
+    case FileKind::part: read_document(doc, false); break;
+  }
 }
 
 template <typename F>
-void Loader::each_table(std::uint16_t file, const toml::table& doc, std::string_view key, F&& f) {
+void FileReader::each_table(const toml::table& doc, std::string_view key, F&& f) {
   const toml::node* n = doc.get(key);
   if (!n) return;
   const toml::array* a = n->as_array();
   if (!a) {
-    error(loc_of(file, n->source()), "'" + std::string(key) + "' must be an array of tables" +
-                                         kDash + "write each entry as [[" + std::string(key) +
-                                         "]]");
+    error(loc_of(file_, n->source()), "'" + std::string(key) + "' must be an array of tables" +
+                                          kDash + "write each entry as [[" + std::string(key) +
+                                          "]]");
     return;
   }
   for (const toml::node& el : *a) {
     if (const toml::table* t = el.as_table())
       f(*t);
     else
-      error(loc_of(file, el.source()), "'" + std::string(key) + "' entries must be tables" +
-                                           kDash + "write each entry as [[" + std::string(key) +
-                                           "]]");
+      error(loc_of(file_, el.source()), "'" + std::string(key) + "' entries must be tables" +
+                                            kDash + "write each entry as [[" + std::string(key) +
+                                            "]]");
   }
 }
 
-void Loader::load_catalogue(const std::string& path) {
-  const std::uint16_t file = add_file(path);
-  auto doc = parse_file(file);
-  if (!doc) return;
-  for (auto&& [k, v] : *doc) {
+void FileReader::read_catalogue(const toml::table& doc) {
+  for (auto&& [k, v] : doc) {
     if (k.str() != "obligation")
-      error(loc_of(file, k.source()), "unknown key '" + std::string(k.str()) +
-                                          "' in the catalogue" + kDash +
-                                          "the catalogue holds only [[obligation]] tables");
+      error(loc_of(file_, k.source()), "unknown key '" + std::string(k.str()) +
+                                           "' in the catalogue" + kDash +
+                                           "the catalogue holds only [[obligation]] tables");
   }
-  each_table(file, *doc, "obligation", [&](const toml::table& t) { read_obligation(file, t, false); });
+  each_table(doc, "obligation", [&](const toml::table& t) { read_obligation(t, false); });
 }
 
-void Loader::load_main(const std::string& path) {
-  const std::uint16_t file = add_file(path);
-  main_file_ = file;
-  auto doc = parse_file(file);
-  if (!doc) return;
-  if (const toml::node* tz = doc->get("timezone")) {
+void FileReader::read_main(const toml::table& doc) {
+  if (const toml::node* tz = doc.get("timezone")) {
     if (auto s = tz->as_string()) {
-      cfg_.timezone = s->get();
+      const std::string& zone = s->get();
       std::error_code ec;
       const bool have_db = fs::is_directory("/usr/share/zoneinfo", ec);
-      const bool sane = !cfg_.timezone.empty() && cfg_.timezone.find("..") == std::string::npos &&
-                        cfg_.timezone[0] != '/';
-      if (!sane || (have_db && !fs::is_regular_file("/usr/share/zoneinfo/" + cfg_.timezone, ec)))
-        error(loc_of(file, tz->source()), "unknown time zone '" + cfg_.timezone + "'" + kDash +
-                                              "use an IANA name such as \"Asia/Shanghai\"");
+      const bool sane = !zone.empty() && zone.find("..") == std::string::npos && zone[0] != '/';
+      if (!sane || (have_db && !fs::is_regular_file("/usr/share/zoneinfo/" + zone, ec)))
+        error(loc_of(file_, tz->source()), "unknown time zone '" + zone + "'" + kDash +
+                                               "use an IANA name such as \"Asia/Shanghai\"");
+      part_.timezone = zone;
     } else {
-      error(loc_of(file, tz->source()), "'timezone' must be a string" + std::string(kDash) +
-                                            "write timezone = \"Asia/Shanghai\"");
+      error(loc_of(file_, tz->source()), "'timezone' must be a string" + std::string(kDash) +
+                                             "write timezone = \"Asia/Shanghai\"");
     }
   }
-  load_document(file, *doc, true);
-  if (const toml::node* d = doc->get("daemon")) {
+  read_document(doc, true);
+  if (const toml::node* d = doc.get("daemon")) {
     if (const toml::table* t = d->as_table())
-      read_daemon(file, *t, fs::path(path).parent_path());
+      read_daemon(*t, fs::path(path_).parent_path());
     else
-      error(loc_of(file, d->source()), "'daemon' must be a table" + std::string(kDash) +
-                                           "write a [daemon] section");
+      error(loc_of(file_, d->source()), "'daemon' must be a table" + std::string(kDash) +
+                                            "write a [daemon] section");
   }
-  if (const toml::node* inc = doc->get("include")) {
+  if (const toml::node* inc = doc.get("include")) {
     const toml::array* arr = inc->as_array();
     if (!arr) {
-      error(loc_of(file, inc->source()), "'include' must be an array of glob patterns" +
-                                             std::string(kDash) +
-                                             "write include = [\"conf.d/*.toml\"]");
+      error(loc_of(file_, inc->source()), "'include' must be an array of glob patterns" +
+                                              std::string(kDash) +
+                                              "write include = [\"conf.d/*.toml\"]");
       return;
     }
-    const fs::path base = fs::path(path).parent_path();
     for (const toml::node& el : *arr) {
-      const SourceLoc at = loc_of(file, el.source());
-      auto s = el.as_string();
-      if (!s) {
+      const SourceLoc at = loc_of(file_, el.source());
+      if (auto s = el.as_string())
+        part_.includes.push_back({s->get(), at});
+      else
         error(at, "include patterns must be strings" + std::string(kDash) + "quote the pattern");
-        continue;
-      }
-      const std::string pattern = fs::path(s->get()).is_absolute()
-                                      ? s->get()
-                                      : (base / s->get()).string();
-      glob_t g{};
-      const int rc = ::glob(pattern.c_str(), GLOB_ERR, nullptr, &g);
-      std::vector<std::string> matches;
-      if (rc == 0)
-        for (std::size_t i = 0; i < g.gl_pathc; ++i) matches.emplace_back(g.gl_pathv[i]);
-      ::globfree(&g);
-      std::sort(matches.begin(), matches.end());
-      if (matches.empty()) {
-        const bool wildcard = s->get().find_first_of("*?[") != std::string::npos;
-        report(wildcard ? Severity::warning : Severity::error, at,
-               "include '" + s->get() + "' matches no file" + kDash +
-                   (wildcard ? "nothing is included from it" : "check the path"));
-      }
-      for (const auto& m : matches) {
-        if (std::find(cfg_.files.begin(), cfg_.files.end(), m) != cfg_.files.end()) continue;
-        const std::uint16_t inc_file = add_file(m);
-        auto inc_doc = parse_file(inc_file);
-        if (inc_doc) load_document(inc_file, *inc_doc, false);
-      }
     }
   }
 }
 
-void Loader::load_document(std::uint16_t file, const toml::table& doc, bool main) {
+void FileReader::read_document(const toml::table& doc, bool main) {
   static const std::vector<std::string_view> main_keys{"timezone", "include", "daemon", "org",
                                                        "person",   "post",     "override",
                                                        "obligation", "event"};
@@ -506,25 +560,33 @@ void Loader::load_document(std::uint16_t file, const toml::table& doc, bool main
   for (auto&& [k, v] : doc) {
     if (contains(known, k.str())) continue;
     if (!main && (k.str() == "timezone" || k.str() == "include" || k.str() == "daemon"))
-      error(loc_of(file, k.source()), "'" + std::string(k.str()) +
-                                          "' is only allowed in the main config file" + kDash +
-                                          "move it to " + cfg_.files[main_file_]);
+      error(loc_of(file_, k.source()), "'" + std::string(k.str()) +
+                                           "' is only allowed in the main config file" + kDash +
+                                           "move it to " + main_path_);
     else
-      error(loc_of(file, k.source()), "unknown key '" + std::string(k.str()) + "'" + kDash +
-                                          suggest(k.str(), known) +
-                                          "known top-level keys: " + join(known));
+      error(loc_of(file_, k.source()), "unknown key '" + std::string(k.str()) + "'" + kDash +
+                                           suggest(k.str(), known) +
+                                           "known top-level keys: " + join(known));
   }
-  each_table(file, doc, "org", [&](const toml::table& t) { read_org(file, t); });
-  each_table(file, doc, "person", [&](const toml::table& t) { read_person(file, t); });
-  each_table(file, doc, "post", [&](const toml::table& t) { read_post(file, t); });
-  each_table(file, doc, "obligation", [&](const toml::table& t) { read_obligation(file, t, true); });
-  each_table(file, doc, "override", [&](const toml::table& t) { read_override(file, t); });
-  each_table(file, doc, "event", [&](const toml::table& t) { read_event(file, t); });
+  auto count = [&](std::string_view key) {
+    const toml::node* n = doc.get(key);
+    return n && n->as_array() ? n->as_array()->size() : 0;
+  };
+  part_.orgs.reserve(count("org")), part_.org_refs.reserve(count("org"));
+  part_.persons.reserve(count("person")), part_.person_id_locs.reserve(count("person"));
+  part_.posts.reserve(count("post")), part_.post_refs.reserve(count("post"));
+  each_table(doc, "org", [&](const toml::table& t) { read_org(t); });
+  each_table(doc, "person", [&](const toml::table& t) { read_person(t); });
+  each_table(doc, "post", [&](const toml::table& t) { read_post(t); });
+  each_table(doc, "obligation", [&](const toml::table& t) { read_obligation(t, true); });
+  each_table(doc, "override", [&](const toml::table& t) { read_override(t); });
+  each_table(doc, "event", [&](const toml::table& t) { read_event(t); });
 }
 
-void Loader::read_daemon(std::uint16_t file, const toml::table& t, const fs::path& base) {
-  TableReader r(*this, file, t, "[daemon]");
-  DaemonSettings& d = cfg_.daemon;
+void FileReader::read_daemon(const toml::table& t, const fs::path& base) {
+  TableReader r(*this, file_, t, "[daemon]");
+  if (!part_.daemon) part_.daemon.emplace();
+  DaemonSettings& d = *part_.daemon;
   if (auto v = r.string("listen")) {
     // host:port or [v6]:port with a numeric port.
     const auto colon = v->rfind(':');
@@ -566,8 +628,8 @@ void Loader::read_daemon(std::uint16_t file, const toml::table& t, const fs::pat
             "horizon_years_back", "horizon_years_ahead"});
 }
 
-void Loader::read_org(std::uint16_t file, const toml::table& t) {
-  TableReader r(*this, file, t, "[[org]]");
+void FileReader::read_org(const toml::table& t) {
+  TableReader r(*this, file_, t, "[[org]]");
   Org org;
   OrgRefs refs;
   org.loc = r.loc();
@@ -637,20 +699,12 @@ void Loader::read_org(std::uint16_t file, const toml::table& t) {
   if (!id || !name) return;
   org.id = *id;
   org.name = *name;
-  auto [it, fresh] = cfg_.org_index.emplace(org.id, static_cast<std::int32_t>(cfg_.orgs.size()));
-  if (!fresh) {
-    const SourceLoc first = cfg_.orgs[static_cast<std::size_t>(it->second)].loc;
-    error(refs.id_loc, "duplicate id '" + org.id + "': an org with this id is already defined at " +
-                           cfg_.files[first.file] + ":" + std::to_string(first.line) + kDash +
-                           "give every org its own id");
-    return;
-  }
-  cfg_.orgs.push_back(std::move(org));
-  org_refs_.push_back(std::move(refs));
+  part_.orgs.push_back(std::move(org));
+  part_.org_refs.push_back(std::move(refs));
 }
 
-void Loader::read_person(std::uint16_t file, const toml::table& t) {
-  TableReader r(*this, file, t, "[[person]]");
+void FileReader::read_person(const toml::table& t) {
+  TableReader r(*this, file_, t, "[[person]]");
   Person p;
   p.loc = r.loc();
   auto id = r.string("id", true);
@@ -670,19 +724,12 @@ void Loader::read_person(std::uint16_t file, const toml::table& t) {
   }
   p.id = *id;
   p.name = *name;
-  auto [it, fresh] = cfg_.person_index.emplace(p.id, static_cast<std::int32_t>(cfg_.persons.size()));
-  if (!fresh) {
-    const SourceLoc first = cfg_.persons[static_cast<std::size_t>(it->second)].loc;
-    error(r.loc("id"), "duplicate id '" + p.id + "': a person with this id is already defined at " +
-                           cfg_.files[first.file] + ":" + std::to_string(first.line) + kDash +
-                           "give every person their own id");
-    return;
-  }
-  cfg_.persons.push_back(std::move(p));
+  part_.persons.push_back(std::move(p));
+  part_.person_id_locs.push_back(r.loc("id"));
 }
 
-void Loader::read_post(std::uint16_t file, const toml::table& t) {
-  TableReader r(*this, file, t, "[[post]]");
+void FileReader::read_post(const toml::table& t) {
+  TableReader r(*this, file_, t, "[[post]]");
   Post post;
   PostRefs refs;
   post.loc = r.loc();
@@ -718,12 +765,12 @@ void Loader::read_post(std::uint16_t file, const toml::table& t) {
   refs.person = {*person, r.loc("person")};
   refs.org = {*org, r.loc("org")};
   if (in_charge) refs.in_charge_of = std::move(*in_charge), refs.has_in_charge = true;
-  cfg_.posts.push_back(std::move(post));
-  post_refs_.push_back(std::move(refs));
+  part_.posts.push_back(std::move(post));
+  part_.post_refs.push_back(std::move(refs));
 }
 
-void Loader::read_event(std::uint16_t file, const toml::table& t) {
-  TableReader r(*this, file, t, "[[event]]");
+void FileReader::read_event(const toml::table& t) {
+  TableReader r(*this, file_, t, "[[event]]");
   Event ev;
   EventRefs refs;
   ev.loc = r.loc();
@@ -739,12 +786,12 @@ void Loader::read_event(std::uint16_t file, const toml::table& t) {
   if (person) refs.person = {*person, r.loc("person")};
   ev.date = *date;
   if (note) ev.note = *note;
-  cfg_.events.push_back(std::move(ev));
-  event_refs_.push_back(std::move(refs));
+  part_.events.push_back(std::move(ev));
+  part_.event_refs.push_back(std::move(refs));
 }
 
-void Loader::read_override(std::uint16_t file, const toml::table& t) {
-  TableReader r(*this, file, t, "[[override]]");
+void FileReader::read_override(const toml::table& t) {
+  TableReader r(*this, file_, t, "[[override]]");
   OverrideSpec o;
   auto id = r.string("obligation", true);
   auto at = [&](std::string_view key, std::optional<std::string> v) -> std::optional<StringAt> {
@@ -769,10 +816,10 @@ void Loader::read_override(std::uint16_t file, const toml::table& t) {
   if (o.due && o.rrule)
     error(o.rrule->loc, "an override gives both 'due' and 'rrule'" + std::string(kDash) +
                             "keep one of them");
-  overrides_.push_back(std::move(o));
+  part_.overrides.push_back(std::move(o));
 }
 
-std::optional<std::vector<OrgSelector>> Loader::selectors(const std::vector<StringAt>& v) {
+std::optional<std::vector<OrgSelector>> selectors(Reporter& rep, const std::vector<StringAt>& v) {
   std::vector<OrgSelector> out;
   bool ok = true;
   for (const auto& s : v) {
@@ -781,7 +828,7 @@ std::optional<std::vector<OrgSelector>> Loader::selectors(const std::vector<Stri
     const std::string sub = colon == std::string::npos ? "" : s.value.substr(colon + 1);
     auto k = kKinds.find(kind);
     if (!k) {
-      error(s.loc, "unknown kind '" + kind + "' in applies_to" + kDash + suggest(kind, kKinds.names()) +
+      rep.error(s.loc, "unknown kind '" + kind + "' in applies_to" + kDash + suggest(kind, kKinds.names()) +
                        "use kind or kind:subtype with kind one of: " + join(kKinds.names()));
       ok = false;
       continue;
@@ -793,7 +840,7 @@ std::optional<std::vector<OrgSelector>> Loader::selectors(const std::vector<Stri
           : *k == OrgKind::department ? &kDepartments
                                       : nullptr;
       if (!allowed || !contains(*allowed, sub)) {
-        error(s.loc, "unknown subtype '" + sub + "' for kind " + kind + kDash +
+        rep.error(s.loc, "unknown subtype '" + sub + "' for kind " + kind + kDash +
                          (allowed ? "use one of: " + join(*allowed)
                                   : std::string("this kind has no subtypes; write just ") + kind));
         ok = false;
@@ -806,14 +853,14 @@ std::optional<std::vector<OrgSelector>> Loader::selectors(const std::vector<Stri
   return out;
 }
 
-std::optional<std::uint8_t> Loader::level_mask(const std::vector<StringAt>& v) {
+std::optional<std::uint8_t> level_mask(Reporter& rep, const std::vector<StringAt>& v) {
   std::uint8_t mask = 0;
   bool ok = true;
   for (const auto& s : v) {
     if (auto l = kLevels.find(s.value)) {
       mask = static_cast<std::uint8_t>(mask | (1u << static_cast<unsigned>(*l)));
     } else {
-      error(s.loc, "unknown level '" + s.value + "'" + kDash + suggest(s.value, kLevels.names()) +
+      rep.error(s.loc, "unknown level '" + s.value + "'" + kDash + suggest(s.value, kLevels.names()) +
                        "use one of: " + join(kLevels.names()));
       ok = false;
     }
@@ -822,8 +869,8 @@ std::optional<std::uint8_t> Loader::level_mask(const std::vector<StringAt>& v) {
   return mask;
 }
 
-void Loader::read_obligation(std::uint16_t file, const toml::table& t, bool local) {
-  TableReader r(*this, file, t, "[[obligation]]");
+void FileReader::read_obligation(const toml::table& t, bool local) {
+  TableReader r(*this, file_, t, "[[obligation]]");
   Obligation o;
   o.loc = r.loc();
   o.local = local;
@@ -872,10 +919,10 @@ void Loader::read_obligation(std::uint16_t file, const toml::table& t, bool loca
     }
   }
   if (applies) {
-    if (auto sel = selectors(*applies)) o.applies_to = std::move(*sel); else ok = false;
+    if (auto sel = selectors(*this, *applies)) o.applies_to = std::move(*sel); else ok = false;
   }
   if (levels) {
-    if (auto m = level_mask(*levels)) o.levels = *m; else ok = false;
+    if (auto m = level_mask(*this, *levels)) o.levels = *m; else ok = false;
   }
   if (rrule) o.rrule = *rrule;
   if (event) o.event = *event;
@@ -954,20 +1001,11 @@ void Loader::read_obligation(std::uint16_t file, const toml::table& t, bool loca
   o.quote = *quote;
   o.art27 = static_cast<int>(*art27);
   check_schedule(o, r.loc());
-  auto [it, fresh] =
-      cfg_.obligation_index.emplace(o.id, static_cast<std::int32_t>(cfg_.obligations.size()));
-  if (!fresh) {
-    const Obligation& first = cfg_.obligations[static_cast<std::size_t>(it->second)];
-    error(r.loc("id"), "duplicate id '" + o.id + "': an obligation with this id is already defined at " +
-                           cfg_.files[first.loc.file] + ":" + std::to_string(first.loc.line) + kDash +
-                           (first.local || !local ? "give every obligation its own id"
-                                                  : "to change a catalogue entry use [[override]]"));
-    return;
-  }
-  cfg_.obligations.push_back(std::move(o));
+  part_.obligations.push_back(std::move(o));
+  part_.obligation_id_locs.push_back(r.loc("id"));
 }
 
-void Loader::check_schedule(const Obligation& o, SourceLoc at) {
+void FileReader::check_schedule(const Obligation& o, SourceLoc at) {
   const bool has_rule = !o.rrule.empty(), has_event = o.event_triggered();
   if (has_rule == has_event) {
     error(at, "obligation '" + o.id + "' needs exactly one of 'rrule' and 'event'" + kDash +
@@ -997,7 +1035,7 @@ void Loader::check_schedule(const Obligation& o, SourceLoc at) {
 void Loader::resolve_orgs() {
   for (std::size_t i = 0; i < cfg_.orgs.size(); ++i) {
     Org& org = cfg_.orgs[i];
-    const OrgRefs& refs = org_refs_[i];
+    const OrgRefs& refs = *org_refs_[i];
     if (!refs.parent.value.empty()) {
       if (auto p = cfg_.find_org(refs.parent.value)) {
         org.parent = cfg_.org_index[refs.parent.value];
@@ -1040,7 +1078,7 @@ void Loader::resolve_orgs() {
       chain += cfg_.orgs[static_cast<std::size_t>(cur)].id;
       for (auto it = begin; it != path.end(); ++it) {
         const auto idx = static_cast<std::size_t>(*it);
-        error(org_refs_[idx].parent.loc, "cycle in parent: " + chain + kDash +
+        error(org_refs_[idx]->parent.loc, "cycle in parent: " + chain + kDash +
                                              "an org cannot be its own ancestor; fix one parent");
         cfg_.orgs[idx].parent = -1;  // break it so later passes terminate
       }
@@ -1057,7 +1095,7 @@ void Loader::resolve_posts() {
   kept.reserve(cfg_.posts.size());
   for (std::size_t i = 0; i < cfg_.posts.size(); ++i) {
     Post& post = cfg_.posts[i];
-    const PostRefs& refs = post_refs_[i];
+    const PostRefs& refs = *post_refs_[i];
     bool ok = true;
     if (auto it = cfg_.person_index.find(refs.person.value); it != cfg_.person_index.end()) {
       post.person = it->second;
@@ -1172,7 +1210,7 @@ void Loader::resolve_events() {
   std::vector<Event> kept;
   for (std::size_t i = 0; i < cfg_.events.size(); ++i) {
     Event ev = cfg_.events[i];
-    const EventRefs& refs = event_refs_[i];
+    const EventRefs& refs = *event_refs_[i];
     bool ok = true;
     if (auto it = cfg_.obligation_index.find(refs.obligation.value); it != cfg_.obligation_index.end()) {
       ev.obligation = it->second;
@@ -1225,7 +1263,8 @@ void Loader::resolve_events() {
 }
 
 void Loader::apply_overrides() {
-  for (const auto& ov : overrides_) {
+  for (const OverrideSpec* spec : overrides_) {
+    const OverrideSpec& ov = *spec;
     auto it = cfg_.obligation_index.find(ov.obligation.value);
     if (it == cfg_.obligation_index.end()) {
       std::vector<std::string_view> ids;
@@ -1281,9 +1320,9 @@ void Loader::apply_overrides() {
     }
     if (ov.timing_note) o.timing_note = ov.timing_note->value;
     if (ov.applies_to)
-      if (auto sel = selectors(*ov.applies_to)) o.applies_to = std::move(*sel);
+      if (auto sel = selectors(*this, *ov.applies_to)) o.applies_to = std::move(*sel);
     if (ov.levels)
-      if (auto m = level_mask(*ov.levels)) o.levels = *m;
+      if (auto m = level_mask(*this, *ov.levels)) o.levels = *m;
     if (ov.deadline_days) {
       if (!o.event_triggered())
         error(ov.deadline_loc, "'" + o.id + "' is dated, deadline_days applies to event duties" +
@@ -1304,6 +1343,102 @@ void Loader::apply_overrides() {
   }
 }
 
+// Points every location of a part at file index `file` (a cached part read when the file had
+// another index, e.g. after an include was added before it).
+void relocate(FilePart& p, std::uint16_t file) {
+  auto fix = [file](SourceLoc& l) { l.file = file; };
+  auto fix_s = [&](StringAt& s) { fix(s.loc); };
+  auto fix_v = [&](std::vector<StringAt>& v) { for (auto& s : v) fix_s(s); };
+  for (auto& x : p.orgs) fix(x.loc);
+  for (auto& r : p.org_refs) fix_s(r.parent), fix_s(r.discipline), fix(r.id_loc);
+  for (auto& x : p.persons) fix(x.loc);
+  for (auto& l : p.person_id_locs) fix(l);
+  for (auto& x : p.posts) fix(x.loc);
+  for (auto& r : p.post_refs) {
+    fix_s(r.person), fix_s(r.org), fix_s(r.role);
+    fix(r.from_loc), fix(r.until_loc), fix(r.in_charge_loc);
+    fix_v(r.in_charge_of);
+  }
+  for (auto& x : p.obligations) fix(x.loc);
+  for (auto& l : p.obligation_id_locs) fix(l);
+  for (auto& o : p.overrides) {
+    fix_s(o.obligation);
+    for (auto* opt : {&o.due, &o.rrule, &o.window_start, &o.timing_note})
+      if (*opt) fix_s(**opt);
+    if (o.applies_to) fix_v(*o.applies_to);
+    if (o.levels) fix_v(*o.levels);
+    fix(o.deadline_loc), fix(o.min_count_loc);
+  }
+  for (auto& x : p.events) fix(x.loc);
+  for (auto& r : p.event_refs) fix_s(r.obligation), fix_s(r.org), fix_s(r.person);
+  for (auto& d : p.diags) fix(d.at);
+  for (auto& i : p.includes) fix_s(i);
+  p.file = file;
+}
+
+// A copy, or the value itself when the part is not kept.
+template <typename T>
+T take(T& x, bool consume) {
+  if (consume) return std::move(x);
+  return x;
+}
+
+void Loader::merge(FilePart& p, std::uint16_t file, bool consume) {
+  if (p.file != file) relocate(p, file);
+  for (auto& d : p.diags) report(d.severity, d.at, take(d.message, consume));
+  if (p.timezone) cfg_.timezone = *p.timezone;
+  if (p.daemon) cfg_.daemon = *p.daemon;
+  for (std::size_t i = 0; i < p.orgs.size(); ++i) {
+    const Org& org = p.orgs[i];
+    auto [it, fresh] = cfg_.org_index.emplace(org.id, static_cast<std::int32_t>(cfg_.orgs.size()));
+    if (!fresh) {
+      const SourceLoc first = cfg_.orgs[static_cast<std::size_t>(it->second)].loc;
+      error(p.org_refs[i].id_loc, "duplicate id '" + org.id + "': an org with this id is already defined at " +
+                                      cfg_.files[first.file] + ":" + std::to_string(first.line) + kDash +
+                                      "give every org its own id");
+      continue;
+    }
+    cfg_.orgs.push_back(take(p.orgs[i], consume));
+    org_refs_.push_back(&p.org_refs[i]);
+  }
+  for (std::size_t i = 0; i < p.persons.size(); ++i) {
+    const Person& person = p.persons[i];
+    auto [it, fresh] = cfg_.person_index.emplace(person.id, static_cast<std::int32_t>(cfg_.persons.size()));
+    if (!fresh) {
+      const SourceLoc first = cfg_.persons[static_cast<std::size_t>(it->second)].loc;
+      error(p.person_id_locs[i], "duplicate id '" + person.id + "': a person with this id is already defined at " +
+                                     cfg_.files[first.file] + ":" + std::to_string(first.line) + kDash +
+                                     "give every person their own id");
+      continue;
+    }
+    cfg_.persons.push_back(take(p.persons[i], consume));
+  }
+  for (std::size_t i = 0; i < p.posts.size(); ++i) {
+    cfg_.posts.push_back(take(p.posts[i], consume));
+    post_refs_.push_back(&p.post_refs[i]);
+  }
+  for (std::size_t i = 0; i < p.obligations.size(); ++i) {
+    const Obligation& o = p.obligations[i];
+    auto [it, fresh] =
+        cfg_.obligation_index.emplace(o.id, static_cast<std::int32_t>(cfg_.obligations.size()));
+    if (!fresh) {
+      const Obligation& first = cfg_.obligations[static_cast<std::size_t>(it->second)];
+      error(p.obligation_id_locs[i],
+            "duplicate id '" + o.id + "': an obligation with this id is already defined at " +
+                cfg_.files[first.loc.file] + ":" + std::to_string(first.loc.line) + kDash +
+                (first.local || !o.local ? "give every obligation its own id"
+                                         : "to change a catalogue entry use [[override]]"));
+      continue;
+    }
+    cfg_.obligations.push_back(take(p.obligations[i], consume));
+  }
+  for (const auto& o : p.overrides) overrides_.push_back(&o);
+  for (std::size_t i = 0; i < p.events.size(); ++i) {
+    cfg_.events.push_back(take(p.events[i], consume));
+    event_refs_.push_back(&p.event_refs[i]);
+  }
+}
+
 void Loader::finish() {
   resolve_orgs();
   resolve_posts();
@@ -1312,17 +1447,125 @@ void Loader::finish() {
   resolve_events();
 }
 
+struct FileJob {
+  std::string path;
+  FileKind kind;
+  std::uint16_t file;
+  std::shared_ptr<FilePart> part;
+  bool reused = false;
+};
+
+// Reads a file's bytes and, unless the cache holds a part for exactly these bytes, parses them.
+void read_job(FileJob& job, const std::string& main_path, const LoadCache::Impl* cache) {
+  auto part = std::make_shared<FilePart>();
+  part->kind = job.kind;
+  part->file = job.file;
+  try {
+    std::ifstream in(job.path, std::ios::binary);
+    std::string text;
+    if (in) {
+      std::ostringstream buf;
+      buf << in.rdbuf();
+      text = buf.str();
+    }
+    if (!in) {
+      part->readable = false;
+      part->diags.push_back({Severity::error, {job.file, 1, 1},
+                             "cannot open the file: " + std::string(std::strerror(errno)) + kDash +
+                                 "check the path and the permissions"});
+    } else {
+      part->size = text.size();
+      part->hash = std::hash<std::string_view>{}(text);
+      if (cache) {
+        auto it = cache->parts.find(job.path);
+        if (it != cache->parts.end() && it->second->kind == job.kind &&
+            it->second->size == part->size && it->second->hash == part->hash) {
+          job.part = it->second;
+          job.reused = true;
+          return;
+        }
+      }
+      FileReader(*part, job.path, main_path).read(text);
+    }
+  } catch (const std::exception& e) {  // out of memory, most likely: never lose the message
+    part->readable = false;
+    part->diags.push_back({Severity::error, {job.file, 1, 1},
+                           std::string("cannot read the file: ") + e.what() + kDash +
+                               "check the file and the memory available to dutyd"});
+  }
+  job.part = std::move(part);
+}
+
+// Reads the jobs on up to four threads: each holds one TOML document at a time.
+void read_all(std::vector<FileJob>& jobs, const std::string& main_path, const LoadCache::Impl* cache) {
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (std::size_t i; (i = next++) < jobs.size();) read_job(jobs[i], main_path, cache);
+  };
+  const std::size_t threads =
+      std::min<std::size_t>(jobs.size(), std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+}
+
 }  // namespace
 
-LoadResult load_config(const std::string& path, const LoadOptions& options) {
+LoadCache::LoadCache() : impl_(std::make_unique<Impl>()) {}
+LoadCache::~LoadCache() = default;
+
+LoadResult load_config(const std::string& path, const LoadOptions& options, LoadCache* cache) {
   LoadResult result;
   result.config = std::make_shared<Config>();
   Loader loader(*result.config, result.diagnostics);
+  LoadCache::Impl* impl = cache ? cache->impl_.get() : nullptr;
+  if (impl && impl->main_path != path) *impl = {path, {}};
   // The catalogue first, so that a local [[obligation]] reusing a catalogue id is the one
   // reported (with a hint to use [[override]]).
-  loader.load_catalogue(options.catalogue_path.empty() ? default_catalogue_path()
-                                                       : options.catalogue_path);
-  loader.load_main(path);
+  const std::string catalogue =
+      options.catalogue_path.empty() ? default_catalogue_path() : options.catalogue_path;
+  std::vector<FileJob> jobs;
+  jobs.push_back({catalogue, FileKind::catalogue, loader.add_file(catalogue), nullptr});
+  jobs.push_back({path, FileKind::main, loader.add_file(path), nullptr});
+  read_all(jobs, path, impl);
+  // The includes, in the order of the patterns and, within one, of the file names.
+  std::vector<FileJob> includes;
+  const std::uint16_t main_file = jobs[1].file;
+  const fs::path base = fs::path(path).parent_path();
+  for (const StringAt& inc : jobs[1].part->includes) {
+    const SourceLoc at{main_file, inc.loc.line, inc.loc.column};
+    const std::string pattern = fs::path(inc.value).is_absolute() ? inc.value : (base / inc.value).string();
+    glob_t g{};
+    const int rc = ::glob(pattern.c_str(), GLOB_ERR, nullptr, &g);
+    std::vector<std::string> matches;
+    if (rc == 0)
+      for (std::size_t i = 0; i < g.gl_pathc; ++i) matches.emplace_back(g.gl_pathv[i]);
+    ::globfree(&g);
+    std::sort(matches.begin(), matches.end());
+    if (matches.empty()) {
+      const bool wildcard = inc.value.find_first_of("*?[") != std::string::npos;
+      loader.report(wildcard ? Severity::warning : Severity::error, at,
+                    "include '" + inc.value + "' matches no file" + kDash +
+                        (wildcard ? "nothing is included from it" : "check the path"));
+    }
+    for (const auto& m : matches)
+      if (!loader.has_file(m)) includes.push_back({m, FileKind::part, loader.add_file(m), nullptr});
+  }
+  read_all(includes, path, impl);
+  jobs.insert(jobs.end(), std::make_move_iterator(includes.begin()), std::make_move_iterator(includes.end()));
+
+  std::size_t orgs = 0, persons = 0, posts = 0;
+  for (const FileJob& job : jobs)
+    orgs += job.part->orgs.size(), persons += job.part->persons.size(), posts += job.part->posts.size();
+  loader.reserve(orgs, persons, posts);
+  std::unordered_map<std::string, std::shared_ptr<FilePart>> kept;
+  for (FileJob& job : jobs) {
+    loader.merge(*job.part, job.file, impl == nullptr);
+    ++(job.reused ? result.files_reused : result.files_parsed);
+    if (impl && job.part->readable) kept.emplace(job.path, job.part);
+  }
+  if (impl) impl->parts = std::move(kept);  // forget files no longer included
   loader.finish();
   result.diagnostics.sort(result.config->files);
   return result;
@@ -1332,7 +1575,9 @@ LoadResult load_catalogue(const std::string& path) {
   LoadResult result;
   result.config = std::make_shared<Config>();
   Loader loader(*result.config, result.diagnostics);
-  loader.load_catalogue(path);
+  FileJob job{path, FileKind::catalogue, loader.add_file(path), nullptr};
+  read_job(job, "", nullptr);
+  loader.merge(*job.part, job.file, true);
   loader.finish();
   return result;
 }

@@ -24,6 +24,7 @@ struct Loaded {
   std::shared_ptr<const Snapshot> snapshot;
   std::vector<std::string> errors;
   double parse_seconds = 0, derive_seconds = 0;
+  std::size_t files_parsed = 0, files_reused = 0;
 };
 
 using SteadyClock = std::chrono::steady_clock;
@@ -38,16 +39,18 @@ std::string fixed(double v) {
 
 // Reads and validates the whole configuration and derives its snapshot. Runs on a worker
 // thread for reloads; touches no shared state.
-Loaded load(const RunOptions& opt, Day today) {
+Loaded load(const RunOptions& opt, Day today, LoadCache& cache, const Snapshot* previous) {
   Loaded out;
   auto t0 = SteadyClock::now();
-  LoadResult r = load_config(opt.config_path, {opt.catalogue_path});
+  LoadResult r = load_config(opt.config_path, {opt.catalogue_path}, &cache);
   out.parse_seconds = seconds_since(t0);
+  out.files_parsed = r.files_parsed;
+  out.files_reused = r.files_reused;
   for (const auto& d : r.diagnostics.items())
     if (d.severity == Severity::error) out.errors.push_back(format(d));
   if (!r.ok()) return out;
   t0 = SteadyClock::now();
-  out.snapshot = std::make_shared<const Snapshot>(r.config, today);
+  out.snapshot = std::make_shared<const Snapshot>(r.config, today, previous);
   out.derive_seconds = seconds_since(t0);
   malloc_trim(0);  // the TOML documents are gone: give their memory back
   return out;
@@ -70,7 +73,10 @@ int run_daemon(const RunOptions& opt) {
   const auto started = SteadyClock::now();
   const Clock clock{opt.clock_offset};
   // The first load decides the time zone used for "today".
-  LoadResult first = load_config(opt.config_path, {opt.catalogue_path});
+  // Unchanged files are not parsed again on a reload. Used by one load at a time: the first
+  // here, then each reload's worker thread (a reload starts only after the previous ended).
+  LoadCache load_cache;
+  LoadResult first = load_config(opt.config_path, {opt.catalogue_path}, &load_cache);
   if (!first.ok()) {
     for (const auto& d : first.diagnostics.items())
       if (d.severity == Severity::error) log(3, format(d));
@@ -134,8 +140,10 @@ int run_daemon(const RunOptions& opt) {
           log(6, "reloading " + opt.config_path);
           finish_worker();
           const Day today = service.today();
-          worker = std::thread([&, today] {
-            auto loaded = std::make_shared<Loaded>(load(opt, today));
+          // The snapshot being served lends the blocks of unchanged organisations.
+          worker = std::thread([&, today, previous = service.snapshot_ptr()]() mutable {
+            auto loaded = std::make_shared<Loaded>(load(opt, today, load_cache, previous.get()));
+            previous.reset();
             net::post(io, [&, loaded] {
               reloading = false;
               if (stopping) return;
@@ -152,7 +160,9 @@ int run_daemon(const RunOptions& opt) {
                 service.reload_succeeded();
                 loaded->snapshot.reset();
                 malloc_trim(0);  // the previous snapshot and the diff texts are gone
-                log(6, "reloaded: parsed in " + fixed(loaded->parse_seconds) + " s, derived in " +
+                log(6, "reloaded: parsed in " + fixed(loaded->parse_seconds) + " s (" +
+                           std::to_string(loaded->files_parsed) + " changed file(s) parsed, " +
+                           std::to_string(loaded->files_reused) + " unchanged), derived in " +
                            fixed(loaded->derive_seconds) + " s, stored in " + fixed(seconds_since(t0)) + " s");
                 sd::notify("READY=1\nSTATUS=serving (reloaded)");
               } catch (const std::exception& e) {
@@ -211,7 +221,7 @@ int run_daemon(const RunOptions& opt) {
   const auto ep = server.endpoint();
   log(6, "dutyd listening on " + ep.address().to_string() + ":" + std::to_string(ep.port()) +
              ", database " + db_path + "; ready " + fixed(seconds_since(started)) + " s after start");
-  sd::notify("READY=1\nSTATUS=serving " + std::to_string(service.snapshot().expansion().occurrences.size()) +
+  sd::notify("READY=1\nSTATUS=serving " + std::to_string(service.snapshot().occurrence_count()) +
              " occurrences");
   io.run();
   finish_worker();

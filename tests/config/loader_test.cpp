@@ -205,5 +205,127 @@ TEST(Loader, IncludeMatchingNothingWarns) {
   EXPECT_NE(r.diagnostics.items()[0].message.find("matches no file"), std::string::npos);
 }
 
+// ---- the reload cache ----------------------------------------------------------------------
+
+// Everything a load produced, as text: the records and every diagnostic with its position.
+std::string dump(const LoadResult& r) {
+  std::ostringstream out;
+  const Config& c = *r.config;
+  for (const Org& o : c.orgs)
+    out << "org " << o.id << " " << o.name << " parent=" << (o.parent >= 0 ? c.orgs[o.parent].id : "-")
+        << " at " << c.files[o.loc.file] << ":" << o.loc.line << "\n";
+  for (const Person& p : c.persons) out << "person " << p.id << " " << p.name << " " << p.email << "\n";
+  for (const Post& p : c.posts) {
+    out << "post " << c.persons[p.person].id << " " << c.orgs[p.org].id << " " << format_day(p.from)
+        << ".." << format_day(p.until) << " at " << c.files[p.loc.file] << ":" << p.loc.line;
+    for (auto u : p.in_charge_of) out << " " << c.orgs[u].id;
+    out << "\n";
+  }
+  for (const auto& d : r.diagnostics.items()) out << format(d) << "\n";
+  return out.str();
+}
+
+// County c, its principal in post from `from`.
+std::string county_c(const std::string& from) {
+  return "[[org]]\nid = \"c\"\nname = \"丙县委\"\nkind = \"party-committee\"\nlevel = \"county\"\n\n"
+         "[[person]]\nid = \"pc\"\nname = \"丙某\"\n\n"
+         "[[post]]\nperson = \"pc\"\norg = \"c\"\nrole = \"principal\"\nfrom = " + from + "\n";
+}
+
+struct CacheDir {
+  fs::path dir = fs::temp_directory_path() / ("dutyd-cache-test-" + std::to_string(::getpid()));
+  CacheDir() {
+    fs::remove_all(dir);
+    fs::create_directories(dir / "conf.d");
+    write("main.toml", "timezone = \"Asia/Shanghai\"\ninclude = [\"conf.d/*.toml\"]\n");
+    write("conf.d/b.toml", R"([[org]]
+id = "b"
+name = "乙县委"
+kind = "party-committee"
+level = "county"
+
+[[person]]
+id = "pb"
+name = "乙某"
+
+[[post]]
+person = "pb"
+org = "b"
+role = "principal"
+from = 2024-01-01
+
+[[post]]
+person = "nobody"
+org = "b"
+role = "member"
+from = 2024-01-01
+colour = "red"
+)");
+    write("conf.d/c.toml", county_c("2024-01-01"));
+  }
+  ~CacheDir() { fs::remove_all(dir); }
+  void write(const std::string& name, const std::string& text) const {
+    std::ofstream(dir / name, std::ios::binary) << text;
+  }
+  std::string main() const { return (dir / "main.toml").string(); }
+};
+
+TEST(LoadCache, UnchangedFilesAreReusedAndTheResultEqualsAFreshLoad) {
+  CacheDir d;
+  LoadCache cache;
+  LoadResult first = load_config(d.main(), {test::catalogue()}, &cache);
+  EXPECT_EQ(first.files_parsed, 4u);  // catalogue, main, b, c
+  EXPECT_EQ(first.files_reused, 0u);
+  EXPECT_EQ(dump(first), dump(load_config(d.main(), {test::catalogue()})));
+
+  // Change one post in c.toml: only c.toml is parsed again.
+  d.write("conf.d/c.toml", county_c("2025-03-01"));
+  LoadResult second = load_config(d.main(), {test::catalogue()}, &cache);
+  EXPECT_EQ(second.files_parsed, 1u);
+  EXPECT_EQ(second.files_reused, 3u);
+  EXPECT_NE(dump(second).find("post pc c 2025-03-01"), std::string::npos);
+  EXPECT_EQ(dump(second), dump(load_config(d.main(), {test::catalogue()})));
+
+  // A file that is no longer included is forgotten.
+  fs::remove(d.dir / "conf.d/c.toml");
+  LoadResult third = load_config(d.main(), {test::catalogue()}, &cache);
+  EXPECT_EQ(third.files_parsed, 0u);
+  EXPECT_EQ(dump(third).find("org c "), std::string::npos);
+  EXPECT_EQ(dump(third), dump(load_config(d.main(), {test::catalogue()})));
+}
+
+TEST(LoadCache, ReusedFileKeepsItsOwnPositionsWhenAnEarlierFileIsAdded) {
+  CacheDir d;
+  LoadCache cache;
+  LoadResult first = load_config(d.main(), {test::catalogue()}, &cache);
+  // b.toml: an unknown key (found while reading) and an unknown person (found when joining).
+  ASSERT_EQ(first.diagnostics.error_count(), 2u);
+  // a.toml sorts before b.toml, so b.toml's index in the file list moves.
+  d.write("conf.d/a.toml", R"([[person]]
+id = "pa"
+name = "甲某"
+)");
+  LoadResult second = load_config(d.main(), {test::catalogue()}, &cache);
+  EXPECT_EQ(second.files_parsed, 1u);
+  EXPECT_EQ(dump(second), dump(load_config(d.main(), {test::catalogue()})));
+  ASSERT_EQ(second.diagnostics.error_count(), 2u);
+  for (const auto& diag : second.diagnostics.items()) {
+    EXPECT_EQ(fs::path(diag.file).filename(), "b.toml") << format(diag);
+    EXPECT_TRUE((diag.line == 18 && diag.column == 10) || (diag.line == 22 && diag.column == 1))
+        << format(diag);
+  }
+}
+
+TEST(LoadCache, DuplicateAcrossFilesIsFoundWhenOnlyOneChanged) {
+  CacheDir d;
+  LoadCache cache;
+  ASSERT_TRUE(load_config(d.main(), {test::catalogue()}, &cache).diagnostics.error_count() == 2u);
+  d.write("conf.d/d.toml", "[[org]]\nid = \"c\"\nname = \"重复\"\nkind = \"party-committee\"\nlevel = \"county\"\n");
+  LoadResult r = load_config(d.main(), {test::catalogue()}, &cache);
+  EXPECT_EQ(r.files_parsed, 1u);
+  ASSERT_EQ(r.diagnostics.error_count(), 3u);
+  EXPECT_NE(dump(r).find("d.toml:2:6: error: duplicate id 'c'"), std::string::npos) << dump(r);
+}
+
 }  // namespace
 }  // namespace dutyd
