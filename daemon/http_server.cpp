@@ -24,6 +24,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       : server_(server), stream_(std::move(socket)), grace_(stream_.get_executor()) {}
 
   void start() { read(); }
+  net::any_io_executor executor() { return stream_.get_executor(); }
 
   // Called on stop: an idle connection closes now; one whose request has begun to arrive, or
   // whose response is being written, finishes first (bounded by the timeouts).
@@ -67,16 +68,36 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (ec == http::error::header_limit) return reject(http::status::request_header_fields_too_large, "请求头过大\n");
     if (ec == http::error::body_limit) return reject(http::status::payload_too_large, "请求体过大\n");
     if (ec) return reject(http::status::bad_request, "无法解析的请求\n");
-    Response res;
+    if (server_.fast_) {
+      std::optional<Response> fast;
+      try {
+        fast = server_.fast_(parser_->get());
+      } catch (const std::exception& e) {
+        std::cerr << "<3>request handler failed: " << e.what() << "\n";
+      }
+      if (fast) return write(std::move(*fast));
+    }
+    if (on_state_thread()) return write(handle());
+    // The event loop handles it; the request stays in parser_, untouched here meanwhile.
+    net::post(server_.io_, [self = shared_from_this()] {
+      Response res = self->handle();
+      net::post(self->stream_.get_executor(),
+                [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
+    });
+  }
+
+  bool on_state_thread() const { return server_.pools_.empty(); }
+
+  // On the event loop.
+  Response handle() {
     try {
-      res = server_.handler_(parser_->get());
+      return server_.handler_(parser_->get());
     } catch (const std::exception& e) {
       // No exception may escape a completion handler: answer 500 and keep serving.
       std::cerr << "<3>request handler failed: " << e.what() << "\n";
-      res = make_response(parser_->get(), http::status::internal_server_error, "服务器内部错误\n",
-                          "text/plain; charset=utf-8");
+      return make_response(parser_->get(), http::status::internal_server_error, "服务器内部错误\n",
+                           "text/plain; charset=utf-8");
     }
-    write(std::move(res));
   }
 
   void reject(http::status status, const char* text) {
@@ -124,7 +145,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 HttpServer::HttpServer(net::io_context& io, HttpHandler handler, HttpLimits limits)
     : io_(io), acceptor_(io), handler_(std::move(handler)), limits_(limits), retry_timer_(io) {}
 
-HttpServer::~HttpServer() = default;
+HttpServer::~HttpServer() {
+  pool_guards_.clear();
+  for (auto& pool : pools_) pool->stop();  // connections left at exit are dropped
+  for (auto& t : threads_) t.join();
+}
 
 void HttpServer::listen(const std::string& address) {
   std::string host = address, port;
@@ -154,11 +179,23 @@ void HttpServer::adopt(int fd) {
 
 tcp::endpoint HttpServer::endpoint() const { return acceptor_.local_endpoint(); }
 
-void HttpServer::start() { accept(); }
+void HttpServer::set_io_threads(std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    pools_.push_back(std::make_unique<net::io_context>(1));
+    pool_guards_.push_back(net::make_work_guard(*pools_.back()));
+  }
+}
+
+void HttpServer::start() {
+  io_guard_.emplace(net::make_work_guard(io_));
+  for (auto& pool : pools_) threads_.emplace_back([&ctx = *pool] { ctx.run(); });
+  accept();
+}
 
 void HttpServer::accept() {
-  // One thread runs the io_context and owns every session: no strand needed.
-  acceptor_.async_accept(io_, [this](beast::error_code ec, tcp::socket socket) {
+  // Each session belongs to one io_context run by one thread: no strand needed.
+  net::io_context& home = pools_.empty() ? io_ : *pools_[next_pool_++ % pools_.size()];
+  acceptor_.async_accept(home, [this](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (ec == net::error::operation_aborted || stopping_) return;
       // Out of file descriptors (EMFILE) and the like: retrying at once would spin at full
@@ -169,23 +206,32 @@ void HttpServer::accept() {
         if (!wec && !stopping_) accept();
       });
       return;
-    } else if (sessions_.size() >= limits_.max_connections) {
+    } else if (open_connections() >= limits_.max_connections) {
       beast::error_code ignored;
       socket.close(ignored);  // over the cap: refuse rather than queue without bound
     } else {
       auto s = std::make_shared<HttpSession>(*this, std::move(socket));
-      sessions_.push_front(s);
-      s->self_entry = sessions_.begin();
-      s->start();
+      {
+        std::lock_guard lock(sessions_mutex_);
+        sessions_.push_front(s);
+        s->self_entry = sessions_.begin();
+      }
+      net::dispatch(s->executor(), [s] { s->start(); });
     }
     if (!stopping_) accept();
   });
 }
 
 void HttpServer::forget(HttpSession* s) {
-  if (s->forgotten_) return;
-  s->forgotten_ = true;
-  sessions_.erase(s->self_entry);
+  bool last = false;
+  {
+    std::lock_guard lock(sessions_mutex_);
+    if (s->forgotten_) return;
+    s->forgotten_ = true;
+    sessions_.erase(s->self_entry);
+    last = stopping_ && sessions_.empty();
+  }
+  if (last) net::post(io_, [this] { io_guard_.reset(); });
 }
 
 void HttpServer::stop() {
@@ -193,10 +239,15 @@ void HttpServer::stop() {
   beast::error_code ec;
   acceptor_.close(ec);
   retry_timer_.cancel();
+  pool_guards_.clear();  // the I/O threads end once their connections are gone
   std::vector<std::shared_ptr<HttpSession>> live;
-  for (auto& w : sessions_)
-    if (auto s = w.lock()) live.push_back(s);
-  for (auto& s : live) s->stop();
+  {
+    std::lock_guard lock(sessions_mutex_);
+    for (auto& w : sessions_)
+      if (auto s = w.lock()) live.push_back(s);
+    if (live.empty()) io_guard_.reset();
+  }
+  for (auto& s : live) net::dispatch(s->executor(), [s] { s->stop(); });
 }
 
 }  // namespace dutyd
