@@ -1,0 +1,98 @@
+// Delivery over libcurl: HTTP POST for chat robots and webhooks, SMTP (STARTTLS or implicit TLS,
+// AUTH) with one transfer per recipient so each recipient's result is known. Blocking: run it
+// on the daemon's worker pool, never on the event loop. Results are Verdicts (response.hpp).
+#pragma once
+
+#include <curl/curl.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "notifiers/messages.hpp"
+#include "notifiers/response.hpp"
+
+namespace dutyd::notify {
+
+class CurlError : public std::runtime_error {
+ public:
+  CurlError(CURLcode code, const std::string& what) : std::runtime_error(what), code_(code) {}
+  CURLcode code() const { return code_; }
+
+ private:
+  CURLcode code_;
+};
+
+// One easy handle; move-only; setters throw CurlError naming the option.
+class CurlEasy {
+ public:
+  CurlEasy();
+  CurlEasy(CurlEasy&&) noexcept = default;
+  CurlEasy& operator=(CurlEasy&&) noexcept = default;
+  CurlEasy(const CurlEasy&) = delete;
+  CurlEasy& operator=(const CurlEasy&) = delete;
+
+  void set(CURLoption option, long value, const char* name);
+  void set(CURLoption option, const std::string& value, const char* name);
+  void set(CURLoption option, void* value, const char* name);
+  // Callbacks are passed as function pointers, as libcurl expects them.
+  template <typename R, typename... A>
+  void set(CURLoption option, R (*fn)(A...), const char* name) {
+    if (const CURLcode c = curl_easy_setopt(handle_.get(), option, fn); c != CURLE_OK)
+      throw CurlError(c, std::string("libcurl refused ") + name + ": " + curl_easy_strerror(c));
+  }
+  // Performs the transfer; CURLE_OK or the code, with curl's message in `error`.
+  CURLcode perform(std::string& error);
+  long response_code() const;
+  CURL* get() const { return handle_.get(); }
+
+ private:
+  struct Deleter {
+    void operator()(CURL* c) const { curl_easy_cleanup(c); }
+  };
+  std::unique_ptr<CURL, Deleter> handle_;
+  std::unique_ptr<char[]> error_buffer_;
+};
+
+struct TransferOptions {
+  long timeout_seconds = 30;
+  long connect_timeout_seconds = 10;
+  std::string proxy;    // empty: none (environment variables are ignored)
+  std::string ca_file;  // empty: the system's CA store
+};
+
+struct HttpResult {
+  bool answered = false;  // false: transport failure, see `error`
+  long status = 0;
+  std::string body;
+  std::string retry_after;
+  std::string error;
+};
+
+HttpResult http_post(const HttpRequest& request, const TransferOptions& options);
+// http_post then classify_http.
+Verdict deliver_http(ChannelKind kind, const HttpRequest& request, const TransferOptions& options,
+                     std::int64_t now_unix);
+
+struct SmtpServer {
+  std::string url;  // smtp://host:587 (STARTTLS required) or smtps://host:465 (implicit TLS)
+  std::string username;
+  std::string password;
+  bool allow_plaintext = false;  // smtp:// without STARTTLS: only for loopback tests
+};
+
+// Keeps one connection for several recipients (libcurl reuses it between transfers).
+class SmtpSession {
+ public:
+  SmtpSession(SmtpServer server, TransferOptions options);
+  // One message to one recipient; the SMTP reply decides (classify_smtp).
+  Verdict send(const std::string& envelope_from, const std::string& recipient,
+               const std::string& message);
+
+ private:
+  SmtpServer server_;
+  TransferOptions options_;
+  CurlEasy easy_;
+};
+
+}  // namespace dutyd::notify
