@@ -1,7 +1,6 @@
 #include "calendar/expand.hpp"
 
 #include <algorithm>
-#include <cstdio>
 
 #include "config/rrule.hpp"
 
@@ -12,7 +11,8 @@ Expander::Expander(const Config& config)
       principal_posts_(config.orgs.size()),
       member_posts_(config.orgs.size()),
       subordinates_(config.orgs.size()),
-      person_orgs_(config.persons.size()) {
+      person_orgs_(config.persons.size()),
+      org_events_(config.orgs.size()) {
   for (std::size_t i = 0; i < config.posts.size(); ++i) {
     const Post& p = config.posts[i];
     const auto idx = static_cast<std::int32_t>(i);
@@ -20,6 +20,14 @@ Expander::Expander(const Config& config)
     list[static_cast<std::size_t>(p.org)].push_back(idx);
     auto& orgs = person_orgs_[static_cast<std::size_t>(p.person)];
     if (std::find(orgs.begin(), orgs.end(), p.org) == orgs.end()) orgs.push_back(p.org);
+  }
+  for (std::size_t i = 0; i < config.events.size(); ++i) {
+    const Event& ev = config.events[i];
+    org_events_[static_cast<std::size_t>(ev.org)].push_back(static_cast<std::int32_t>(i));
+    if (ev.person < 0) continue;
+    // A member's event duty is the named person's even without a post in that organisation.
+    auto& orgs = person_orgs_[static_cast<std::size_t>(ev.person)];
+    if (std::find(orgs.begin(), orgs.end(), ev.org) == orgs.end()) orgs.push_back(ev.org);
   }
   for (auto& list : principal_posts_)
     std::sort(list.begin(), list.end(), [&](std::int32_t a, std::int32_t b) {
@@ -67,6 +75,15 @@ std::vector<Expander::DueWindow> Expander::due_windows(const Obligation& o, Day 
       start = make_day(civil(due).year, 1, 1);
     }
     out.push_back({due, start});
+  }
+  return out;
+}
+
+Expander::DueWindows Expander::due_windows(Day from, Day to) const {
+  DueWindows out(config_.obligations.size());
+  for (std::size_t oi = 0; oi < config_.obligations.size(); ++oi) {
+    const Obligation& ob = config_.obligations[oi];
+    if (!ob.disabled && !ob.event_triggered()) out[oi] = due_windows(ob, from, to);
   }
   return out;
 }
@@ -210,43 +227,77 @@ Expansion Expander::expand(Day from, Day to, const ExpandFilter& filter) const {
     orgs.resize(config_.orgs.size());
     for (std::size_t i = 0; i < orgs.size(); ++i) orgs[i] = static_cast<std::int32_t>(i);
   }
+  const DueWindows dues = due_windows(from, to);
   for (std::size_t oi = 0; oi < config_.obligations.size(); ++oi) {
+    if (dues[oi].empty()) continue;
     const Obligation& ob = config_.obligations[oi];
-    if (ob.disabled || ob.event_triggered()) continue;
-    const std::vector<DueWindow> dues = due_windows(ob, from, to);
-    if (dues.empty()) continue;
     for (std::int32_t org : orgs)
       if (ob.applies(config_.orgs[static_cast<std::size_t>(org)]))
-        expand_obligation(static_cast<std::int32_t>(oi), dues, org, filter, out);
+        expand_obligation(static_cast<std::int32_t>(oi), dues[oi], org, filter, out);
   }
   for (std::size_t ei = 0; ei < config_.events.size(); ++ei)
     expand_event(static_cast<std::int32_t>(ei), from, to, filter, out);
-  std::sort(out.occurrences.begin(), out.occurrences.end(),
-            [](const Occurrence& a, const Occurrence& b) {
-              return std::tie(a.due, a.org, a.obligation, a.member, a.counterpart_org,
-                              a.counterpart_person, a.event) <
-                     std::tie(b.due, b.org, b.obligation, b.member, b.counterpart_org,
-                              b.counterpart_person, b.event);
-            });
+  std::sort(out.occurrences.begin(), out.occurrences.end(), occurrence_order);
   return out;
 }
 
+void Expander::expand_org(std::int32_t org, const DueWindows& dues, Day from, Day to,
+                          Expansion& out) const {
+  const std::size_t first = out.occurrences.size();
+  const Org& o = config_.orgs[static_cast<std::size_t>(org)];
+  for (std::size_t oi = 0; oi < config_.obligations.size(); ++oi)
+    if (!dues[oi].empty() && config_.obligations[oi].applies(o))
+      expand_obligation(static_cast<std::int32_t>(oi), dues[oi], org, {}, out);
+  for (std::int32_t ei : org_events_[static_cast<std::size_t>(org)]) expand_event(ei, from, to, {}, out);
+  std::sort(out.occurrences.begin() + static_cast<std::ptrdiff_t>(first), out.occurrences.end(),
+            occurrence_order);
+}
+
+namespace {
+
+// `v` in decimal with at least `width` digits; returns the end. (UIDs are hashed for every
+// occurrence of a province at each start: snprintf showed in the profile.)
+char* put_number(char* out, unsigned v, int width = 1) {
+  char digits[10];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  while (n < width) digits[n++] = '0';
+  while (n > 0) *out++ = digits[--n];
+  return out;
+}
+
+}  // namespace
+
 std::size_t Expander::period_label(const Occurrence& o, char* buf) const {
   const Obligation& ob = config_.obligations[static_cast<std::size_t>(o.obligation)];
-  if (o.event >= 0) {
+  char* end = buf;
+  if (o.event >= 0) {  // 2026-05-10
     const Civil e = civil(config_.events[static_cast<std::size_t>(o.event)].date);
-    return static_cast<std::size_t>(std::snprintf(buf, 16, "%04d-%02u-%02u", e.year, e.month, e.day));
+    end = put_number(end, static_cast<unsigned>(e.year), 4);
+    *end++ = '-';
+    end = put_number(end, e.month, 2);
+    *end++ = '-';
+    end = put_number(end, e.day, 2);
+    return static_cast<std::size_t>(end - buf);
   }
   const Civil c = civil(o.due);
+  end = put_number(end, static_cast<unsigned>(c.year));
   switch (ob.period) {
-    case Period::half_year:
-      return static_cast<std::size_t>(std::snprintf(buf, 16, "%dH%d", c.year, c.month <= 6 ? 1 : 2));
-    case Period::quarter:
-      return static_cast<std::size_t>(std::snprintf(buf, 16, "%dQ%u", c.year, (c.month - 1) / 3 + 1));
-    case Period::year:
+    case Period::half_year:  // 2027H1
+      *end++ = 'H';
+      *end++ = c.month <= 6 ? '1' : '2';
+      break;
+    case Period::quarter:  // 2027Q3
+      *end++ = 'Q';
+      *end++ = static_cast<char>('1' + (c.month - 1) / 3);
+      break;
+    case Period::year:  // 2027
       break;
   }
-  return static_cast<std::size_t>(std::snprintf(buf, 16, "%d", c.year));
+  return static_cast<std::size_t>(end - buf);
 }
 
 std::string Expander::period_label(const Occurrence& o) const {

@@ -15,6 +15,7 @@
 #include <span>
 #include <string_view>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "config/model.hpp"
@@ -35,8 +36,16 @@ struct Occurrence {
   std::uint32_t predecessors_count = 0;
 };
 
+// The order of every list of occurrences dutyd hands out (expand(), feeds, the API): due date,
+// organisation, obligation, member, counterpart, event. A total order (no two occurrences share
+// all of these), so any list sorted by it comes out the same however it was assembled.
+inline bool occurrence_order(const Occurrence& a, const Occurrence& b) {
+  return std::tie(a.due, a.org, a.obligation, a.member, a.counterpart_org, a.counterpart_person, a.event) <
+         std::tie(b.due, b.org, b.obligation, b.member, b.counterpart_org, b.counterpart_person, b.event);
+}
+
 struct Expansion {
-  std::vector<Occurrence> occurrences;  // sorted by due date, then organisation, obligation
+  std::vector<Occurrence> occurrences;  // in occurrence_order
   std::vector<std::int32_t> predecessor_pool;
   std::span<const std::int32_t> predecessors(const Occurrence& o) const {
     return {predecessor_pool.data() + o.predecessors_at, o.predecessors_count};
@@ -52,8 +61,21 @@ class Expander {
  public:
   explicit Expander(const Config& config);
 
+  struct DueWindow {
+    Day due;
+    Day window_start;
+  };
+  // Per obligation (index into Config::obligations), its due dates in [from, to] with their
+  // windows; empty for disabled and event-triggered obligations. Evaluate once, then hand to
+  // expand_org for every organisation.
+  using DueWindows = std::vector<std::vector<DueWindow>>;
+  DueWindows due_windows(Day from, Day to) const;
+
   // Occurrences whose due date lies in [from, to].
   Expansion expand(Day from, Day to, const ExpandFilter& filter = {}) const;
+  // One organisation's occurrences (recurring and event-triggered) due in [from, to], where
+  // `dues` is due_windows(from, to); appended to `out` and sorted in occurrence_order.
+  void expand_org(std::int32_t org, const DueWindows& dues, Day from, Day to, Expansion& out) const;
 
   const Config& config() const { return config_; }
   // Stable identity: obligation/org/period[/member][/counterpart]@dutyd
@@ -75,12 +97,25 @@ class Expander {
   const std::vector<std::int32_t>& subordinates(std::int32_t org) const {
     return subordinates_[static_cast<std::size_t>(org)];
   }
+  // Post indices of an organisation: principal posts sorted by start, member posts in
+  // configuration order.
+  const std::vector<std::int32_t>& principal_posts(std::int32_t org) const {
+    return principal_posts_[static_cast<std::size_t>(org)];
+  }
+  const std::vector<std::int32_t>& member_posts(std::int32_t org) const {
+    return member_posts_[static_cast<std::size_t>(org)];
+  }
+  // Event indices of an organisation, in configuration order.
+  const std::vector<std::int32_t>& org_events(std::int32_t org) const {
+    return org_events_[static_cast<std::size_t>(org)];
+  }
+  // The only organisations whose occurrences can name `person` as responsible or predecessor:
+  // those where the person holds or held a post, or which an event names the person for.
+  const std::vector<std::int32_t>& person_orgs(std::int32_t person) const {
+    return person_orgs_[static_cast<std::size_t>(person)];
+  }
 
  private:
-  struct DueWindow {
-    Day due;
-    Day window_start;
-  };
   std::vector<DueWindow> due_windows(const Obligation& o, Day from, Day to) const;
   void expand_obligation(std::int32_t obligation, const std::vector<DueWindow>& dues,
                          std::int32_t org, const ExpandFilter& filter, Expansion& out) const;
@@ -91,7 +126,8 @@ class Expander {
   std::vector<std::vector<std::int32_t>> principal_posts_;  // per org, sorted by from
   std::vector<std::vector<std::int32_t>> member_posts_;     // per org
   std::vector<std::vector<std::int32_t>> subordinates_;     // per org
-  std::vector<std::vector<std::int32_t>> person_orgs_;      // per person: orgs with their posts
+  std::vector<std::vector<std::int32_t>> person_orgs_;      // per person, see person_orgs()
+  std::vector<std::vector<std::int32_t>> org_events_;       // per org
 };
 
 template <typename Sink>

@@ -1,5 +1,6 @@
 // Expansion behaviour: per-counterpart duties, a post that changes hands, the vacant-post
 // rule, member posts that end, events, filters and UIDs.
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -293,6 +294,34 @@ TEST_F(ExpandTest, UidsAreStableAndUnique) {
   const auto e2 = ex.expand(make_day(2027, 6, 1), make_day(2027, 6, 30));
   ASSERT_FALSE(e2.occurrences.empty());
   for (const auto& o : e2.occurrences) EXPECT_TRUE(uids.count(ex.uid(o))) << ex.uid(o);
+}
+
+// Expanding organisation by organisation with the rules evaluated once gives exactly the
+// global expansion's occurrences, in its order within each organisation.
+TEST_F(ExpandTest, PerOrganisationEqualsGlobal) {
+  const Expander ex(config());
+  const Day from = make_day(2026, 1, 1), to = make_day(2028, 12, 31);
+  const Expansion all = ex.expand(from, to);
+  const Expander::DueWindows dues = ex.due_windows(from, to);
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < config().orgs.size(); ++i) {
+    const auto org = static_cast<std::int32_t>(i);
+    Expansion mine;
+    ex.expand_org(org, dues, from, to, mine);
+    std::vector<std::string> expected, got;
+    auto line = [&](const Expansion& e, const Occurrence& o) {
+      std::string l = ex.uid(o) + " " + std::to_string(o.person) + " " + format_day(o.window_start) + " ";
+      for (std::int32_t p : e.predecessors(o)) l += std::to_string(p) + ",";
+      return l;
+    };
+    for (const Occurrence& o : all.occurrences)
+      if (o.org == org) expected.push_back(line(all, o));
+    for (const Occurrence& o : mine.occurrences) got.push_back(line(mine, o));
+    EXPECT_EQ(got, expected) << config().orgs[i].id;
+    EXPECT_TRUE(std::is_sorted(mine.occurrences.begin(), mine.occurrences.end(), occurrence_order));
+    total += got.size();
+  }
+  EXPECT_EQ(total, all.occurrences.size());
 }
 
 TEST_F(ExpandTest, EventTriggeredDuty) {
