@@ -520,13 +520,13 @@ int cmd_complete_or_link(const Args& a, std::ostream& out, std::ostream& err, bo
   const Day today = local_day(ctx->clock.now(), offset);
   const Snapshot snap(ctx->loaded.config, today);
   const std::string uid = a.get("--occurrence");
-  const auto idx = snap.find(uid);
-  if (!idx) {
+  const auto found = snap.find(uid);
+  if (!found) {
     err << "dutyd: no occurrence '" << uid << "' in the current calendar — see `dutyd expand -c "
         << a.get("-c") << " --format json`\n";
     return 1;
   }
-  const Occurrence& o = snap.expansion().occurrences[*idx];
+  const Occurrence& o = **found;
   if (link) {
     std::string person = a.get("--person");
     if (person.empty()) {

@@ -7,11 +7,11 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <thread>
 #include <unordered_set>
 
 #include "daemon/crypto.hpp"
 #include "daemon/http_server.hpp"
+#include "daemon/parallel.hpp"
 
 namespace dutyd {
 namespace {
@@ -273,26 +273,22 @@ void Service::install(std::shared_ptr<const Snapshot> snap, const std::string& r
       audit.push_back({"dutyd", "occurrence.retire", uid, "no longer derived from the configuration"});
     }
   };
-  // Digests of every organisation's occurrences, computed on both cores; bodies only for the
-  // organisations that changed.
-  std::vector<std::string> digests(c.orgs.size()), bodies(c.orgs.size()), packed(c.orgs.size());
-  auto parallel = [&](auto work) {
-    const std::size_t n = c.orgs.size(), half = n / 2;
-    std::thread helper([&] { for (std::size_t i = 0; i < half; ++i) work(i); });
-    for (std::size_t i = half; i < n; ++i) work(i);
-    helper.join();
-  };
-  parallel([&](std::size_t i) { digests[i] = snap->org_digest(static_cast<std::int32_t>(i)); });
+  // The digests come with the snapshot's blocks (computed when a block is built; a block taken
+  // over from the previous snapshot keeps its digest, so an unchanged organisation costs one
+  // lookup here). Bodies are built only for the organisations that changed, on both cores,
+  // and packed at once; the text is kept only where it must be compared with the stored one,
+  // so a first start never holds every organisation's text.
+  std::vector<std::string> bodies(c.orgs.size()), packed(c.orgs.size());
   std::vector<char> changed(c.orgs.size(), 0), known(c.orgs.size(), 0);
+  std::vector<std::size_t> todo;
   for (std::size_t i = 0; i < c.orgs.size(); ++i) {
     auto it = stored_digests_.find(c.orgs[i].id);
     known[i] = it != stored_digests_.end();
-    changed[i] = !known[i] || it->second != digests[i];
+    changed[i] = !known[i] || it->second != snap->org_digest(static_cast<std::int32_t>(i));
+    if (changed[i]) todo.push_back(i);
   }
-  // Bodies are packed as soon as they are built; the text is kept only where it must be
-  // compared with the stored one, so a first start never holds every organisation's text.
-  parallel([&](std::size_t i) {
-    if (!changed[i]) return;
+  parallel_for(todo.size(), [&](std::size_t k) {
+    const std::size_t i = todo[k];
     std::string body = snap->org_body(static_cast<std::int32_t>(i));
     packed[i] = Store::pack_body(body);
     if (known[i]) bodies[i] = std::move(body);
@@ -316,7 +312,7 @@ void Service::install(std::shared_ptr<const Snapshot> snap, const std::string& r
       }
     }
     bodies[i] = std::string{};
-    changes.push_back({id, std::move(digests[i]), std::move(packed[i])});
+    changes.push_back({id, snap->org_digest(static_cast<std::int32_t>(i)), std::move(packed[i])});
   }
   for (const auto& [org, digest] : stored_digests_) {
     if (seen.count(org)) continue;
@@ -324,7 +320,7 @@ void Service::install(std::shared_ptr<const Snapshot> snap, const std::string& r
     changes.push_back({org, "", ""});
   }
   audit.push_back({"dutyd", reason, "config",
-                   std::to_string(snap->expansion().occurrences.size()) + " occurrences " + from +
+                   std::to_string(snap->occurrence_count()) + " occurrences " + from +
                        ".." + to + ", " + std::to_string(changes.size()) + " org sets changed, " +
                        std::to_string(retired.size()) + " retired, " + std::to_string(reassigned) +
                        " reassigned"});
@@ -336,9 +332,12 @@ void Service::install(std::shared_ptr<const Snapshot> snap, const std::string& r
   snapshot_ = std::move(snap);
   ++generation_;
   feed_cache_.clear();
-  std::cerr << log_prefix(6) << "serving " << snapshot_->expansion().occurrences.size()
-            << " occurrences (" << from << " .. " << to << "); " << changes.size()
-            << " org sets changed, " << retired.size() << " retired, " << reassigned << " reassigned\n";
+  const auto& stats = snapshot_->derive_stats();
+  std::cerr << log_prefix(6) << "serving " << snapshot_->occurrence_count() << " occurrences ("
+            << from << " .. " << to << "; organisations: " << stats.built << " derived, "
+            << stats.shared << " unchanged, " << stats.remapped << " renumbered); "
+            << changes.size() << " org sets changed, " << retired.size() << " retired, "
+            << reassigned << " reassigned\n";
 }
 
 std::optional<TokenRecord> Service::find_token(const std::string& secret) const {
@@ -449,7 +448,9 @@ Response Service::feed(const Request& req, const std::string& token) {
   CachedFeed& cached = feed_cache_[rec->id];
   if (cached.generation != generation_ || cached.today != day || cached.snapshot != snapshot_.get() ||
       !cached.body) {
-    const Expansion e = person >= 0 ? snapshot_->for_person(person) : snapshot_->for_org(org);
+    Expansion own;  // a person's feed is assembled; an organisation's is its block
+    if (person >= 0) own = snapshot_->for_person(person);
+    const Expansion& e = person >= 0 ? own : snapshot_->for_org(org);
     FeedOptions opts;
     opts.name = name;
     opts.viewer = person;
@@ -525,9 +526,9 @@ Response Service::completion_page(const Request& req) {
   const long long expiry = std::strtoll(x.c_str(), &end, 10);
   if (!end || *end || expiry < clock_.now())
     return html(req, http::status::gone, "链接已过期", "<p class=\"err\">此链接已过期，请使用最新提醒中的链接。</p>");
-  const auto idx = snapshot_->find(uid);
-  if (!idx) return html(req, http::status::not_found, "事项不存在", "<p class=\"err\">该事项已不在当前日程中。</p>");
-  const Occurrence& o = snapshot_->expansion().occurrences[*idx];
+  const auto found = snapshot_->find(uid);
+  if (!found) return html(req, http::status::not_found, "事项不存在", "<p class=\"err\">该事项已不在当前日程中。</p>");
+  const Occurrence& o = **found;
   const Config& c = snapshot_->config();
   const Obligation& ob = c.obligations[static_cast<std::size_t>(o.obligation)];
   const std::string title = summary(snapshot_->expander(), o);
@@ -619,9 +620,9 @@ Response Service::api_completions(const Request& req) {
   if (!done_on || !parse_day(*done_on)) return json_error(req, http::status::bad_request, "'done_on' must be a date YYYY-MM-DD");
   if (!doc || !minutes || !ev || !note) return json_error(req, http::status::bad_request, "evidence fields and note must be strings");
   if (*parse_day(*done_on) > today()) return json_error(req, http::status::bad_request, "'done_on' is in the future");
-  const auto idx = snapshot_->find(*uid);
-  if (!idx) return json_error(req, http::status::not_found, "no such occurrence in the current calendar");
-  const Occurrence& o = snapshot_->expansion().occurrences[*idx];
+  const auto found = snapshot_->find(*uid);
+  if (!found) return json_error(req, http::status::not_found, "no such occurrence in the current calendar");
+  const Occurrence& o = **found;
   const Config& c = snapshot_->config();
   // Work done before the window opened belongs to an earlier period, not to this occurrence.
   if (*parse_day(*done_on) < o.window_start)
@@ -682,27 +683,33 @@ Response Service::api_occurrences(const Request& req) {
   }
   std::size_t limit = 10000;
   if (!(*params)["limit"].empty()) limit = std::min<std::size_t>(100000, std::strtoull((*params)["limit"].c_str(), nullptr, 10));
-  Expansion subset;
-  const Expansion* e = &snapshot_->expansion();
   if (!(*params)["org"].empty() && !c.org_index.count((*params)["org"]))
     return json_error(req, http::status::not_found, "unknown org");
+  // The occurrences to list, in occurrence_order (as one global expansion would give them).
+  Expansion subset;
+  std::vector<const Occurrence*> selected;
   if (!(*params)["person"].empty()) {
     auto it = c.person_index.find((*params)["person"]);
     if (it == c.person_index.end()) return json_error(req, http::status::not_found, "unknown person");
     subset = snapshot_->for_person(it->second);
-    e = &subset;
+    for (const Occurrence& o : subset.occurrences) selected.push_back(&o);
   } else if (!(*params)["org"].empty()) {
-    auto it = c.org_index.find((*params)["org"]);
-    if (it == c.org_index.end()) return json_error(req, http::status::not_found, "unknown org");
-    subset = snapshot_->for_org(it->second);
-    e = &subset;
+    for (const Occurrence& o : snapshot_->for_org(c.org_index.at((*params)["org"])).occurrences)
+      selected.push_back(&o);
+  } else {
+    snapshot_->for_each_occurrence([&](const Occurrence& o, const Expansion&) {
+      if (o.due >= from && o.due <= to) selected.push_back(&o);
+    });
+    std::sort(selected.begin(), selected.end(),
+              [](const Occurrence* a, const Occurrence* b) { return occurrence_order(*a, *b); });
   }
   Json list = Json::array();
   std::size_t count = 0;
   if (status_filter != "retired") {
     std::int32_t org_filter = -1;
     if (!(*params)["org"].empty()) org_filter = c.org_index.at((*params)["org"]);
-    for (const Occurrence& o : e->occurrences) {
+    for (const Occurrence* op : selected) {
+      const Occurrence& o = *op;
       if (o.due < from || o.due > to) continue;
       if (org_filter >= 0 && o.org != org_filter) continue;
       const Status st = status(o);
@@ -755,7 +762,8 @@ Response Service::api_occurrences(const Request& req) {
 
 Response Service::metrics(const Request& req) {
   std::map<std::string, std::uint64_t> by_status{{"open", 0}, {"done", 0}, {"late", 0}, {"overdue", 0}};
-  for (const Occurrence& o : snapshot_->expansion().occurrences) ++by_status[status_name(status(o))];
+  snapshot_->for_each_occurrence(
+      [&](const Occurrence& o, const Expansion&) { ++by_status[status_name(status(o))]; });
   std::ostringstream m;
   m << "# HELP dutyd_occurrences Occurrences in the horizon by status.\n# TYPE dutyd_occurrences gauge\n";
   for (const auto& [s, n] : by_status) m << "dutyd_occurrences{status=\"" << s << "\"} " << n << "\n";
