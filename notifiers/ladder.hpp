@@ -10,69 +10,27 @@
 #include <vector>
 
 #include "config/date.hpp"
+#include "config/escalation.hpp"
 #include "notifiers/workdays.hpp"
 
 namespace dutyd::notify {
 
-enum class OffsetUnit : std::uint8_t { calendar_days, working_days };
-
-// "-30d", "+1wd", "0d": signed count and unit.
-struct StepOffset {
-  int amount = 0;
-  OffsetUnit unit = OffsetUnit::calendar_days;
-  friend bool operator==(const StepOffset&, const StepOffset&) = default;
-};
-
-// Parses an offset; throws std::invalid_argument whose message says what is wrong and shows the
-// accepted form (the config loader adds FILE:LINE:COL).
-StepOffset parse_step_offset(std::string_view text);
-std::string format_step_offset(const StepOffset& o);
-
-// What an offset counts from: the due date (default) or the opening of the occurrence's window
-// (window duties such as the first-quarter inspection).
-enum class Anchor : std::uint8_t { due, window_start };
-Anchor parse_anchor(std::string_view text);  // "due" | "window-start"; throws std::invalid_argument
-
-// Recipients are relations to the occurrence, not names.
-enum class Relation : std::uint8_t {
-  responsible,              // "responsible": the person the occurrence is attributed to
-  principal,                // "principal": the organisation's principal leader
-  in_charge,                // "in-charge": the team member in charge of the organisation (分管)
-  organization_department,  // "organization-department": the same-level 组织部
-  discipline_organ,         // "discipline-organ": the same-level discipline inspection organ
-  higher_principal,         // "higher-principal": the higher-level organisation's principal
-};
-Relation parse_relation(std::string_view text);  // throws std::invalid_argument
-std::string_view relation_name(Relation r);
-
-struct EscalationStep {
-  StepOffset at;
-  Anchor from = Anchor::due;
-  std::vector<Relation> notify;
-  std::vector<std::string> via;  // channel kinds or ids: "email", "chat", "dl-wecom", ...
-};
-
-// When an overdue step (its day is after the due date) lands outside working time.
-enum class OverduePolicy : std::uint8_t {
-  // Default: respect quiet hours but not holidays: a missed duty escalates while it is fresh
-  // (no one is woken at night, but a 9-day Spring Festival does not hold an escalation back).
-  quiet_hours_only,
-  working_hours,  // like pre-due steps: wait for the next working morning
-  immediately,    // at the step's nominal time, whatever the day and hour
-};
-OverduePolicy parse_overdue_policy(std::string_view text);  // "quiet-hours-only" | ...
-
-struct Ladder {
-  std::string id;
-  std::vector<EscalationStep> steps;
-  OverduePolicy overdue = OverduePolicy::quiet_hours_only;
-  // Local time of day at which a step's day begins to send (before any deferral).
-  std::int32_t send_at_second = 9 * 3600;
-};
-
-// The default ladder: -30d e-mail, -7d e-mail+chat, -1wd chat to responsible and
-// principal, +1wd also in-charge, +5wd discipline organ and organisation department.
-Ladder default_ladder();
+// The configured form (offsets, anchors, relations, steps, overdue policy, the default ladder)
+// is config/escalation.hpp, so that the config loader can validate [[ladder]] tables.
+using dutyd::Anchor;
+using dutyd::default_ladder;
+using dutyd::EscalationStep;
+using dutyd::format_step_offset;
+using dutyd::Ladder;
+using dutyd::OffsetUnit;
+using dutyd::OverduePolicy;
+using dutyd::parse_anchor;
+using dutyd::parse_overdue_policy;
+using dutyd::parse_relation;
+using dutyd::parse_step_offset;
+using dutyd::Relation;
+using dutyd::relation_name;
+using dutyd::StepOffset;
 
 struct StepSchedule {
   std::size_t step = 0;      // index into Ladder::steps

@@ -80,36 +80,6 @@ Day WorkdayCalendar::next_working_day_on_or_after(Day d) const {
 
 // ---- time of day ----------------------------------------------------------------------------
 
-bool QuietHours::contains(std::int32_t s) const {
-  if (start == end) return false;
-  if (start < end) return s >= start && s < end;
-  return s >= start || s < end;
-}
-
-QuietHours parse_quiet_hours(std::string_view text) {
-  auto fail = [&](const std::string& what) -> QuietHours {
-    throw std::invalid_argument("quiet hours \"" + std::string(text) + "\": " + what +
-                                std::string(kDash) +
-                                "write them as HH:MM-HH:MM on a 24-hour clock, e.g. \"20:00-08:00\"");
-  };
-  auto clock = [&](std::string_view s) -> std::int32_t {
-    if (s.size() != 5 || s[2] != ':') return -1;
-    for (std::size_t i : {0u, 1u, 3u, 4u})
-      if (s[i] < '0' || s[i] > '9') return -1;
-    const int h = (s[0] - '0') * 10 + (s[1] - '0');
-    const int m = (s[3] - '0') * 10 + (s[4] - '0');
-    if (h > 23 || m > 59) return -1;
-    return h * 3600 + m * 60;
-  };
-  const auto dash = text.find('-');
-  if (dash == std::string_view::npos) return fail("no '-' between start and end");
-  const std::int32_t a = clock(text.substr(0, dash));
-  const std::int32_t b = clock(text.substr(dash + 1));
-  if (a < 0) return fail("the start is not a time of day");
-  if (b < 0) return fail("the end is not a time of day");
-  return QuietHours{a, b};
-}
-
 LocalTime to_local(std::int64_t unix_seconds, std::int32_t utc_offset_seconds) {
   const std::int64_t local = unix_seconds + utc_offset_seconds;
   const std::int64_t day = floor_div(local, kDaySeconds);

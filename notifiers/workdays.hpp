@@ -14,6 +14,7 @@
 
 #include "config/date.hpp"
 #include "config/diagnostics.hpp"
+#include "config/escalation.hpp"
 
 namespace dutyd::notify {
 
@@ -68,17 +69,9 @@ struct LocalTime {
   friend bool operator==(const LocalTime&, const LocalTime&) = default;
 };
 
-// Hours in which nothing is sent, local time, [start, end); wraps over midnight when
-// start > end; start == end means no quiet hours. Default 20:00-08:00.
-struct QuietHours {
-  std::int32_t start = 20 * 3600;
-  std::int32_t end = 8 * 3600;
-  bool contains(std::int32_t second_of_day) const;
-};
-
-// "20:00-08:00" (24-hour clock, minutes required); throws std::invalid_argument with a message
-// saying what is wrong and the expected form.
-QuietHours parse_quiet_hours(std::string_view text);
+// QuietHours and parse_quiet_hours() are in config/escalation.hpp (the loader reads them).
+using dutyd::parse_quiet_hours;
+using dutyd::QuietHours;
 
 LocalTime to_local(std::int64_t unix_seconds, std::int32_t utc_offset_seconds);
 std::int64_t to_unix(LocalTime t, std::int32_t utc_offset_seconds);
