@@ -145,6 +145,12 @@ const Names<Counterparts> kCounterparts{
      {"subordinate-orgs", Counterparts::subordinate_orgs}}};
 const Names<Period> kPeriods{
     {{"year", Period::year}, {"half-year", Period::half_year}, {"quarter", Period::quarter}}};
+const Names<ChannelKind> kChannelKinds{{{"email", ChannelKind::email},
+                                        {"wecom", ChannelKind::wecom},
+                                        {"dingtalk", ChannelKind::dingtalk},
+                                        {"feishu", ChannelKind::feishu},
+                                        {"webhook", ChannelKind::webhook},
+                                        {"log", ChannelKind::log}}};
 const std::vector<std::string_view> kPartyGroups{"npc", "government", "cppcc", "court",
                                                  "procuratorate"};
 const std::vector<std::string_view> kLeadingGroups{"inspection", "principal-responsibility"};
@@ -195,6 +201,28 @@ struct OverrideSpec {
   std::optional<std::vector<StringAt>> applies_to, levels;
   std::optional<std::int64_t> deadline_days, min_count;
   SourceLoc deadline_loc, min_count_loc;
+  std::optional<StringAt> ladder;
+};
+struct LadderSpec {
+  Ladder ladder;
+  SourceLoc loc, id_loc;
+  std::vector<std::vector<SourceLoc>> via_locs;  // per step, per `via` entry
+};
+struct ChannelSpec {
+  Channel channel;
+  SourceLoc id_loc;
+  std::vector<StringAt> orgs;
+};
+struct LadderForSpec {
+  OrgSelector selector;
+  StringAt kind, ladder;
+  SourceLoc loc;
+};
+struct RemindersSpec {
+  ReminderSettings settings;
+  std::optional<StringAt> alert_channel;
+  std::vector<StringAt> holidays;  // patterns, already made absolute
+  SourceLoc loc;
 };
 
 enum class FileKind : std::uint8_t { catalogue, main, part };
@@ -224,10 +252,14 @@ struct FilePart {
   std::vector<OverrideSpec> overrides;
   std::vector<Event> events;
   std::vector<EventRefs> event_refs;
+  std::vector<LadderSpec> ladders;
+  std::vector<ChannelSpec> channels;
+  std::vector<LadderForSpec> ladders_for_kinds;
   std::vector<Diag> diags;
   // The main file only.
   std::optional<std::string> timezone;
   std::optional<DaemonSettings> daemon;
+  std::optional<RemindersSpec> reminders;
   std::vector<StringAt> includes;
 };
 
@@ -308,6 +340,11 @@ class FileReader : public Reporter {
   void read_event(const toml::table& t);
   void read_override(const toml::table& t);
   void read_obligation(const toml::table& t, bool local);
+  void read_ladder(const toml::table& t);
+  bool read_step(const toml::table& t, Anchor ladder_from, LadderSpec& spec);
+  void read_channel(const toml::table& t);
+  void read_ladder_for(const toml::table& t);
+  void read_reminders(const toml::table& t, const fs::path& base);
   template <typename F>
   void each_table(const toml::table& doc, std::string_view key, F&& f);
   void check_schedule(const Obligation& o, SourceLoc at);
@@ -351,6 +388,7 @@ class Loader : public Reporter {
   void resolve_events();
   void apply_overrides();
   void check_posts_over_time();
+  void resolve_reminders();
 
   Config& cfg_;
   Diagnostics& diag_;
@@ -359,6 +397,10 @@ class Loader : public Reporter {
   std::vector<const PostRefs*> post_refs_;
   std::vector<const EventRefs*> event_refs_;
   std::vector<const OverrideSpec*> overrides_;
+  std::vector<const LadderSpec*> ladder_specs_;  // parallel to cfg_.ladders; null: shipped
+  std::vector<const ChannelSpec*> channel_specs_;
+  std::vector<const LadderForSpec*> ladder_for_specs_;
+  const RemindersSpec* reminders_ = nullptr;
   std::vector<bool> has_children_;
 };
 
@@ -532,6 +574,13 @@ void FileReader::read_main(const toml::table& doc) {
       error(loc_of(file_, d->source()), "'daemon' must be a table" + std::string(kDash) +
                                             "write a [daemon] section");
   }
+  if (const toml::node* rem = doc.get("reminders")) {
+    if (const toml::table* t = rem->as_table())
+      read_reminders(*t, fs::path(path_).parent_path());
+    else
+      error(loc_of(file_, rem->source()), "'reminders' must be a table" + std::string(kDash) +
+                                              "write a [reminders] section");
+  }
   if (const toml::node* inc = doc.get("include")) {
     const toml::array* arr = inc->as_array();
     if (!arr) {
@@ -551,15 +600,17 @@ void FileReader::read_main(const toml::table& doc) {
 }
 
 void FileReader::read_document(const toml::table& doc, bool main) {
-  static const std::vector<std::string_view> main_keys{"timezone", "include", "daemon", "org",
-                                                       "person",   "post",     "override",
-                                                       "obligation", "event"};
-  static const std::vector<std::string_view> part_keys{"org",      "person",     "post",
-                                                       "override", "obligation", "event"};
+  static const std::vector<std::string_view> main_keys{
+      "timezone", "include", "daemon",  "reminders", "org",        "person", "post",
+      "override", "obligation", "event", "ladder", "ladder_for", "channel"};
+  static const std::vector<std::string_view> part_keys{"org",   "person", "post",       "override",
+                                                       "obligation", "event", "ladder", "ladder_for",
+                                                       "channel"};
   const auto& known = main ? main_keys : part_keys;
   for (auto&& [k, v] : doc) {
     if (contains(known, k.str())) continue;
-    if (!main && (k.str() == "timezone" || k.str() == "include" || k.str() == "daemon"))
+    if (!main && (k.str() == "timezone" || k.str() == "include" || k.str() == "daemon" ||
+                  k.str() == "reminders"))
       error(loc_of(file_, k.source()), "'" + std::string(k.str()) +
                                            "' is only allowed in the main config file" + kDash +
                                            "move it to " + main_path_);
@@ -581,6 +632,9 @@ void FileReader::read_document(const toml::table& doc, bool main) {
   each_table(doc, "obligation", [&](const toml::table& t) { read_obligation(t, true); });
   each_table(doc, "override", [&](const toml::table& t) { read_override(t); });
   each_table(doc, "event", [&](const toml::table& t) { read_event(t); });
+  each_table(doc, "ladder", [&](const toml::table& t) { read_ladder(t); });
+  each_table(doc, "ladder_for", [&](const toml::table& t) { read_ladder_for(t); });
+  each_table(doc, "channel", [&](const toml::table& t) { read_channel(t); });
 }
 
 void FileReader::read_daemon(const toml::table& t, const fs::path& base) {
@@ -809,14 +863,386 @@ void FileReader::read_override(const toml::table& t) {
   o.deadline_loc = r.loc("deadline_days");
   o.min_count = r.integer("min_count");
   o.min_count_loc = r.loc("min_count");
+  o.ladder = at("ladder", r.string("ladder"));
   r.finish({"obligation", "due", "rrule", "window_start", "timing_note", "disable", "applies_to",
-            "levels", "deadline_days", "min_count"});
+            "levels", "deadline_days", "min_count", "ladder"});
   if (!id) return;
   o.obligation = {*id, r.loc("obligation")};
   if (o.due && o.rrule)
     error(o.rrule->loc, "an override gives both 'due' and 'rrule'" + std::string(kDash) +
                             "keep one of them");
   part_.overrides.push_back(std::move(o));
+}
+
+// ---- reminders: ladders, channels, [reminders] --------------------------------------------
+
+void FileReader::read_ladder(const toml::table& t) {
+  TableReader r(*this, file_, t, "[[ladder]]");
+  LadderSpec spec;
+  spec.loc = r.loc();
+  auto id = r.string("id", true);
+  spec.id_loc = r.loc("id");
+  auto from = r.string("from");
+  auto overdue = r.string("overdue");
+  auto send_at = r.string("send_at");
+  const toml::node* steps = r.get("steps", true);
+  r.finish({"id", "steps", "from", "overdue", "send_at"});
+  bool ok = id.has_value();
+  if (id && !valid_id(*id)) {
+    error(spec.id_loc, "ladder id '" + *id + "' is not usable" + kDash + kIdRule);
+    ok = false;
+  }
+  Anchor ladder_from = Anchor::due;
+  try {
+    if (from) ladder_from = parse_anchor(*from);
+  } catch (const std::invalid_argument& e) {
+    error(r.loc("from"), e.what());
+    ok = false;
+  }
+  try {
+    if (overdue) spec.ladder.overdue = parse_overdue_policy(*overdue);
+  } catch (const std::invalid_argument& e) {
+    error(r.loc("overdue"), e.what());
+    ok = false;
+  }
+  if (send_at) {
+    const std::int32_t s = parse_time_of_day(*send_at);
+    if (s < 0) {
+      error(r.loc("send_at"), "send_at '" + *send_at + "' is not a time of day" + std::string(kDash) +
+                                  "write HH:MM on a 24-hour clock, e.g. \"09:00\"");
+      ok = false;
+    } else {
+      spec.ladder.send_at_second = s;
+    }
+  }
+  if (steps) {
+    const toml::array* a = steps->as_array();
+    if (!a) {
+      error(loc_of(file_, steps->source()),
+            "'steps' in [[ladder]] must be an array of steps" + std::string(kDash) +
+                "write steps = [ { at = \"-7d\", notify = [\"responsible\"], via = [\"email\"] } ]");
+      ok = false;
+    } else if (a->empty()) {
+      error(loc_of(file_, steps->source()), "ladder has no steps" + std::string(kDash) +
+                                                "give at least one { at, notify, via } step");
+      ok = false;
+    } else {
+      for (const toml::node& el : *a) {
+        if (const toml::table* st = el.as_table()) {
+          ok = read_step(*st, ladder_from, spec) && ok;
+        } else {
+          error(loc_of(file_, el.source()), "a step must be a table" + std::string(kDash) +
+                                                "write { at = \"-7d\", notify = [\"responsible\"], "
+                                                "via = [\"email\"] }");
+          ok = false;
+        }
+      }
+    }
+  }
+  if (!ok || !steps) return;
+  spec.ladder.id = *id;
+  part_.ladders.push_back(std::move(spec));
+}
+
+bool FileReader::read_step(const toml::table& t, Anchor ladder_from, LadderSpec& spec) {
+  TableReader r(*this, file_, t, "a step of [[ladder]]");
+  auto at = r.string("at", true);
+  auto notify = r.strings("notify", true);
+  auto via = r.strings("via", true);
+  auto from = r.string("from");
+  r.finish({"at", "notify", "via", "from"});
+  bool ok = at && notify && via;
+  EscalationStep step;
+  step.from = ladder_from;
+  try {
+    if (at) step.at = parse_step_offset(*at);
+  } catch (const std::invalid_argument& e) {
+    error(r.loc("at"), e.what());
+    ok = false;
+  }
+  try {
+    if (from) step.from = parse_anchor(*from);
+  } catch (const std::invalid_argument& e) {
+    error(r.loc("from"), e.what());
+    ok = false;
+  }
+  if (notify) {
+    if (notify->empty()) {
+      error(r.loc("notify"), "the step notifies nobody" + std::string(kDash) +
+                                 "list relations, e.g. notify = [\"responsible\", \"principal\"]");
+      ok = false;
+    }
+    for (const StringAt& n : *notify) {
+      try {
+        step.notify.push_back(parse_relation(n.value));
+      } catch (const std::invalid_argument&) {
+        const auto names = relation_names();
+        error(n.loc, "unknown relation '" + n.value + "'" + kDash + suggest(n.value, names) +
+                         "use one of: " + join(names));
+        ok = false;
+      }
+    }
+  }
+  std::vector<SourceLoc> via_locs;
+  if (via) {
+    if (via->empty()) {
+      error(r.loc("via"), "the step sends through no channel" + std::string(kDash) +
+                              "write via = [\"email\"], [\"chat\"], a channel kind or a channel id");
+      ok = false;
+    }
+    for (const StringAt& v : *via) step.via.push_back(v.value), via_locs.push_back(v.loc);
+  }
+  if (!ok) return false;
+  spec.ladder.steps.push_back(std::move(step));
+  spec.via_locs.push_back(std::move(via_locs));
+  return true;
+}
+
+void FileReader::read_channel(const toml::table& t) {
+  TableReader r(*this, file_, t, "[[channel]]");
+  ChannelSpec spec;
+  Channel& ch = spec.channel;
+  ch.loc = r.loc();
+  auto id = r.string("id", true);
+  spec.id_loc = r.loc("id");
+  auto kind = r.string("kind", true);
+  auto url = r.string("url");
+  auto from = r.string("from");
+  auto username = r.string("username");
+  auto orgs = r.strings("orgs");
+  struct Credential {
+    const char* key;
+    std::string* field;
+    std::optional<std::string> value;
+  };
+  std::vector<Credential> creds{{"password_credential", &ch.password_credential, {}},
+                                {"key_credential", &ch.key_credential, {}},
+                                {"token_credential", &ch.token_credential, {}},
+                                {"secret_credential", &ch.secret_credential, {}}};
+  for (auto& c : creds) c.value = r.string(c.key);
+  // A secret written into the file itself: say where it belongs instead of "unknown key".
+  static const std::vector<std::pair<std::string_view, std::string_view>> literal{
+      {"password", "password_credential"}, {"key", "key_credential"},
+      {"token", "token_credential"},       {"access_token", "token_credential"},
+      {"secret", "secret_credential"}};
+  bool ok = id && kind;
+  for (const auto& [key, instead] : literal) {
+    if (!t.get(key)) continue;
+    error(r.loc(key), "'" + std::string(key) + "' would put a secret into the configuration file" +
+                          kDash + "store it in a credential file (the file NAME in "
+                          "$CREDENTIALS_DIRECTORY or [daemon] credentials_dir) and write " +
+                          std::string(instead) + " = \"NAME\"");
+    ok = false;
+  }
+  r.finish({"id", "kind", "url", "from", "username", "orgs", "password_credential", "key_credential",
+            "token_credential", "secret_credential", "password", "key", "token", "access_token",
+            "secret"});
+  if (id && !valid_id(*id)) {
+    error(spec.id_loc, "channel id '" + *id + "' is not usable" + kDash + kIdRule);
+    ok = false;
+  }
+  if (kind) {
+    if (auto k = kChannelKinds.find(*kind)) {
+      ch.kind = *k;
+    } else {
+      error(r.loc("kind"), "unknown channel kind '" + *kind + "'" + kDash +
+                               suggest(*kind, kChannelKinds.names()) +
+                               "use one of: " + join(kChannelKinds.names()));
+      ok = false;
+    }
+  }
+  for (const auto& c : creds) {
+    if (c.value && !valid_id(*c.value)) {
+      error(r.loc(c.key), std::string(c.key) + " '" + *c.value + "' is not a credential name" + kDash +
+                              "name the credential file: 1-64 ASCII letters, digits, '.', '_' or '-'");
+      ok = false;
+    }
+  }
+  if (!ok) return;
+  const bool robot = ch.kind == ChannelKind::wecom || ch.kind == ChannelKind::dingtalk ||
+                     ch.kind == ChannelKind::feishu;
+  // Which credentials each kind takes; the first of `required` must be given.
+  std::vector<std::string_view> allowed, required;
+  switch (ch.kind) {
+    case ChannelKind::email: allowed = {"password_credential"}; break;
+    case ChannelKind::wecom: allowed = required = {"key_credential"}; break;
+    case ChannelKind::dingtalk:
+    case ChannelKind::feishu:
+      allowed = {"token_credential", "secret_credential"}, required = {"token_credential"};
+      break;
+    case ChannelKind::webhook: allowed = {"token_credential"}; break;
+    case ChannelKind::log: break;
+  }
+  for (const auto& c : creds) {
+    if (c.value && !contains(allowed, c.key)) {
+      error(r.loc(c.key), "'" + std::string(c.key) + "' does not apply to a " + *kind + " channel" + kDash +
+                              (allowed.empty() ? std::string("remove it; this kind needs no secret")
+                                               : "remove it; this kind takes " + join(allowed)));
+      ok = false;
+    } else if (c.value) {
+      *c.field = *c.value;
+    }
+  }
+  for (auto req : required)
+    if (!t.get(req)) {
+      error(r.loc(), "missing required key '" + std::string(req) + "' in [[channel]] of kind " + *kind +
+                         kDash + "add " + std::string(req) + " = \"NAME\" (the credential file)");
+      ok = false;
+    }
+  if (url) {
+    const bool smtp = url->rfind("smtp://", 0) == 0 || url->rfind("smtps://", 0) == 0;
+    const bool http = url->rfind("http://", 0) == 0 || url->rfind("https://", 0) == 0;
+    const auto scheme_end = url->find("://");
+    const std::string rest = scheme_end == std::string::npos ? "" : url->substr(scheme_end + 3);
+    const std::string authority = rest.substr(0, rest.find('/'));
+    const auto query = url->find('?');
+    std::string secret_param;
+    if (query != std::string::npos)
+      for (std::string_view name : {"key=", "access_token=", "token=", "secret=", "sign="})
+        for (std::size_t at = url->find(name, query); at != std::string::npos; at = url->find(name, at + 1))
+          if ((*url)[at - 1] == '?' || (*url)[at - 1] == '&') secret_param = std::string(name);
+    if (ch.kind == ChannelKind::log) {
+      error(r.loc("url"), "a log channel has no url" + std::string(kDash) + "remove url");
+      ok = false;
+    } else if (ch.kind == ChannelKind::email && !smtp) {
+      error(r.loc("url"), "url '" + *url + "' is not an SMTP address" + std::string(kDash) +
+                              "write smtp://HOST:587 (STARTTLS) or smtps://HOST:465 (implicit TLS)");
+      ok = false;
+    } else if (ch.kind != ChannelKind::email && !http) {
+      error(r.loc("url"), "url '" + *url + "' is not an http(s) address" + std::string(kDash) +
+                              "write the robot's or receiver's https:// address");
+      ok = false;
+    } else if (authority.find('@') != std::string::npos &&
+               authority.substr(0, authority.find('@')).find(':') != std::string::npos) {
+      error(r.loc("url"), "the url carries a password" + std::string(kDash) +
+                              "remove it from the url, give username = \"...\" and store the password "
+                              "in a credential file named by password_credential");
+      ok = false;
+    } else if (!secret_param.empty()) {
+      error(r.loc("url"), "the url carries a secret (" + secret_param + "...)" + kDash +
+                              "remove it from the url and store it in a credential file named by " +
+                              (ch.kind == ChannelKind::wecom ? "key_credential" : "token_credential"));
+      ok = false;
+    } else {
+      ch.url = *url;
+    }
+  } else if (ch.kind == ChannelKind::email || ch.kind == ChannelKind::webhook) {
+    error(r.loc(), "missing required key 'url' in [[channel]] of kind " + *kind + kDash +
+                       (ch.kind == ChannelKind::email ? "add url = \"smtp://mail.example.gov.cn:587\""
+                                                      : "add url = \"https://...\""));
+    ok = false;
+  } else if (ch.kind == ChannelKind::wecom) {
+    ch.url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send";
+  } else if (ch.kind == ChannelKind::dingtalk) {
+    ch.url = "https://oapi.dingtalk.com/robot/send";
+  } else if (ch.kind == ChannelKind::feishu) {
+    ch.url = "https://open.feishu.cn/open-apis/bot/v2/hook";
+  }
+  if (ch.kind == ChannelKind::email) {
+    if (!from) {
+      error(r.loc(), "missing required key 'from' in [[channel]] of kind email" + std::string(kDash) +
+                         "add from = \"dutyd@example.gov.cn\"");
+      ok = false;
+    } else if (from->find('@') == std::string::npos || from->find(' ') != std::string::npos) {
+      error(r.loc("from"), "'" + *from + "' is not an e-mail address" + std::string(kDash) +
+                               "write from = \"dutyd@example.gov.cn\"");
+      ok = false;
+    } else {
+      ch.from = *from;
+    }
+    if (username) ch.username = *username;
+    if (orgs) {
+      error(r.loc("orgs"), "an e-mail channel has no orgs: e-mail goes to each person's own address" +
+                               std::string(kDash) + "remove orgs");
+      ok = false;
+    }
+  } else {
+    for (const char* key : {"from", "username"})
+      if (t.get(key)) {
+        error(r.loc(key), "'" + std::string(key) + "' applies only to e-mail channels" +
+                              std::string(kDash) + "remove it");
+        ok = false;
+      }
+    if (orgs) {
+      if (orgs->empty() && robot) {
+        error(r.loc("orgs"), "the robot carries no organisation's messages" + std::string(kDash) +
+                                 "list the organisations of its group, e.g. orgs = [\"dl\"]");
+        ok = false;
+      }
+      spec.orgs = std::move(*orgs);
+    } else if (robot) {
+      error(r.loc(), "missing required key 'orgs' in [[channel]] of kind " + *kind + kDash +
+                         "list the organisations whose messages this group carries, e.g. orgs = [\"dl\"]");
+      ok = false;
+    } else {
+      ch.all_orgs = true;
+    }
+  }
+  if (!ok) return;
+  ch.id = *id;
+  part_.channels.push_back(std::move(spec));
+}
+
+void FileReader::read_ladder_for(const toml::table& t) {
+  TableReader r(*this, file_, t, "[[ladder_for]]");
+  auto kind = r.string("kind", true);
+  auto ladder = r.string("ladder", true);
+  r.finish({"kind", "ladder"});
+  if (!kind || !ladder) return;
+  LadderForSpec spec;
+  spec.loc = r.loc();
+  spec.kind = {*kind, r.loc("kind")};
+  spec.ladder = {*ladder, r.loc("ladder")};
+  const std::string base_kind = kind->substr(0, kind->find(':'));
+  if (!kKinds.find(base_kind)) {
+    error(spec.kind.loc, "unknown kind '" + base_kind + "' in [[ladder_for]]" + kDash +
+                             suggest(base_kind, kKinds.names()) + "use kind or kind:subtype with kind one of: " +
+                             join(kKinds.names()));
+    return;
+  }
+  auto sel = selectors(*this, {spec.kind});
+  if (!sel) return;
+  spec.selector = sel->front();
+  part_.ladders_for_kinds.push_back(std::move(spec));
+}
+
+void FileReader::read_reminders(const toml::table& t, const fs::path& base) {
+  TableReader r(*this, file_, t, "[reminders]");
+  RemindersSpec spec;
+  spec.loc = r.loc();
+  auto quiet = r.string("quiet_hours");
+  auto holidays = r.strings("holidays");
+  auto alert = r.string("alert_channel");
+  auto emails = r.strings("alert_emails");
+  r.finish({"quiet_hours", "holidays", "alert_channel", "alert_emails"});
+  try {
+    if (quiet) spec.settings.quiet = parse_quiet_hours(*quiet);
+  } catch (const std::invalid_argument& e) {
+    error(r.loc("quiet_hours"), e.what());
+  }
+  if (holidays) {
+    for (const StringAt& h : *holidays) {
+      const std::string ext = fs::path(h.value).extension().string();
+      if (ext != ".toml" && ext != ".ics") {
+        error(h.loc, "holiday file '" + h.value + "' is neither .toml nor .ics" + std::string(kDash) +
+                         "give TOML files in the format of notifiers/holidays/README.md or iCalendar "
+                         "(.ics) exports");
+        continue;
+      }
+      const std::string path = fs::path(h.value).is_absolute() ? h.value : (base / h.value).string();
+      spec.holidays.push_back({path, h.loc});
+    }
+  }
+  if (alert) spec.alert_channel = StringAt{*alert, r.loc("alert_channel")};
+  if (emails)
+    for (const StringAt& e : *emails) {
+      if (e.value.find('@') == std::string::npos || e.value.find(' ') != std::string::npos)
+        error(e.loc, "'" + e.value + "' is not an e-mail address" + std::string(kDash) +
+                         "write the administrators' addresses, e.g. \"ops@example.gov.cn\"");
+      else
+        spec.settings.alert_emails.push_back(e.value);
+    }
+  part_.reminders = std::move(spec);
 }
 
 std::optional<std::vector<OrgSelector>> selectors(Reporter& rep, const std::vector<StringAt>& v) {
@@ -1276,6 +1702,17 @@ void Loader::apply_overrides() {
     }
     Obligation& o = cfg_.obligations[static_cast<std::size_t>(it->second)];
     if (ov.disable) o.disabled = *ov.disable;
+    if (ov.ladder) {
+      if (auto l = cfg_.ladder_index.find(ov.ladder->value); l != cfg_.ladder_index.end()) {
+        o.ladder = l->second;
+      } else {
+        std::vector<std::string_view> ids;
+        for (const Ladder& lad : cfg_.ladders) ids.push_back(lad.id);
+        error(ov.ladder->loc, "unknown ladder '" + ov.ladder->value + "'" + kDash +
+                                  suggest(ov.ladder->value, ids) +
+                                  "define it with [[ladder]] or use one of: " + join(ids));
+      }
+    }
     if (ov.due) {
       auto md = parse_month_day(ov.due->value);
       if (!md) {
@@ -1343,6 +1780,121 @@ void Loader::apply_overrides() {
   }
 }
 
+// Ladders, channels and [reminders] across files: the shipped default ladder when none is
+// configured, ladder and channel references, robots' organisations, holiday globs.
+void Loader::resolve_reminders() {
+  if (!cfg_.ladder_index.count("default")) {
+    cfg_.ladder_index.emplace("default", static_cast<std::int32_t>(cfg_.ladders.size()));
+    cfg_.ladders.push_back(default_ladder());
+    ladder_specs_.push_back(nullptr);
+  }
+  std::vector<std::string_view> org_ids;
+  auto org_suggestion = [&](const std::string& id) {
+    if (org_ids.empty())
+      for (const Org& o : cfg_.orgs) org_ids.push_back(o.id);
+    return suggest(id, org_ids);
+  };
+  for (std::size_t i = 0; i < cfg_.channels.size(); ++i) {
+    Channel& ch = cfg_.channels[i];
+    for (const StringAt& o : channel_specs_[i]->orgs) {
+      auto it = cfg_.org_index.find(o.value);
+      if (it == cfg_.org_index.end())
+        error(o.loc, "unknown org '" + o.value + "' in orgs of channel '" + ch.id + "'" + kDash +
+                         org_suggestion(o.value) + "define it with [[org]] or correct the id");
+      else if (std::find(ch.orgs.begin(), ch.orgs.end(), it->second) == ch.orgs.end())
+        ch.orgs.push_back(it->second);
+    }
+  }
+  std::vector<std::string_view> ladder_ids;
+  for (const Ladder& l : cfg_.ladders) ladder_ids.push_back(l.id);
+  for (const LadderForSpec* spec : ladder_for_specs_) {
+    auto it = cfg_.ladder_index.find(spec->ladder.value);
+    if (it == cfg_.ladder_index.end()) {
+      error(spec->ladder.loc, "unknown ladder '" + spec->ladder.value + "'" + kDash +
+                                  suggest(spec->ladder.value, ladder_ids) +
+                                  "define it with [[ladder]] or use one of: " + join(ladder_ids));
+      continue;
+    }
+    const auto same = std::find_if(cfg_.ladders_for_kinds.begin(), cfg_.ladders_for_kinds.end(),
+                                   [&](const LadderForKind& k) {
+                                     return k.selector.kind == spec->selector.kind &&
+                                            k.selector.subtype == spec->selector.subtype;
+                                   });
+    if (same != cfg_.ladders_for_kinds.end()) {
+      error(spec->kind.loc, "a ladder for '" + spec->kind.value + "' is already chosen at " +
+                                cfg_.files[same->loc.file] + ":" + std::to_string(same->loc.line) +
+                                kDash + "keep one [[ladder_for]] per kind");
+      continue;
+    }
+    cfg_.ladders_for_kinds.push_back({spec->selector, it->second, spec->loc});
+  }
+  // Every `via` of a configured ladder names a way to send.
+  const std::vector<std::string_view> kinds = kChannelKinds.names();
+  std::vector<std::string_view> via_words{"email", "chat"};
+  for (auto k : kinds)
+    if (k != "email") via_words.push_back(k);
+  for (const Channel& ch : cfg_.channels) via_words.push_back(ch.id);
+  for (std::size_t li = 0; li < cfg_.ladders.size(); ++li) {
+    const LadderSpec* spec = ladder_specs_[li];
+    if (!spec) continue;
+    const Ladder& l = cfg_.ladders[li];
+    for (std::size_t si = 0; si < l.steps.size(); ++si) {
+      for (std::size_t vi = 0; vi < l.steps[si].via.size(); ++vi) {
+        const std::string& v = l.steps[si].via[vi];
+        const SourceLoc at = spec->via_locs[si][vi];
+        const auto kind = kChannelKinds.find(v);
+        if (v == "chat" || kind) {
+          const bool any = std::any_of(cfg_.channels.begin(), cfg_.channels.end(), [&](const Channel& c) {
+            return v == "chat" ? c.chat() : c.kind == *kind;
+          });
+          if (!any)
+            warning(at, "ladder '" + l.id + "' sends via " + v + " but no [[channel]] of " +
+                            (v == "chat" ? std::string("a chat kind") : "kind " + v) +
+                            " is configured" + kDash + "this step sends nothing that way; add a "
+                            "[[channel]] or remove '" + v + "'");
+        } else if (!cfg_.channel_index.count(v)) {
+          error(at, "unknown channel '" + v + "' in via of ladder '" + l.id + "'" + kDash +
+                        suggest(v, via_words) +
+                        "use \"email\", \"chat\", a channel kind or the id of a [[channel]]");
+        }
+      }
+    }
+  }
+  if (!reminders_) return;
+  ReminderSettings& rs = cfg_.reminders;
+  rs = reminders_->settings;
+  if (const auto& a = reminders_->alert_channel) {
+    auto it = cfg_.channel_index.find(a->value);
+    if (it == cfg_.channel_index.end()) {
+      std::vector<std::string_view> ids;
+      for (const Channel& ch : cfg_.channels) ids.push_back(ch.id);
+      error(a->loc, "unknown channel '" + a->value + "' as alert_channel" + kDash + suggest(a->value, ids) +
+                        "name the [[channel]] that reaches the administrators");
+    } else {
+      rs.alert_channel = it->second;
+      if (cfg_.channels[static_cast<std::size_t>(it->second)].kind == ChannelKind::email &&
+          rs.alert_emails.empty())
+        error(a->loc, "alert_channel '" + a->value + "' is an e-mail channel but no address is given" +
+                          kDash + "add alert_emails = [\"ops@example.gov.cn\"]");
+    }
+  }
+  for (const StringAt& h : reminders_->holidays) {
+    glob_t g{};
+    std::vector<std::string> matches;
+    if (::glob(h.value.c_str(), GLOB_ERR, nullptr, &g) == 0)
+      for (std::size_t i = 0; i < g.gl_pathc; ++i) matches.emplace_back(g.gl_pathv[i]);
+    ::globfree(&g);
+    std::sort(matches.begin(), matches.end());
+    if (matches.empty()) {
+      const bool wildcard = h.value.find_first_of("*?[") != std::string::npos;
+      report(wildcard ? Severity::warning : Severity::error, h.loc,
+             "holiday file '" + h.value + "' matches no file" + kDash +
+                 (wildcard ? "only the shipped holiday data is used" : "check the path"));
+    }
+    for (auto& m : matches) rs.holiday_files.push_back(std::move(m));
+  }
+}
+
 // Points every location of a part at file index `file` (a cached part read when the file had
 // another index, e.g. after an include was added before it).
 void relocate(FilePart& p, std::uint16_t file) {
@@ -1368,6 +1920,19 @@ void relocate(FilePart& p, std::uint16_t file) {
     if (o.applies_to) fix_v(*o.applies_to);
     if (o.levels) fix_v(*o.levels);
     fix(o.deadline_loc), fix(o.min_count_loc);
+    if (o.ladder) fix_s(*o.ladder);
+  }
+  for (auto& l : p.ladders) {
+    fix(l.loc), fix(l.id_loc);
+    for (auto& step : l.via_locs)
+      for (auto& v : step) fix(v);
+  }
+  for (auto& c : p.channels) fix(c.channel.loc), fix(c.id_loc), fix_v(c.orgs);
+  for (auto& k : p.ladders_for_kinds) fix(k.loc), fix_s(k.kind), fix_s(k.ladder);
+  if (p.reminders) {
+    fix(p.reminders->loc);
+    if (p.reminders->alert_channel) fix_s(*p.reminders->alert_channel);
+    fix_v(p.reminders->holidays);
   }
   for (auto& x : p.events) fix(x.loc);
   for (auto& r : p.event_refs) fix_s(r.obligation), fix_s(r.org), fix_s(r.person);
@@ -1437,12 +2002,41 @@ void Loader::merge(FilePart& p, std::uint16_t file, bool consume) {
     cfg_.events.push_back(take(p.events[i], consume));
     event_refs_.push_back(&p.event_refs[i]);
   }
+  if (p.reminders) reminders_ = &*p.reminders;
+  for (LadderSpec& spec : p.ladders) {
+    auto [it, fresh] =
+        cfg_.ladder_index.emplace(spec.ladder.id, static_cast<std::int32_t>(cfg_.ladders.size()));
+    if (!fresh) {
+      const SourceLoc first = ladder_specs_[static_cast<std::size_t>(it->second)]->loc;
+      error(spec.id_loc, "duplicate id '" + spec.ladder.id + "': a ladder with this id is already defined at " +
+                             cfg_.files[first.file] + ":" + std::to_string(first.line) + kDash +
+                             "give every ladder its own id");
+      continue;
+    }
+    cfg_.ladders.push_back(take(spec.ladder, consume));
+    ladder_specs_.push_back(&spec);
+  }
+  for (ChannelSpec& spec : p.channels) {
+    auto [it, fresh] =
+        cfg_.channel_index.emplace(spec.channel.id, static_cast<std::int32_t>(cfg_.channels.size()));
+    if (!fresh) {
+      const SourceLoc first = cfg_.channels[static_cast<std::size_t>(it->second)].loc;
+      error(spec.id_loc, "duplicate id '" + spec.channel.id + "': a channel with this id is already defined at " +
+                             cfg_.files[first.file] + ":" + std::to_string(first.line) + kDash +
+                             "give every channel its own id");
+      continue;
+    }
+    cfg_.channels.push_back(take(spec.channel, consume));
+    channel_specs_.push_back(&spec);
+  }
+  for (const LadderForSpec& spec : p.ladders_for_kinds) ladder_for_specs_.push_back(&spec);
 }
 
 void Loader::finish() {
   resolve_orgs();
   resolve_posts();
   check_posts_over_time();
+  resolve_reminders();
   apply_overrides();
   resolve_events();
 }

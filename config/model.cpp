@@ -23,6 +23,19 @@ const Obligation* Config::find_obligation(const std::string& id) const {
                                       : &obligations[static_cast<std::size_t>(it->second)];
 }
 
+std::int32_t Config::ladder_for(const Obligation& o, const Org& org) const {
+  if (o.ladder >= 0) return o.ladder;
+  std::int32_t by_kind = -1;
+  for (const LadderForKind& r : ladders_for_kinds) {
+    if (r.selector.kind != org.kind) continue;
+    if (!r.selector.subtype.empty() && r.selector.subtype == org.subtype) return r.ladder;
+    if (r.selector.subtype.empty() && by_kind < 0) by_kind = r.ladder;
+  }
+  if (by_kind >= 0) return by_kind;
+  auto it = ladder_index.find("default");
+  return it == ladder_index.end() ? -1 : it->second;
+}
+
 const char* to_string(OrgKind k) {
   switch (k) {
     case OrgKind::party_committee: return "party-committee";
@@ -69,6 +82,17 @@ const char* to_string(Period p) {
     case Period::year: return "year";
     case Period::half_year: return "half-year";
     case Period::quarter: return "quarter";
+  }
+  return "?";
+}
+const char* to_string(ChannelKind k) {
+  switch (k) {
+    case ChannelKind::email: return "email";
+    case ChannelKind::wecom: return "wecom";
+    case ChannelKind::dingtalk: return "dingtalk";
+    case ChannelKind::feishu: return "feishu";
+    case ChannelKind::webhook: return "webhook";
+    case ChannelKind::log: return "log";
   }
   return "?";
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/date.hpp"
+#include "config/escalation.hpp"
 
 namespace dutyd {
 
@@ -97,6 +98,7 @@ struct Obligation {
   int art27 = 0;
   bool disabled = false;
   bool local = false;  // defined in the site config rather than the catalogue
+  std::int32_t ladder = -1;  // [[override]] ladder = "id": index into Config::ladders; -1: by kind
   SourceLoc loc;
 
   bool event_triggered() const { return !event.empty(); }
@@ -124,6 +126,47 @@ struct DaemonSettings {
   int horizon_years_ahead = 1;            // ... to 31 December this many years ahead
 };
 
+// Where reminders go ([[channel]]). Secrets are never here: only the names of credential files
+// (in $CREDENTIALS_DIRECTORY or [daemon] credentials_dir).
+enum class ChannelKind : std::uint8_t { email, wecom, dingtalk, feishu, webhook, log };
+
+struct Channel {
+  std::string id;
+  ChannelKind kind{};
+  std::string url;       // smtp:// or smtps:// for e-mail; the robot's or webhook's address
+  std::string from;      // e-mail: the sender address
+  std::string username;  // e-mail: AUTH user (optional)
+  std::string password_credential;  // e-mail AUTH password
+  std::string key_credential;       // WeCom robot key
+  std::string token_credential;     // DingTalk access_token, Feishu hook token, webhook bearer
+  std::string secret_credential;    // DingTalk / Feishu signing secret (optional)
+  // Chat channels: the organisations whose messages the group carries (exactly these; an
+  // organisation none covers falls back to its nearest covered ancestor). `all_orgs`: a webhook
+  // or log channel without `orgs` carries every organisation's messages.
+  std::vector<std::int32_t> orgs;
+  bool all_orgs = false;
+  SourceLoc loc;
+  bool chat() const { return kind != ChannelKind::email; }
+};
+
+// [[ladder_for]]: the ladder of every obligation of one kind of organisation (kind or
+// kind:subtype, as in applies_to) unless an [[override]] names one for the obligation.
+struct LadderForKind {
+  OrgSelector selector;
+  std::int32_t ladder = -1;
+  SourceLoc loc;
+};
+
+// [reminders] (main file only).
+struct ReminderSettings {
+  QuietHours quiet;  // default 20:00-08:00
+  // Holiday files (TOML or .ics) read after the shipped data (notifiers/holidays); a year they
+  // give replaces the shipped one. Paths resolved against the config's folder, globs expanded.
+  std::vector<std::string> holiday_files;
+  std::int32_t alert_channel = -1;        // administrators' channel, index into Config::channels
+  std::vector<std::string> alert_emails;  // when that channel is e-mail: the administrators
+};
+
 struct Config {
   std::string timezone = "Asia/Shanghai";
   DaemonSettings daemon;
@@ -133,11 +176,20 @@ struct Config {
   std::vector<Post> posts;
   std::vector<Obligation> obligations;
   std::vector<Event> events;
+  // Always holds a ladder "default": the configured one, else the shipped default_ladder().
+  std::vector<Ladder> ladders;
+  std::vector<LadderForKind> ladders_for_kinds;
+  std::vector<Channel> channels;
+  ReminderSettings reminders;
   std::unordered_map<std::string, std::int32_t> org_index, person_index, obligation_index;
+  std::unordered_map<std::string, std::int32_t> ladder_index, channel_index;
 
   const Org* find_org(const std::string& id) const;
   const Person* find_person(const std::string& id) const;
   const Obligation* find_obligation(const std::string& id) const;
+  // The ladder for an obligation at an organisation: the obligation's [[override]] ladder, else
+  // the [[ladder_for]] of the organisation's kind:subtype, else of its kind, else "default".
+  std::int32_t ladder_for(const Obligation& o, const Org& org) const;
 };
 
 // Text for users.
@@ -147,6 +199,7 @@ const char* to_string(Role r);
 const char* to_string(Actor a);
 const char* to_string(Counterparts c);
 const char* to_string(Period p);
+const char* to_string(ChannelKind k);
 const char* actor_zh(Actor a);
 const char* recipient_zh(const std::string& recipient);
 // 第六条第（十六）项, or 第二十五条 when item is 0.
