@@ -12,6 +12,7 @@
 #include "config/loader.hpp"
 #include "daemon/run.hpp"
 #include "daemon/service.hpp"
+#include "daemon/simulate.hpp"
 #include "daemon/snapshot.hpp"
 #include "daemon/store.hpp"
 
@@ -34,6 +35,8 @@ const char* kUsage =
     "  feed -c FILE (--person ID | --org ID) [--from DATE] [--to DATE] [-o FILE]\n"
     "  feed -c FILE --all --out-dir DIR [--from DATE] [--to DATE]\n"
     "      write iCalendar feeds (default range: 1 January last year to 31 December next year)\n"
+    "  simulate -c FILE --from DATE --to DATE [--format table|json] [--org ID] [--person ID]\n"
+    "      the reminders and escalations the ladders would send in [from, to]; sends nothing\n"
     "\n"
     "  run -c FILE [--listen HOST:PORT] [--now DATETIME]\n"
     "      the daemon: serves feeds, completion links and the API (see README.md)\n"
@@ -600,6 +603,7 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
     if (a.command == "check-config") return cmd_check(a, out, err);
     if (a.command == "expand") return cmd_expand(a, out, err);
     if (a.command == "feed") return cmd_feed(a, out, err);
+    if (a.command == "simulate") return run_simulate(argv, out, err);
     if (a.command == "run") return cmd_run(a, out, err);
     if (a.command == "token") return cmd_token(a, out, err);
     if (a.command == "complete") return cmd_complete_or_link(a, out, err, false);
