@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -105,6 +106,10 @@ int run_daemon(const RunOptions& opt) {
   net::io_context io{1};
   HttpServer server(io, [&](const Request& req) { return service.handle(req); });
   server.set_observer([&](unsigned code) { service.count_response(code); });
+  // Connections live on I/O threads, one per core (at most four), which answer feeds already
+  // rendered by themselves; everything else is handled here, on the loop that owns the state.
+  server.set_io_threads(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
+  server.set_fast_handler([&](const Request& req) { return service.serve_cached(req); });
   try {
     if (const int fd = sd::listen_fd(); fd >= 0) {
       server.adopt(fd);

@@ -96,22 +96,6 @@ std::string html_escape(std::string_view s) {
   return out;
 }
 
-std::string http_date(std::int64_t t) {
-  const std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  ::gmtime_r(&tt, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return buf;
-}
-
-std::optional<std::int64_t> parse_http_date(const std::string& s) {
-  std::tm tm{};
-  const char* end = ::strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  if (!end || *end) return std::nullopt;
-  return static_cast<std::int64_t>(::timegm(&tm));
-}
-
 Response text(const Request& req, http::status st, std::string body) {
   return make_response(req, st, std::move(body), "text/plain; charset=utf-8");
 }
@@ -172,13 +156,6 @@ Json completion_json(const Completion& c) {
               {"late", c.late}};
 }
 
-bool token_chars_ok(std::string_view t) {
-  if (t.empty() || t.size() > 100) return false;
-  return std::all_of(t.begin(), t.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-  });
-}
-
 }  // namespace
 
 std::optional<std::string> clean_text(std::string_view in) {
@@ -232,7 +209,10 @@ std::string load_link_key(const Config& config, Store& store, const std::string&
 }
 
 Service::Service(Store& store, Clock clock, std::string link_key)
-    : store_(store), clock_(clock), link_key_(std::move(link_key)) {
+    : store_(store),
+      clock_(clock),
+      link_key_(std::move(link_key)),
+      fast_feeds_(store.path() + "-wal", clock.offset_seconds) {
   for (auto& [org, digest] : store_.occurrence_digests()) stored_digests_.emplace(org, digest);
 }
 
@@ -332,6 +312,7 @@ void Service::install(std::shared_ptr<const Snapshot> snap, const std::string& r
   snapshot_ = std::move(snap);
   ++generation_;
   feed_cache_.clear();
+  publish_reset(FileStamp::of(store_.path() + "-wal"), today());
   const auto& stats = snapshot_->derive_stats();
   std::cerr << log_prefix(6) << "serving " << snapshot_->occurrence_count() << " occurrences ("
             << from << " .. " << to << "; organisations: " << stats.built << " derived, "
@@ -347,7 +328,16 @@ std::optional<TokenRecord> Service::find_token(const std::string& secret) const 
 }
 
 void Service::refresh() {
-  if (data_version_ >= 0 && !store_.wal_touched()) return;
+  // The WAL changes with every commit, ours and the CLI's: one stat() tells whether there is
+  // anything to read. Taken before reading, so a commit racing with this is seen next time.
+  const FileStamp stamp = FileStamp::of(store_.path() + "-wal");
+  const Day day = today();
+  if (data_version_ >= 0 && stamp == wal_stamp_ && stamp.size >= 0) {
+    if (day != published_day_) publish_reset(stamp, day);
+    return;
+  }
+  wal_stamp_ = stamp;
+  publish_reset(stamp, day);  // cached feeds may show what changed: the I/O threads must ask
   const std::int64_t v = store_.data_version();
   if (v == data_version_) return;
   data_version_ = v;
@@ -359,6 +349,11 @@ void Service::refresh() {
     last_completion_id_ = c.id;
     ++generation_;
   }
+}
+
+void Service::publish_reset(FileStamp stamp, Day day) {
+  published_day_ = day;
+  fast_feeds_.reset(stamp, day, utc_offset_);
 }
 
 const std::vector<CompletionNote>* Service::notes_for(const Occurrence& o) const {
@@ -469,39 +464,12 @@ Response Service::feed(const Request& req, const std::string& token) {
     cached.today = day;
     cached.snapshot = snapshot_.get();
   }
-  auto headers = [&](Response& r) {
-    r.set(http::field::etag, cached.etag);
-    r.set(http::field::last_modified, cached.last_modified_text);
-    r.set(http::field::cache_control, "no-cache");
-  };
+  const PublishedFeed published{cached.body, cached.etag, cached.last_modified_text, cached.last_modified};
+  // From now on the I/O threads answer this token themselves, until something changes.
+  fast_feeds_.publish(sha256_hex(token), published);
   bool not_modified = false;
-  const auto inm = req[http::field::if_none_match];
-  if (!inm.empty()) {
-    const std::string v(inm);
-    not_modified = v == "*" || v.find(cached.etag) != std::string::npos;
-  } else if (const auto ims = req[http::field::if_modified_since]; !ims.empty()) {
-    if (auto t = parse_http_date(std::string(ims))) not_modified = cached.last_modified <= *t;
-  }
-  if (not_modified) {
-    ++feeds_not_modified_;
-    Response r{http::status::not_modified, req.version()};
-    r.set(http::field::server, "dutyd");
-    r.keep_alive(req.keep_alive());
-    headers(r);
-    return r;
-  }
-  ++feeds_served_;
-  Response r{http::status::ok, req.version()};
-  r.set(http::field::server, "dutyd");
-  r.set(http::field::content_type, "text/calendar; charset=utf-8");
-  r.keep_alive(req.keep_alive());
-  headers(r);
-  if (req.method() == http::verb::head) {
-    r.content_length(cached.body->size());
-  } else {
-    r.body() = cached.body;
-    r.prepare_payload();
-  }
+  Response r = feed_response(req, published, not_modified);
+  fast_feeds_.count(not_modified);
   return r;
 }
 
@@ -769,9 +737,9 @@ Response Service::metrics(const Request& req) {
   for (const auto& [s, n] : by_status) m << "dutyd_occurrences{status=\"" << s << "\"} " << n << "\n";
   m << "dutyd_occurrences{status=\"retired\"} " << store_.retired().size() << "\n";
   m << "# HELP dutyd_feeds_served_total Feeds sent with a body.\n# TYPE dutyd_feeds_served_total counter\n"
-    << "dutyd_feeds_served_total " << feeds_served_ << "\n";
+    << "dutyd_feeds_served_total " << fast_feeds_.served() << "\n";
   m << "# HELP dutyd_feeds_not_modified_total Feed requests answered 304.\n# TYPE dutyd_feeds_not_modified_total counter\n"
-    << "dutyd_feeds_not_modified_total " << feeds_not_modified_ << "\n";
+    << "dutyd_feeds_not_modified_total " << fast_feeds_.not_modified() << "\n";
   m << "# HELP dutyd_completions Completions recorded, by channel.\n# TYPE dutyd_completions gauge\n";
   for (const char* ch : {"form", "api", "cli"})
     m << "dutyd_completions{channel=\"" << ch << "\"} "
@@ -782,7 +750,10 @@ Response Service::metrics(const Request& req) {
   m << "# HELP dutyd_last_reload_success Whether the last reload succeeded.\n# TYPE dutyd_last_reload_success gauge\n"
     << "dutyd_last_reload_success " << (last_reload_ok_ ? 1 : 0) << "\n";
   m << "# HELP dutyd_http_requests_total HTTP responses by status code.\n# TYPE dutyd_http_requests_total counter\n";
-  for (const auto& [code, n] : responses_by_code_) m << "dutyd_http_requests_total{code=\"" << code << "\"} " << n << "\n";
+  {
+    std::lock_guard lock(responses_mutex_);
+    for (const auto& [code, n] : responses_by_code_) m << "dutyd_http_requests_total{code=\"" << code << "\"} " << n << "\n";
+  }
   return make_response(req, http::status::ok, m.str(), "text/plain; version=0.0.4; charset=utf-8");
 }
 

@@ -5,11 +5,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "calendar/ical_feed.hpp"
+#include "daemon/feed_cache.hpp"
 #include "daemon/net.hpp"
 #include "daemon/snapshot.hpp"
 #include "daemon/store.hpp"
@@ -53,7 +55,13 @@ class Service {
   void reload_succeeded() { ++reloads_ok_, last_reload_ok_ = true; }
 
   Response handle(const Request& req);
-  void count_response(unsigned code) { ++responses_by_code_[code]; }
+  // Any thread (the HTTP server's I/O threads).
+  void count_response(unsigned code) {
+    std::lock_guard lock(responses_mutex_);
+    ++responses_by_code_[code];
+  }
+  // Any thread: a cached feed's answer, or nullopt when handle() must run.
+  std::optional<Response> serve_cached(const Request& req) { return fast_feeds_.serve(req); }
   Day today() const;
   std::int64_t now() const { return clock_.now(); }
 
@@ -97,8 +105,13 @@ class Service {
   };
   std::unordered_map<std::int64_t, CachedFeed> feed_cache_;  // by token id
 
-  std::uint64_t feeds_served_ = 0, feeds_not_modified_ = 0, reloads_ok_ = 0, reloads_failed_ = 0;
+  FeedCache fast_feeds_;  // what the I/O threads may serve
+  FileStamp wal_stamp_;   // the WAL when the store was last read
+  Day published_day_ = 0;
+  void publish_reset(FileStamp stamp, Day day);
+  std::uint64_t reloads_ok_ = 0, reloads_failed_ = 0;
   bool last_reload_ok_ = true;
+  mutable std::mutex responses_mutex_;
   std::map<unsigned, std::uint64_t> responses_by_code_;
 };
 

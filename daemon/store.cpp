@@ -439,17 +439,6 @@ std::int64_t Store::data_version() {
   return v;
 }
 
-bool Store::wal_touched() {
-  struct stat st {};
-  if (::stat((path_ + "-wal").c_str(), &st) != 0) return true;  // no WAL yet: ask SQLite
-  const std::int64_t size = st.st_size;
-  const std::int64_t mtime = std::int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
-  const bool touched = size != wal_size_ || mtime != wal_mtime_ns_;
-  wal_size_ = size;
-  wal_mtime_ns_ = mtime;
-  return touched;
-}
-
 std::vector<std::pair<std::string, TokenRecord>> Store::tokens_with_hashes() {
   std::vector<std::pair<std::string, TokenRecord>> out;
   SQLite::Statement q(db_, std::string("SELECT ") + kTokenColumns + ", hash FROM tokens");

@@ -108,10 +108,10 @@ class Store {
 
   // Changes whenever another connection (e.g. the CLI) commits.
   std::int64_t data_version();
-  // A cheap pre-check for data_version(): false when the write-ahead log's size and time stamp
-  // are unchanged since the last call (every commit in WAL mode writes to it), so a busy
-  // daemon asks SQLite only when something may have changed.
-  bool wal_touched();
+  // The database file; its write-ahead log is path() + "-wal". Every commit in WAL mode writes
+  // to the log, so its size and time stamp (see FileStamp) tell a busy daemon when to ask
+  // data_version() at all.
+  const std::string& path() const { return path_; }
   SQLite::Database& db() { return db_; }
 
  private:
@@ -121,7 +121,6 @@ class Store {
   SQLite::Database db_;
   std::string path_;
   std::unique_ptr<SQLite::Statement> data_version_query_;  // prepared once: asked per request
-  std::int64_t wal_size_ = -1, wal_mtime_ns_ = -1;
 };
 
 // "2026-11-27T09:30:00Z"
