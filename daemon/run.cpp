@@ -84,8 +84,11 @@ int run_daemon(const RunOptions& opt) {
     log(3, "configuration invalid; not starting — run `dutyd check-config -c " + opt.config_path + "`");
     return 2;
   }
+  const double parse_seconds = seconds_since(started);
   const std::int32_t offset = utc_offset_of(first.config->timezone, clock.now());
+  auto t0 = SteadyClock::now();
   auto snapshot = std::make_shared<const Snapshot>(first.config, local_day(clock.now(), offset));
+  const double derive_seconds = seconds_since(t0);
   first = {};
   malloc_trim(0);
 
@@ -99,7 +102,10 @@ int run_daemon(const RunOptions& opt) {
   }
   const std::string key = load_link_key(snapshot->config(), *store, iso_utc(clock.now()));
   Service service(*store, clock, key);
+  t0 = SteadyClock::now();
   service.install(snapshot, "config.load");
+  log(6, "loaded: parsed in " + fixed(parse_seconds) + " s, derived in " + fixed(derive_seconds) +
+             " s, stored in " + fixed(seconds_since(t0)) + " s");
   snapshot.reset();
   malloc_trim(0);  // the occurrence-set texts written to the store are gone
 

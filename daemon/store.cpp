@@ -79,6 +79,9 @@ std::string deflate_body(const std::string& body) {
                 reinterpret_cast<const Bytef*>(body.data()), static_cast<uLong>(body.size()), 1) != Z_OK)
     throw StoreError("cannot compress an occurrence set");
   out.resize(10 + bound);
+  // Give back the room compressBound() asked for (about the size of the text): a first start
+  // holds every organisation's packed set at once, and the slack was 170 MiB of its peak.
+  out.shrink_to_fit();
   return out;
 }
 
