@@ -523,20 +523,23 @@ template <typename F>
 void FileReader::each_table(const toml::table& doc, std::string_view key, F&& f) {
   const toml::node* n = doc.get(key);
   if (!n) return;
+  // Built by appending: GCC 12 at -O3 warns (-Wrestrict, a false positive) about
+  // "literal" + std::string(...) inlined into every instantiation of this template.
+  auto message = [key](const char* what) {
+    std::string m = "'";
+    m.append(key).append(what).append(kDash).append("write each entry as [[").append(key).append("]]");
+    return m;
+  };
   const toml::array* a = n->as_array();
   if (!a) {
-    error(loc_of(file_, n->source()), "'" + std::string(key) + "' must be an array of tables" +
-                                          kDash + "write each entry as [[" + std::string(key) +
-                                          "]]");
+    error(loc_of(file_, n->source()), message("' must be an array of tables"));
     return;
   }
   for (const toml::node& el : *a) {
     if (const toml::table* t = el.as_table())
       f(*t);
     else
-      error(loc_of(file_, el.source()), "'" + std::string(key) + "' entries must be tables" +
-                                            kDash + "write each entry as [[" + std::string(key) +
-                                            "]]");
+      error(loc_of(file_, el.source()), message("' entries must be tables"));
   }
 }
 

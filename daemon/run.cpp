@@ -86,9 +86,9 @@ int run_daemon(const RunOptions& opt) {
   }
   const double parse_seconds = seconds_since(started);
   const std::int32_t offset = utc_offset_of(first.config->timezone, clock.now());
-  auto t0 = SteadyClock::now();
+  auto step = SteadyClock::now();
   auto snapshot = std::make_shared<const Snapshot>(first.config, local_day(clock.now(), offset));
-  const double derive_seconds = seconds_since(t0);
+  const double derive_seconds = seconds_since(step);
   first = {};
   malloc_trim(0);
 
@@ -102,10 +102,10 @@ int run_daemon(const RunOptions& opt) {
   }
   const std::string key = load_link_key(snapshot->config(), *store, iso_utc(clock.now()));
   Service service(*store, clock, key);
-  t0 = SteadyClock::now();
+  step = SteadyClock::now();
   service.install(snapshot, "config.load");
   log(6, "loaded: parsed in " + fixed(parse_seconds) + " s, derived in " + fixed(derive_seconds) +
-             " s, stored in " + fixed(seconds_since(t0)) + " s");
+             " s, stored in " + fixed(seconds_since(step)) + " s");
   snapshot.reset();
   malloc_trim(0);  // the occurrence-set texts written to the store are gone
 
