@@ -10,6 +10,7 @@
 #include "calendar/expand.hpp"
 #include "calendar/ical_feed.hpp"
 #include "config/loader.hpp"
+#include "daemon/deliveries.hpp"
 #include "daemon/run.hpp"
 #include "daemon/service.hpp"
 #include "daemon/simulate.hpp"
@@ -50,6 +51,8 @@ const char* kUsage =
     "      print a signed completion link\n"
     "  audit verify -c FILE\n"
     "      check the audit log's hash chain\n"
+    "  deliveries -c FILE [--occurrence UID] [--status S] [--format table|json]\n"
+    "      the reminder outbox's history: queued, sent, failed, cancelled, superseded\n"
     "\n"
     "State commands take --database PATH (default: [daemon] database). DATE is YYYY-MM-DD;\n"
     "DATETIME is YYYY-MM-DDTHH:MM:SS or YYYY-MM-DD in the configured time zone.\n";
@@ -76,7 +79,8 @@ Args parse_args(const std::vector<std::string>& argv) {
                                                    "--output", "--out-dir", "--today",
                                                    "--database", "--listen", "--now", "--kind",
                                                    "--note", "--id", "--occurrence", "--done-on",
-                                                   "--document-number", "--minutes", "--evidence"};
+                                                   "--document-number", "--minutes", "--evidence",
+                                                   "--status"};
   static const std::vector<std::string> flags{"--all", "--help", "-h", "--admin"};
   Args a;
   for (std::size_t i = 0; i < argv.size(); ++i) {
@@ -590,6 +594,20 @@ int cmd_audit(const Args& a, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+int cmd_deliveries(const Args& a, std::ostream& out, std::ostream& err) {
+  const std::string format = format_option(a, {"table", "json"});
+  DeliveryFilter filter;
+  filter.occurrence = a.get("--occurrence");
+  filter.status = a.get("--status");
+  if (!filter.status.empty() && !is_delivery_status(filter.status))
+    throw UsageError("--status '" + filter.status +
+                     "' is not one of: queued, sending, sent, failed, cancelled, superseded");
+  auto ctx = open_state(a, err);
+  if (!ctx) return kExitConfig;
+  print_deliveries(ctx->config(), ctx->store->deliveries(filter), format == "json", out);
+  return 0;
+}
+
 }  // namespace
 
 int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
@@ -604,6 +622,7 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
     if (a.command == "expand") return cmd_expand(a, out, err);
     if (a.command == "feed") return cmd_feed(a, out, err);
     if (a.command == "simulate") return run_simulate(argv, out, err);
+    if (a.command == "deliveries") return cmd_deliveries(a, out, err);
     if (a.command == "run") return cmd_run(a, out, err);
     if (a.command == "token") return cmd_token(a, out, err);
     if (a.command == "complete") return cmd_complete_or_link(a, out, err, false);

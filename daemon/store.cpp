@@ -1,8 +1,11 @@
 #include "daemon/store.hpp"
 
 #include <sys/stat.h>
+#include <SQLiteCpp/VariadicBind.h>
 #include <zlib.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <ctime>
 
@@ -60,6 +63,29 @@ CREATE TABLE audit(
   detail TEXT NOT NULL,
   prev_hash TEXT NOT NULL,
   hash TEXT NOT NULL);
+)sql",
+    // 2: the durable outbox. The UNIQUE index also serves "the rows of an occurrence".
+    R"sql(
+CREATE TABLE deliveries(
+  id INTEGER PRIMARY KEY,
+  occurrence TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  person TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  org TEXT NOT NULL,
+  relation TEXT NOT NULL,
+  send_at INTEGER NOT NULL,
+  status TEXT NOT NULL DEFAULT 'queued'
+    CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'cancelled', 'superseded')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_error TEXT NOT NULL DEFAULT '',
+  sent_at INTEGER,
+  created_at INTEGER NOT NULL,
+  subject TEXT NOT NULL DEFAULT '',
+  UNIQUE (occurrence, step, person, channel));
+CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE status = 'queued';
+CREATE INDEX deliveries_by_time ON deliveries(send_at);
 )sql",
 };
 constexpr int kMigrationCount = sizeof kMigrations / sizeof kMigrations[0];
@@ -152,6 +178,30 @@ TokenRecord read_token(SQLite::Statement& q) {
 
 constexpr const char* kTokenColumns = "id, kind, subject_kind, subject, created_at, revoked_at, note";
 
+constexpr const char* kDeliveryColumns =
+    "id, occurrence, step, person, channel, org, relation, send_at, subject, status, attempts, "
+    "next_attempt_at, last_error, sent_at, created_at";
+
+DeliveryRecord read_delivery(SQLite::Statement& q) {
+  DeliveryRecord d;
+  d.id = q.getColumn(0).getInt64();
+  d.occurrence = q.getColumn(1).getString();
+  d.step = q.getColumn(2).getInt();
+  d.person = q.getColumn(3).getString();
+  d.channel = q.getColumn(4).getString();
+  d.org = q.getColumn(5).getString();
+  d.relation = q.getColumn(6).getString();
+  d.send_at = q.getColumn(7).getInt64();
+  d.subject = q.getColumn(8).getString();
+  d.status = q.getColumn(9).getString();
+  d.attempts = q.getColumn(10).getInt();
+  d.next_attempt_at = q.getColumn(11).getInt64();
+  d.last_error = q.getColumn(12).getString();
+  if (!q.getColumn(13).isNull()) d.sent_at = q.getColumn(13).getInt64();
+  d.created_at = q.getColumn(14).getInt64();
+  return d;
+}
+
 }  // namespace
 
 std::string iso_utc(std::int64_t unix_seconds) {
@@ -161,6 +211,48 @@ std::string iso_utc(std::int64_t unix_seconds) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+bool is_delivery_status(const std::string& s) {
+  return s == "queued" || s == "sending" || s == "sent" || s == "failed" || s == "cancelled" ||
+         s == "superseded";
+}
+
+namespace {
+std::string cut_utf8(std::string s, std::size_t max) {
+  if (s.size() <= max) return s;
+  std::size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // a character boundary
+  s.resize(cut);
+  return s;
+}
+}  // namespace
+
+std::string redact_error(const std::string& error) {
+  std::string s = cut_utf8(error, 4096);  // bounds the work; the rest is cut below anyway
+  auto lower = [](std::string t) {
+    for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return t;
+  };
+  auto value_end = [&](std::size_t from) {
+    return std::min(s.size(), s.find_first_of("&\"' \t\r\n,;)}", from));
+  };
+  // Values of credential-like parameters (webhook keys, DingTalk sign, access tokens).
+  for (const char* marker : {"key=", "token=", "sign=", "secret=", "password=", "bearer "}) {
+    const std::string m = marker;
+    for (std::size_t at = lower(s).find(m); at != std::string::npos; at = lower(s).find(m, at + 1)) {
+      const std::size_t begin = at + m.size(), end = value_end(begin);
+      if (end > begin) s.replace(begin, end - begin, "***");
+    }
+  }
+  // user:password@ in URLs.
+  for (std::size_t at = s.find("://"); at != std::string::npos; at = s.find("://", at + 3)) {
+    const std::size_t begin = at + 3, end = value_end(begin);
+    const std::size_t userinfo = s.find('@', begin);
+    if (userinfo != std::string::npos && userinfo < end && s.find('/', begin) > userinfo)
+      s.replace(begin, userinfo - begin, "***");
+  }
+  return cut_utf8(std::move(s), 500);
 }
 
 Store::Store(const std::string& path) : db_(open(path)), path_(path) {
@@ -339,8 +431,129 @@ Store::Recorded Store::record_completion(const CompletionInput& in, bool late,
                  "done_on=" + format_day(in.done_on) + " channel=" + in.channel +
                      (late ? " late" : "") + " completion=" + std::to_string(r.completion.id),
                  now);
+  cancel_deliveries_in_tx(in.uid, in.recorded_by, "completion=" + std::to_string(r.completion.id), now);
   tx.commit();
   return r;
+}
+
+std::size_t Store::cancel_deliveries_in_tx(const std::string& occurrence, const std::string& actor,
+                                           const std::string& detail, const std::string& now) {
+  SQLite::Statement up(db_,
+                       "UPDATE deliveries SET status = 'cancelled' "
+                       "WHERE occurrence = ? AND status IN ('queued', 'sending')");
+  up.bind(1, occurrence);
+  const auto n = static_cast<std::size_t>(up.exec());
+  if (n > 0)
+    append_audit(actor, "delivery.cancel", occurrence,
+                 "count=" + std::to_string(n) + (detail.empty() ? "" : " " + detail), now);
+  return n;
+}
+
+std::size_t Store::cancel_deliveries(const std::string& occurrence, const std::string& actor,
+                                     const std::string& now) {
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+  const std::size_t n = cancel_deliveries_in_tx(occurrence, actor, "", now);
+  tx.commit();
+  return n;
+}
+
+Store::Enqueued Store::enqueue_deliveries(const std::vector<OutboxEntry>& entries, std::int64_t now,
+                                          bool catch_up) {
+  Enqueued result;
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+  // A completion recorded since the caller planned (e.g. by the CLI) wins over the plan.
+  SQLite::Statement ins(db_,
+                        "INSERT OR IGNORE INTO deliveries(occurrence, step, person, channel, org, relation, "
+                        "send_at, subject, next_attempt_at, created_at) "
+                        "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7, ?9 "
+                        "WHERE NOT EXISTS (SELECT 1 FROM completions WHERE uid = ?1)");
+  SQLite::Statement supersede(db_,
+                              "UPDATE deliveries SET status = 'superseded' WHERE occurrence = ? AND person = ? "
+                              "AND channel = ? AND step < ? AND status = 'queued'");
+  for (const OutboxEntry& e : entries) {
+    SQLite::bind(ins, e.occurrence, e.step, e.person, e.channel, e.org, e.relation, e.send_at, e.subject, now);
+    const int added = ins.exec();
+    ins.reset();
+    result.added += static_cast<std::size_t>(added);
+    if (!catch_up || added == 0) continue;
+    SQLite::bind(supersede, e.occurrence, e.person, e.channel, e.step);
+    result.superseded += static_cast<std::size_t>(supersede.exec());
+    supersede.reset();
+  }
+  tx.commit();
+  return result;
+}
+
+std::vector<DeliveryRecord> Store::claim_due_deliveries(std::int64_t now, std::size_t limit) {
+  std::vector<DeliveryRecord> out;
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+  {
+    SQLite::Statement q(db_, std::string("SELECT ") + kDeliveryColumns +
+                                 " FROM deliveries WHERE status = 'queued' AND next_attempt_at <= ? "
+                                 "ORDER BY next_attempt_at, id LIMIT ?");
+    q.bind(1, now);
+    q.bind(2, static_cast<std::int64_t>(limit));
+    while (q.executeStep()) out.push_back(read_delivery(q));
+  }
+  SQLite::Statement up(db_, "UPDATE deliveries SET status = 'sending' WHERE id = ?");
+  for (DeliveryRecord& d : out) {
+    up.bind(1, d.id);
+    up.exec();
+    up.reset();
+    d.status = "sending";
+  }
+  tx.commit();  // durable before the first byte is sent
+  return out;
+}
+
+std::size_t Store::requeue_interrupted_deliveries(std::int64_t now) {
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+  const auto n = static_cast<std::size_t>(
+      db_.exec("UPDATE deliveries SET status = 'queued' WHERE status = 'sending'"));
+  if (n > 0) append_audit("dutyd", "delivery.requeue", "deliveries", "count=" + std::to_string(n), iso_utc(now));
+  tx.commit();
+  return n;
+}
+
+bool Store::mark_delivery_sent(std::int64_t id, std::int64_t now) {
+  SQLite::Statement up(db_, "UPDATE deliveries SET status = 'sent', sent_at = ? WHERE id = ? AND status = 'sending'");
+  SQLite::bind(up, now, id);
+  return up.exec() == 1;
+}
+
+bool Store::mark_delivery_retry(std::int64_t id, const std::string& error, std::int64_t next_attempt_at) {
+  SQLite::Statement up(db_,
+                       "UPDATE deliveries SET status = 'queued', attempts = attempts + 1, next_attempt_at = ?, "
+                       "last_error = ? WHERE id = ? AND status = 'sending'");
+  SQLite::bind(up, next_attempt_at, redact_error(error), id);
+  return up.exec() == 1;
+}
+
+bool Store::mark_delivery_failed(std::int64_t id, const std::string& error) {
+  SQLite::Statement up(db_,
+                       "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = ? "
+                       "WHERE id = ? AND status = 'sending'");
+  SQLite::bind(up, redact_error(error), id);
+  return up.exec() == 1;
+}
+
+std::vector<DeliveryRecord> Store::deliveries(const DeliveryFilter& f) {
+  std::string sql = std::string("SELECT ") + kDeliveryColumns + " FROM deliveries WHERE 1";
+  if (!f.occurrence.empty()) sql += " AND occurrence = :occurrence";
+  if (!f.status.empty()) sql += " AND status = :status";
+  if (f.from) sql += " AND send_at >= :from";
+  if (f.to) sql += " AND send_at <= :to";
+  sql += " ORDER BY send_at, id";
+  if (f.limit) sql += " LIMIT :limit";
+  SQLite::Statement q(db_, sql);
+  if (!f.occurrence.empty()) q.bind(":occurrence", f.occurrence);
+  if (!f.status.empty()) q.bind(":status", f.status);
+  if (f.from) q.bind(":from", *f.from);
+  if (f.to) q.bind(":to", *f.to);
+  if (f.limit) q.bind(":limit", static_cast<std::int64_t>(f.limit));
+  std::vector<DeliveryRecord> out;
+  while (q.executeStep()) out.push_back(read_delivery(q));
+  return out;
 }
 
 std::vector<Completion> Store::completions_after(std::int64_t id) {

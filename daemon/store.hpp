@@ -1,6 +1,7 @@
 // The embedded store (SQLite through SQLiteCpp, WAL mode): tokens, completions with evidence,
-// occurrence sets, retired occurrences and the hash-chained audit log. The daemon and the CLI
-// open the same file; every state change is one transaction that also appends its audit row.
+// occurrence sets, retired occurrences, the reminder outbox (deliveries) and the hash-chained
+// audit log. The daemon and the CLI open the same file; every state change is one transaction
+// that also appends its audit row (outbox bookkeeping of single rows excepted).
 #pragma once
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -47,6 +48,38 @@ struct TokenRecord {
   std::string note;
 };
 
+// The durable outbox: one row per (occurrence, step, recipient, channel), written before the
+// message is sent. Times are unix seconds.
+struct OutboxEntry {
+  std::string occurrence;  // UID
+  int step = 0;            // index into the ladder's steps
+  std::string person;      // recipient person id
+  std::string channel;     // channel id
+  std::string org;         // the occurrence's organisation
+  std::string relation;    // relation name (responsible, principal, ...)
+  std::int64_t send_at = 0;  // planned send time
+  std::string subject;     // the message's subject or summary
+};
+
+// queued -> sending -> sent | failed (permanent) | queued again (transient, later
+// next_attempt_at); queued or sending -> cancelled (completion) | superseded (catch-up).
+struct DeliveryRecord : OutboxEntry {
+  std::int64_t id = 0;
+  std::string status;
+  int attempts = 0;  // failed attempts
+  std::int64_t next_attempt_at = 0;
+  std::string last_error;  // redacted: credentials in URLs or key=value pairs never kept
+  std::optional<std::int64_t> sent_at;
+  std::int64_t created_at = 0;
+};
+
+struct DeliveryFilter {
+  std::string occurrence;             // empty: every occurrence
+  std::string status;                 // empty: every status
+  std::optional<std::int64_t> from, to;  // planned send time in [from, to]
+  std::size_t limit = 0;              // 0: no limit
+};
+
 struct AuditCheck {
   std::int64_t rows = 0;
   std::optional<std::int64_t> first_broken;  // id of the first row whose hash does not match
@@ -55,7 +88,7 @@ struct AuditCheck {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;  // 2: the deliveries outbox
 
   // Opens or creates the database and migrates it. Throws StoreError, with what to do, when the
   // file is not a dutyd database or was written by a newer dutyd (nothing is changed then).
@@ -71,13 +104,42 @@ class Store {
   std::vector<TokenRecord> tokens();
   std::vector<std::pair<std::string, TokenRecord>> tokens_with_hashes();  // (SHA-256, record)
 
-  // Idempotent: the same completion (uid, date, evidence, note) twice is recorded once.
+  // Idempotent: the same completion (uid, date, evidence, note) twice is recorded once. In the
+  // same transaction every queued or sending delivery of the occurrence is cancelled (audited
+  // as delivery.cancel): a completion stops its ladder.
   struct Recorded {
     Completion completion;
     bool created = false;
   };
   Recorded record_completion(const CompletionInput& in, bool late, const std::string& now);
   std::vector<Completion> completions_after(std::int64_t id);
+
+  // Outbox. Enqueue is idempotent (a row already there, whatever its status, is left alone) and
+  // skips occurrences that have a completion. With catch_up, queued rows of earlier steps of
+  // the same (occurrence, recipient, channel) become superseded: one message with the latest
+  // step after downtime, not a burst.
+  struct Enqueued {
+    std::size_t added = 0, superseded = 0;
+  };
+  Enqueued enqueue_deliveries(const std::vector<OutboxEntry>& entries, std::int64_t now,
+                              bool catch_up = false);
+  // Marks up to `limit` queued rows with next_attempt_at <= now as sending (committed before
+  // anything is sent) and returns them, earliest first.
+  std::vector<DeliveryRecord> claim_due_deliveries(std::int64_t now, std::size_t limit);
+  // Rows left in `sending` by a crash go back to `queued`, so they are sent again: at most the
+  // messages in flight are duplicated, none is lost. Only `dutyd run` calls this, once at
+  // start before it sends (never the CLI: the constructor runs in every command, also while the
+  // daemon is sending). Returns the number of rows requeued.
+  std::size_t requeue_interrupted_deliveries(std::int64_t now);
+  // Outcomes of a claimed row; false when the row is not `sending` (cancelled by a completion
+  // while in flight: it stays cancelled, although the message may have left).
+  bool mark_delivery_sent(std::int64_t id, std::int64_t now);
+  bool mark_delivery_retry(std::int64_t id, const std::string& error, std::int64_t next_attempt_at);
+  bool mark_delivery_failed(std::int64_t id, const std::string& error);
+  // Cancels every queued or sending row of an occurrence; returns how many.
+  std::size_t cancel_deliveries(const std::string& occurrence, const std::string& actor,
+                                const std::string& now);
+  std::vector<DeliveryRecord> deliveries(const DeliveryFilter& filter);
 
   // The key for completion links: kept in the database, created once.
   std::string link_key(const std::string& now);
@@ -116,6 +178,8 @@ class Store {
 
  private:
   void migrate();
+  std::size_t cancel_deliveries_in_tx(const std::string& occurrence, const std::string& actor,
+                                      const std::string& detail, const std::string& now);
   void append_audit(const std::string& actor, const std::string& action, const std::string& subject,
                     const std::string& detail, const std::string& now);
   SQLite::Database db_;
@@ -125,5 +189,12 @@ class Store {
 
 // "2026-11-27T09:30:00Z"
 std::string iso_utc(std::int64_t unix_seconds);
+
+// A delivery error as kept in the outbox: at most 500 bytes (cut on a character boundary), the
+// values of key=, token=, sign=, secret=, password= ... and the userinfo of URLs replaced by ***.
+std::string redact_error(const std::string& error);
+
+// The statuses a delivery row can have.
+bool is_delivery_status(const std::string& s);
 
 }  // namespace dutyd

@@ -13,18 +13,8 @@
 namespace dutyd {
 namespace {
 
-std::string fresh_db(const std::string& name) {
-  const std::string path = test::write_temp(name, "");
-  std::filesystem::remove(path);
-  return path;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using test::fresh_db;
+using test::file_bytes;
 
 TEST(Store, AuditChainDetectsTampering) {
   const std::string path = fresh_db("audit.db");
@@ -55,7 +45,7 @@ TEST(Store, AuditChainDetectsTampering) {
 TEST(Store, RefusesNewerSchemaWithoutChangingIt) {
   const std::string path = fresh_db("newer.db");
   { Store s(path); s.db().exec("PRAGMA user_version = 99"); }
-  const std::string before = slurp(path);
+  const std::string before = file_bytes(path);
   try {
     Store s(path);
     FAIL() << "a database from a newer dutyd was accepted";
@@ -63,13 +53,13 @@ TEST(Store, RefusesNewerSchemaWithoutChangingIt) {
     EXPECT_NE(std::string(e.what()).find("newer"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("not changed"), std::string::npos) << e.what();
   }
-  EXPECT_EQ(slurp(path), before);
+  EXPECT_EQ(file_bytes(path), before);
 }
 
 TEST(Store, RefusesAFileThatIsNotADatabase) {
   const std::string path = test::write_temp("garbage.db", std::string(4096, 'x'));
   EXPECT_THROW(Store s(path), StoreError);
-  EXPECT_EQ(slurp(path), std::string(4096, 'x'));
+  EXPECT_EQ(file_bytes(path), std::string(4096, 'x'));
 }
 
 TEST(Store, CompletionsAreIdempotent) {
@@ -107,8 +97,8 @@ TEST(Store, TokenSecretsAreNeverStored) {
     EXPECT_TRUE(s.find_token(secret)->revoked_at);
     s.db().exec("PRAGMA wal_checkpoint(TRUNCATE)");
   }
-  EXPECT_EQ(slurp(path).find(secret), std::string::npos);
-  EXPECT_NE(slurp(path).find(sha256_hex(secret)), std::string::npos);
+  EXPECT_EQ(file_bytes(path).find(secret), std::string::npos);
+  EXPECT_NE(file_bytes(path).find(sha256_hex(secret)), std::string::npos);
 }
 
 TEST(Store, LinkKeyIsCreatedOnce) {

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "config/loader.hpp"
@@ -23,6 +24,21 @@ inline std::string write_temp(const std::string& name, const std::string& text) 
   const auto path = dir / name;
   std::ofstream(path, std::ios::binary) << text;
   return path.string();
+}
+
+// A path under the test's temporary folder with no file at it: for a new database.
+inline std::string fresh_db(const std::string& name) {
+  const std::string path = write_temp(name, "");
+  std::filesystem::remove(path);
+  return path;
+}
+
+// The bytes of a file (empty when it cannot be read).
+inline std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 // Loads a config written inline; fails the test with every diagnostic when it has errors.
