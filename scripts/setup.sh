@@ -13,7 +13,7 @@ case "$mode" in example|test) ;; *) echo "usage: bash scripts/setup.sh example|t
 
 build_pkgs=(g++ make cmake pkg-config libical-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev zlib1g-dev
             libsqlitecpp-dev libboost-dev libcurl4-openssl-dev libsystemd-dev libgtest-dev tzdata)
-test_pkgs=(python3 python3-icalendar python3-aiosmtpd ca-certificates)
+test_pkgs=(python3 python3-icalendar python3-aiosmtpd openssl ca-certificates)
 
 missing=()
 for p in "${build_pkgs[@]}" ${mode:+$( [[ $mode == test ]] && echo "${test_pkgs[@]}")}; do
