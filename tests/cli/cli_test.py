@@ -3,26 +3,10 @@
 on the bundled example, and clear usage errors. usage: cli_test.py DUTYD SOURCE_DIR"""
 import json
 import os
-import subprocess
-import sys
 import tempfile
 
-DUTYD, SRC = sys.argv[1], sys.argv[2]
+from clitest import SRC, check, finish, run
 EXAMPLE = os.path.join(SRC, "config/examples/province.toml")
-results = {"passed": 0, "failed": 0}
-
-
-def run(*args, timeout=60):
-    proc = subprocess.run([DUTYD, *args], capture_output=True, timeout=timeout)
-    return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
-
-
-def check(name, condition, detail=""):
-    if condition:
-        results["passed"] += 1
-    else:
-        results["failed"] += 1
-        print(f"FAIL {name}: {detail}")
 
 
 # catalogue --format json: one object per line with the required fields.
@@ -93,5 +77,4 @@ with tempfile.TemporaryDirectory() as tmp:
     rc, out, err = run("expand", "-c", bad)
     check("expand broken config", rc == 2 and f"{bad}:2:10: error: unknown person 'x'" in err, err)
 
-print(f"{results['passed']} passed, {results['failed']} failed")
-sys.exit(1 if results["failed"] else 0)
+finish()

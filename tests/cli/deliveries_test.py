@@ -6,25 +6,12 @@ and database errors. usage: deliveries_test.py DUTYD SOURCE_DIR"""
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 import tempfile
 
-DUTYD, SRC = sys.argv[1], sys.argv[2]
+from clitest import SRC, check, finish, run
 EXAMPLE = os.path.join(SRC, "config/examples/province.toml")
-failures = []
 UID = "a6.1.analysis/dl/2026H1@dutyd"
 T0 = 1782003600  # 2026-06-21T01:00:00Z, 09:00 in Asia/Shanghai
-
-
-def run(*args):
-    p = subprocess.run([DUTYD, *args], capture_output=True, timeout=60)
-    return p.returncode, p.stdout.decode("utf-8"), p.stderr.decode("utf-8")
-
-
-def check(name, condition, detail=""):
-    if not condition:
-        failures.append(f"{name}: {detail}")
 
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -113,7 +100,4 @@ with tempfile.TemporaryDirectory() as tmp:
     rc, out, err = run("--help")
     check("usage lists deliveries", rc == 0 and "  deliveries -c FILE [--occurrence UID]" in out, out)
 
-for f in failures:
-    print("FAIL", f)
-print(f"{len(failures)} failure(s)")
-sys.exit(1 if failures else 0)
+finish()

@@ -5,23 +5,10 @@ content (times, steps, recipients, channels, @mentions, the change of hands in D
 usage: simulate_test.py DUTYD SOURCE_DIR"""
 import json
 import os
-import subprocess
-import sys
 import tempfile
 
-DUTYD, SRC = sys.argv[1], sys.argv[2]
+from clitest import SRC, check, finish, run
 EXAMPLE = os.path.join(SRC, "config/examples/province.toml")
-failures = []
-
-
-def run(*args):
-    p = subprocess.run([DUTYD, *args], capture_output=True, timeout=60)
-    return p.returncode, p.stdout.decode("utf-8"), p.stderr.decode("utf-8")
-
-
-def check(name, condition, detail=""):
-    if not condition:
-        failures.append(f"{name}: {detail}")
 
 
 def simulate_json(*extra):
@@ -117,7 +104,4 @@ check("broken config", rc == 2 and "credential file" in err, (rc, err))
 rc, out, _ = run("--help")
 check("usage lists simulate", "simulate -c FILE --from DATE --to DATE" in out, out[:200])
 
-for f in failures:
-    print("FAIL", f)
-print(f"{'FAILED' if failures else 'ok'}: {len(failures)} failure(s)")
-sys.exit(1 if failures else 0)
+finish()
