@@ -66,7 +66,11 @@ const Templates& default_templates();
 // shipped texts are returned for those keys.
 Templates load_templates(const std::string& path, Diagnostics& diags);
 
-// The placeholder names each template may use, for error messages and docs.
+// The placeholder names each template may use, for error messages and docs. Reminders: the
+// ReminderFacts fields by name (others joined with "、", "无" when empty; step as a number),
+// {days} = days_text(days_left) and {vacancy_note}: when via_vacancy a sentence saying the post
+// is vacant so the reminder goes up, ending in a line break; else empty. Alerts: the AlertFacts
+// fields ({fallback} "无" when empty). In subjects, CR and LF in a value become one space.
 std::vector<std::string_view> reminder_placeholders();
 std::vector<std::string_view> alert_placeholders();
 
