@@ -28,27 +28,32 @@ std::string local_minute(std::int64_t unix_seconds, const std::string& tz) {
 
 }  // namespace
 
+nlohmann::ordered_json delivery_json(const DeliveryRecord& d) {
+  nlohmann::ordered_json j;
+  j["id"] = d.id;
+  j["occurrence"] = d.occurrence;
+  j["step"] = d.step;
+  j["person"] = d.person;
+  j["channel"] = d.channel;
+  j["org"] = d.org;
+  j["relation"] = d.relation;
+  j["send_at"] = iso_utc(d.send_at);
+  j["status"] = d.status;
+  j["attempts"] = d.attempts;
+  j["next_attempt_at"] = iso_utc(d.next_attempt_at);
+  j["last_error"] = d.last_error;
+  j["sent_at"] =
+      d.sent_at ? nlohmann::ordered_json(iso_utc(*d.sent_at)) : nlohmann::ordered_json(nullptr);
+  j["created_at"] = iso_utc(d.created_at);
+  j["subject"] = d.subject;
+  return j;
+}
+
 void print_deliveries(const Config& c, const std::vector<DeliveryRecord>& rows, bool json, std::ostream& out) {
   if (json) {
-    for (const DeliveryRecord& d : rows) {
-      nlohmann::ordered_json j;
-      j["id"] = d.id;
-      j["occurrence"] = d.occurrence;
-      j["step"] = d.step;
-      j["person"] = d.person;
-      j["channel"] = d.channel;
-      j["org"] = d.org;
-      j["relation"] = d.relation;
-      j["send_at"] = iso_utc(d.send_at);
-      j["status"] = d.status;
-      j["attempts"] = d.attempts;
-      j["next_attempt_at"] = iso_utc(d.next_attempt_at);
-      j["last_error"] = d.last_error;
-      j["sent_at"] = d.sent_at ? nlohmann::ordered_json(iso_utc(*d.sent_at)) : nlohmann::ordered_json(nullptr);
-      j["created_at"] = iso_utc(d.created_at);
-      j["subject"] = d.subject;
-      out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-    }
+    for (const DeliveryRecord& d : rows)
+      out << delivery_json(d).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+          << "\n";
     return;
   }
   out << "计划时间(" << c.timezone << ")  状态  尝试  步骤  渠道  收件人（关系）  事项  最后错误\n";

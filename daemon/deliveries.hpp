@@ -3,12 +3,19 @@
 #pragma once
 
 #include <iosfwd>
+#include <nlohmann/json_fwd.hpp>
 #include <vector>
 
 #include "config/model.hpp"
 #include "daemon/store.hpp"
 
 namespace dutyd {
+
+// One row as JSON, for `dutyd deliveries --format json` and GET /api/v1/deliveries alike:
+// id, occurrence, step, person, channel, org, relation, send_at, status, attempts,
+// next_attempt_at, last_error (as the store keeps it: redacted), sent_at (null until sent),
+// created_at, subject; times in UTC, "2026-11-27T01:00:00Z".
+nlohmann::ordered_json delivery_json(const DeliveryRecord& row);
 
 // A table for administrators (Chinese headers, local times in the configured zone, names from
 // `config`) or, with `json`, one object per row with English keys and UTC times.

@@ -537,23 +537,46 @@ bool Store::mark_delivery_failed(std::int64_t id, const std::string& error) {
   return up.exec() == 1;
 }
 
-std::vector<DeliveryRecord> Store::deliveries(const DeliveryFilter& f) {
-  std::string sql = std::string("SELECT ") + kDeliveryColumns + " FROM deliveries WHERE 1";
+namespace {
+// " AND ..." for every condition of `f` (limit aside), with named parameters bind_filter() fills.
+std::string filter_sql(const DeliveryFilter& f) {
+  std::string sql;
   if (!f.occurrence.empty()) sql += " AND occurrence = :occurrence";
   if (!f.status.empty()) sql += " AND status = :status";
+  if (!f.org.empty()) sql += " AND org = :org";
+  if (!f.person.empty()) sql += " AND person = :person";
   if (f.from) sql += " AND send_at >= :from";
   if (f.to) sql += " AND send_at <= :to";
-  sql += " ORDER BY send_at, id";
-  if (f.limit) sql += " LIMIT :limit";
-  SQLite::Statement q(db_, sql);
+  return sql;
+}
+
+void bind_filter(SQLite::Statement& q, const DeliveryFilter& f) {
   if (!f.occurrence.empty()) q.bind(":occurrence", f.occurrence);
   if (!f.status.empty()) q.bind(":status", f.status);
+  if (!f.org.empty()) q.bind(":org", f.org);
+  if (!f.person.empty()) q.bind(":person", f.person);
   if (f.from) q.bind(":from", *f.from);
   if (f.to) q.bind(":to", *f.to);
+}
+}  // namespace
+
+std::vector<DeliveryRecord> Store::deliveries(const DeliveryFilter& f) {
+  std::string sql = std::string("SELECT ") + kDeliveryColumns + " FROM deliveries WHERE 1" +
+                    filter_sql(f) + " ORDER BY send_at, id";
+  if (f.limit) sql += " LIMIT :limit";
+  SQLite::Statement q(db_, sql);
+  bind_filter(q, f);
   if (f.limit) q.bind(":limit", static_cast<std::int64_t>(f.limit));
   std::vector<DeliveryRecord> out;
   while (q.executeStep()) out.push_back(read_delivery(q));
   return out;
+}
+
+std::size_t Store::count_deliveries(const DeliveryFilter& f) {
+  SQLite::Statement q(db_, "SELECT count(*) FROM deliveries WHERE 1" + filter_sql(f));
+  bind_filter(q, f);
+  q.executeStep();
+  return static_cast<std::size_t>(q.getColumn(0).getInt64());
 }
 
 std::vector<Completion> Store::completions_after(std::int64_t id) {

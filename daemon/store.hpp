@@ -76,6 +76,8 @@ struct DeliveryRecord : OutboxEntry {
 struct DeliveryFilter {
   std::string occurrence;             // empty: every occurrence
   std::string status;                 // empty: every status
+  std::string org;                    // the occurrence's organisation; empty: every one
+  std::string person;                 // the recipient; empty: everyone
   std::optional<std::int64_t> from, to;  // planned send time in [from, to]
   std::size_t limit = 0;              // 0: no limit
 };
@@ -139,7 +141,10 @@ class Store {
   // Cancels every queued or sending row of an occurrence; returns how many.
   std::size_t cancel_deliveries(const std::string& occurrence, const std::string& actor,
                                 const std::string& now);
+  // The rows a filter selects, earliest planned first; count_deliveries() counts them all,
+  // whatever the filter's limit.
   std::vector<DeliveryRecord> deliveries(const DeliveryFilter& filter);
+  std::size_t count_deliveries(const DeliveryFilter& filter);
 
   // The key for completion links: kept in the database, created once.
   std::string link_key(const std::string& now);
