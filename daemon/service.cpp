@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "daemon/crypto.hpp"
+#include "daemon/deliveries.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/parallel.hpp"
 
@@ -109,6 +110,21 @@ Response json_error(const Request& req, http::status st, const std::string& mess
   return json(req, st, Json{{"error", message}});
 }
 
+// 405 from an API endpoint that answers only `method`.
+Response json_method_not_allowed(const Request& req, const char* method) {
+  Response r = json_error(req, http::status::method_not_allowed, std::string("use ") + method);
+  r.set(http::field::allow, method);
+  return r;
+}
+
+// The parameters of the request target's query string; nullopt when it is malformed.
+std::optional<Params> query_params(const Request& req) {
+  const std::string_view target(req.target().data(), req.target().size());
+  const auto q = target.find('?');
+  return parse_params(q == std::string_view::npos ? std::string_view{} : target.substr(q + 1),
+                      false);
+}
+
 Response html(const Request& req, http::status st, const std::string& title, const std::string& body) {
   std::string page =
       "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
@@ -154,6 +170,13 @@ Json completion_json(const Completion& c) {
               {"recorded_by", c.recorded_by},
               {"channel", c.channel},
               {"late", c.late}};
+}
+
+// The first second of `day` in the zone `tz`; the offset is the one at that day's noon, which a
+// daylight-saving change in the small hours does not move.
+std::int64_t local_midnight(Day day, const std::string& tz) {
+  const std::int64_t midnight_utc = static_cast<std::int64_t>(day) * 86400;
+  return midnight_utc - utc_offset_of(tz, midnight_utc + 12 * 3600);
 }
 
 }  // namespace
@@ -409,6 +432,8 @@ Response Service::handle(const Request& req) {
     res = api_completions(req);
   } else if (path == "/api/v1/occurrences") {
     res = api_occurrences(req);
+  } else if (path == "/api/v1/deliveries") {
+    res = api_deliveries(req);
   } else {
     res = text(req, http::status::not_found, "未找到\n");
   }
@@ -480,8 +505,7 @@ Response Service::completion_page(const Request& req) {
     return r;
   }
   const std::string target(req.target());
-  const auto q = target.find('?');
-  auto params = parse_params(q == std::string::npos ? "" : std::string_view(target).substr(q + 1), false);
+  auto params = query_params(req);
   if (!params || !params->count("o") || !params->count("p") || !params->count("x") || !params->count("s"))
     return html(req, http::status::bad_request, "链接不完整", "<p class=\"err\">链接不完整，请使用提醒中的完整链接。</p>");
   const std::string& uid = (*params)["o"];
@@ -560,11 +584,7 @@ Response Service::completion_page(const Request& req) {
 }
 
 Response Service::api_completions(const Request& req) {
-  if (req.method() != http::verb::post) {
-    Response r = json_error(req, http::status::method_not_allowed, "use POST");
-    r.set(http::field::allow, "POST");
-    return r;
-  }
+  if (req.method() != http::verb::post) return json_method_not_allowed(req, "POST");
   const auto token = bearer(req);
   if (!token) return json_error(req, http::status::unauthorized, "a valid API token is required (Authorization: Bearer ...)");
   Json body;
@@ -621,17 +641,11 @@ Response Service::api_completions(const Request& req) {
 }
 
 Response Service::api_occurrences(const Request& req) {
-  if (req.method() != http::verb::get) {
-    Response r = json_error(req, http::status::method_not_allowed, "use GET");
-    r.set(http::field::allow, "GET");
-    return r;
-  }
+  if (req.method() != http::verb::get) return json_method_not_allowed(req, "GET");
   const auto token = bearer(req);
   if (!token) return json_error(req, http::status::unauthorized, "an administrator API token is required");
   if (token->subject_kind != "admin") return json_error(req, http::status::forbidden, "administrators only");
-  const std::string target(req.target());
-  const auto q = target.find('?');
-  auto params = parse_params(q == std::string::npos ? "" : std::string_view(target).substr(q + 1), false);
+  auto params = query_params(req);
   if (!params) return json_error(req, http::status::bad_request, "malformed query string");
   const Config& c = snapshot_->config();
   const std::string status_filter = (*params)["status"];
@@ -726,6 +740,73 @@ Response Service::api_occurrences(const Request& req) {
     }
   }
   return json(req, http::status::ok, Json{{"count", count}, {"occurrences", std::move(list)}});
+}
+
+Response Service::api_deliveries(const Request& req) {
+  if (req.method() != http::verb::get) return json_method_not_allowed(req, "GET");
+  const auto token = bearer(req);
+  if (!token)
+    return json_error(req, http::status::unauthorized,
+                      "a valid API token is required (Authorization: Bearer ...)");
+  auto params = query_params(req);
+  if (!params) return json_error(req, http::status::bad_request, "malformed query string");
+  static const std::vector<std::string> accepted{"occurrence", "status", "from", "to",
+                                                 "org",        "person", "limit"};
+  for (const auto& [name, value] : *params)
+    if (std::find(accepted.begin(), accepted.end(), name) == accepted.end())
+      return json_error(req, http::status::bad_request,
+                        "unknown parameter '" + name +
+                            "'; accepted: occurrence, status, from, to, org, person, limit");
+  DeliveryFilter f;
+  f.occurrence = (*params)["occurrence"];
+  f.status = (*params)["status"];
+  f.org = (*params)["org"];
+  f.person = (*params)["person"];
+  if (!f.status.empty() && !is_delivery_status(f.status))
+    return json_error(req, http::status::bad_request,
+                      "status must be queued, sending, sent, failed, cancelled or superseded");
+  // Dates are days in the configured zone, compared with the planned send time.
+  const std::string& tz = snapshot_->config().timezone;
+  std::optional<Day> from, to;
+  if (!(*params)["from"].empty()) {
+    from = parse_day((*params)["from"]);
+    if (!from) return json_error(req, http::status::bad_request, "'from' must be YYYY-MM-DD");
+    f.from = local_midnight(*from, tz);
+  }
+  if (!(*params)["to"].empty()) {
+    to = parse_day((*params)["to"]);
+    if (!to) return json_error(req, http::status::bad_request, "'to' must be YYYY-MM-DD");
+    f.to = local_midnight(*to + 1, tz) - 1;
+  }
+  if (from && to && *from > *to)
+    return json_error(req, http::status::bad_request, "'from' is after 'to'");
+  f.limit = 1000;
+  if (const std::string& l = (*params)["limit"]; !l.empty()) {
+    const bool digits = l.size() <= 5 && std::all_of(l.begin(), l.end(),
+                                                     [](char c) { return c >= '0' && c <= '9'; });
+    f.limit = digits ? std::stoul(l) : 0;
+    if (f.limit < 1 || f.limit > 10000)
+      return json_error(req, http::status::bad_request,
+                        "'limit' must be a whole number from 1 to 10000");
+  }
+  // A person's token sees the reminders sent to that person, an organisation's token those of
+  // its occurrences; asking for someone else's is refused rather than answered empty.
+  if (token->subject_kind == "person") {
+    if (!f.person.empty() && f.person != token->subject)
+      return json_error(req, http::status::forbidden,
+                        "a person's token lists only that person's deliveries");
+    f.person = token->subject;
+  } else if (token->subject_kind == "org") {
+    if (!f.org.empty() && f.org != token->subject)
+      return json_error(req, http::status::forbidden, "this token belongs to another organisation");
+    f.org = token->subject;
+  }
+  Json list = Json::array();
+  for (const DeliveryRecord& d : store_.deliveries(f)) list.push_back(delivery_json(d));
+  Response r = json(req, http::status::ok,
+                    Json{{"count", store_.count_deliveries(f)}, {"deliveries", std::move(list)}});
+  r.set(http::field::cache_control, "no-store");
+  return r;
 }
 
 Response Service::metrics(const Request& req) {

@@ -70,6 +70,7 @@ class Service {
   Response completion_page(const Request& req);
   Response api_completions(const Request& req);
   Response api_occurrences(const Request& req);
+  Response api_deliveries(const Request& req);
   Response metrics(const Request& req);
 
   void refresh();  // picks up what other processes (the CLI) committed

@@ -1,6 +1,6 @@
 """Integration tests of `dutyd run` against the contract in daemon/README.md: feeds over HTTP,
 completions (form, API, CLI), token revocation, reload, systemd notifications, hostile
-requests, crash safety, metrics and the occurrences API.
+requests, crash safety, metrics, the occurrences API and the deliveries API.
 
 Run: DUTYD=build/daemon/dutyd DUTYD_CATALOGUE=config/catalogue/obligations.toml \
      /usr/bin/python3 -m unittest -v test_daemon        (in tests/daemon/)
@@ -1419,6 +1419,227 @@ class OccurrencesApiTests(DaemonTestCase):
             self.assertEqual(r.json()["count"], 0)
         r = d.api("GET", url + "?from=2026-13-01", admin)
         self.assertEqual(r.status, 400, r)
+
+
+# ---------------------------------------------------------------------------------------
+# 9: the outbox's history over HTTP (GET /api/v1/deliveries)
+# ---------------------------------------------------------------------------------------
+SHANGHAI = datetime.timezone(datetime.timedelta(hours=8))     # the example's zone, no DST
+DELIVERY_KEYS = ["id", "occurrence", "step", "person", "channel", "org", "relation", "send_at",
+                 "status", "attempts", "next_attempt_at", "last_error", "sent_at", "created_at",
+                 "subject"]
+OCC_LN_2001 = "a6.1.plan/ln/2001@dutyd"
+OCC_DL_2001 = "a6.1.plan/dl/2001@dutyd"
+OCC_LN_2030 = "a6.1.plan/ln/2030@dutyd"
+ACCEPTED = "occurrence, status, from, to, org, person, limit"
+
+
+def local_unix(y, mo, d, h=0, mi=0, s=0):
+    return int(datetime.datetime(y, mo, d, h, mi, s, tzinfo=SHANGHAI).timestamp())
+
+
+def iso_z(t):
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class DeliveriesApiTests(DaemonTestCase):
+    """The rows are written straight into the outbox: planned in 2001 and 2002 with final
+    statuses (sent, failed, cancelled, superseded), or queued for 2030, so a scheduler sending
+    due rows or planning the horizon's reminders never touches them; assertions on whole lists
+    use those years or the rows' own occurrences."""
+    url = "/api/v1/deliveries"
+
+    def seed(self, rows):
+        """rows: dicts with occurrence, step, person, channel, org, send_at, status and optional
+        relation, attempts, last_error, sent_at, subject. Returns their ids, in order."""
+        import sqlite3
+        db = sqlite3.connect(self.d.database, timeout=10)
+        ids = []
+        try:
+            with db:
+                for r in rows:
+                    cur = db.execute(
+                        "INSERT INTO deliveries(occurrence, step, person, channel, org, relation, "
+                        "send_at, status, attempts, next_attempt_at, last_error, sent_at, "
+                        "created_at, subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (r["occurrence"], r["step"], r["person"], r["channel"], r["org"],
+                         r.get("relation", "responsible"), r["send_at"], r["status"],
+                         r.get("attempts", 0), r["send_at"], r.get("last_error", ""),
+                         r.get("sent_at"), r["send_at"] - 86400, r.get("subject", "【提醒】测试")))
+                    ids.append(cur.lastrowid)
+        finally:
+            db.close()
+        return ids
+
+    def setUp(self):
+        super().setUp()
+        d = self.d
+        self.admin = d.api_token(admin=True)
+        a, b, c, dd, e, f = self.seed([
+            dict(occurrence=OCC_LN_2001, step=0, person="p-wang", channel="mail", org="ln",
+                 send_at=local_unix(2001, 3, 1), status="sent",
+                 sent_at=local_unix(2001, 3, 1, 0, 0, 5), subject="【提醒】制定年度工作计划"),
+            dict(occurrence=OCC_LN_2001, step=1, person="p-wang", channel="wecom", org="ln",
+                 send_at=local_unix(2001, 3, 1, 23, 59, 59), status="failed", attempts=3,
+                 last_error="smtp: 550 mailbox unavailable"),
+            dict(occurrence=OCC_DL_2001, step=0, person="p-li", channel="mail", org="dl",
+                 send_at=local_unix(2001, 2, 28, 23, 59, 59), status="cancelled"),
+            dict(occurrence=OCC_DL_2001, step=1, person="p-li", channel="mail", org="dl",
+                 send_at=local_unix(2001, 3, 2), status="superseded"),
+            dict(occurrence=OCC_LN_2030, step=0, person="p-wang", channel="mail", org="ln",
+                 send_at=local_unix(2030, 6, 1, 9), status="queued"),
+            dict(occurrence=OCC_DL_2001, step=2, person="p-wang", channel="mail", org="dl",
+                 relation="principal", send_at=local_unix(2001, 3, 1, 12), status="sent",
+                 sent_at=local_unix(2001, 3, 1, 12, 1)),
+        ])
+        self.ids = dict(a=a, b=b, c=c, d=dd, e=e, f=f)
+        self.names = {v: k for k, v in self.ids.items()}
+
+    def get(self, query="", token=None, expect=200):
+        r = self.d.api("GET", self.url + query, self.admin if token is None else token)
+        self.assertEqual(r.status, expect, r)
+        self.assertRegex(r.header("Content-Type", ""), r"^application/json")
+        return r
+
+    def rows(self, query="", token=None):
+        """The names (a..f) of the seeded rows listed, in order; other rows are left out."""
+        j = self.get(query, token).json()
+        return [self.names[x["id"]] for x in j["deliveries"] if x["id"] in self.names]
+
+    def error(self, query, status=400, token=None):
+        r = self.get(query, token, expect=status)
+        return r.json()["error"]
+
+    def test_authentication(self):
+        d = self.d
+        for token in (None, "bogus"):
+            r = d.api("GET", self.url, token)
+            self.assertEqual(r.status, 401, r)
+            self.assertIn("token", r.json()["error"])
+        feed = d.feed_token(person="p-wang")
+        r = d.api("GET", self.url, feed[len("/feeds/"):-len(".ics")])
+        self.assertEqual(r.status, 401, "a feed token is not an API token: %r" % r)
+        r = d.api("GET", self.url, None, headers={"Authorization": "Basic " + d.api_token(person="p-wang")})
+        self.assertEqual(r.status, 401, r)
+        r = d.api("POST", self.url, self.admin, {"occurrence": OCC_LN_2001})
+        self.assertEqual(r.status, 405, r)
+        self.assertEqual(r.header("Allow"), "GET")
+
+    def test_fields_match_the_command_line(self):
+        d = self.d
+        r = self.get("?occurrence=" + urllib.parse.quote(OCC_LN_2001, safe=""))
+        self.assertEqual(r.header("Cache-Control"), "no-store")
+        j = r.json()
+        self.assertEqual(j["count"], 2)
+        self.assertEqual([x["id"] for x in j["deliveries"]], [self.ids["a"], self.ids["b"]])
+        for x in j["deliveries"]:
+            self.assertEqual(list(x), DELIVERY_KEYS)
+        a, b = j["deliveries"]
+        self.assertEqual(a["send_at"], "2001-02-28T16:00:00Z")      # local midnight, in UTC
+        self.assertEqual(a["sent_at"], "2001-02-28T16:00:05Z")
+        self.assertEqual(a["created_at"], "2001-02-27T16:00:00Z")
+        self.assertEqual(a["subject"], "【提醒】制定年度工作计划")
+        self.assertEqual((a["status"], a["step"], a["person"], a["channel"], a["org"], a["relation"]),
+                         ("sent", 0, "p-wang", "mail", "ln", "responsible"))
+        self.assertEqual((b["status"], b["attempts"], b["last_error"], b["sent_at"]),
+                         ("failed", 3, "smtp: 550 mailbox unavailable", None))
+        self.assertEqual(b["next_attempt_at"], b["send_at"])
+        # The very objects `dutyd deliveries --format json` prints.
+        out = d.cli_ok("deliveries", "--occurrence", OCC_LN_2001, "--format", "json")
+        self.assertEqual([json.loads(l) for l in out.splitlines() if l.strip()], j["deliveries"])
+
+    def test_filters(self):
+        year = "&from=2001-01-01&to=2001-12-31"
+        self.assertEqual(self.rows("?occurrence=" + urllib.parse.quote(OCC_DL_2001, safe="")),
+                         ["c", "f", "d"])
+        # Days in the configured zone (Asia/Shanghai) on the planned time, both ends included.
+        self.assertEqual(self.rows("?from=2001-03-01&to=2001-03-01"), ["a", "f", "b"])
+        self.assertEqual(self.rows("?from=2001-03-02&to=2001-03-31"), ["d"])
+        self.assertEqual(self.rows("?to=2001-02-28"), ["c"])
+        self.assertEqual(self.rows("?from=2030-06-01"), ["e"])
+        for status, expect in (("sent", ["a", "f"]), ("failed", ["b"]), ("cancelled", ["c"]),
+                               ("superseded", ["d"]), ("queued", []), ("sending", [])):
+            j = self.get("?status=%s%s" % (status, year)).json()
+            self.assertTrue(all(x["status"] == status for x in j["deliveries"]), j)
+            self.assertEqual(self.rows("?status=%s%s" % (status, year)), expect, status)
+        self.assertEqual(self.rows("?status=queued&occurrence=" + urllib.parse.quote(OCC_LN_2030, safe="")),
+                         ["e"])
+        self.assertEqual(self.rows("?person=p-li" + year), ["c", "d"])
+        self.assertEqual(self.rows("?org=dl" + year), ["c", "f", "d"])
+        self.assertEqual(self.rows("?org=dl&person=p-wang" + year), ["f"], "filters must combine")
+        self.assertEqual(self.rows("?org=ln&status=sent" + year), ["a"])
+        j = self.get("?person=p-nobody").json()
+        self.assertEqual((j["count"], j["deliveries"]), (0, []))
+        # Every query reads the store: a row written meanwhile (by the scheduler or the CLI) is
+        # in the next answer, nothing is served from a cache.
+        q = "?occurrence=" + urllib.parse.quote(OCC_LN_2001, safe="")
+        self.assertEqual(self.get(q).json()["count"], 2)
+        (g,) = self.seed([dict(occurrence=OCC_LN_2001, step=2, person="p-wang", channel="mail",
+                               org="ln", send_at=local_unix(2001, 3, 5), status="cancelled")])
+        j = self.get(q).json()
+        self.assertEqual(j["count"], 3)
+        self.assertEqual(j["deliveries"][-1]["id"], g)
+
+    def test_limit(self):
+        year = "&from=2001-01-01&to=2001-12-31"
+        j = self.get("?limit=2" + year).json()
+        self.assertEqual(j["count"], 5, "count is every matching row, the list at most limit")
+        self.assertEqual([self.names[x["id"]] for x in j["deliveries"]], ["c", "a"])
+        # 1000 by default, at most 10000.
+        self.seed([dict(occurrence="a6.1.plan/ln/2002-%d@dutyd" % i, step=0, person="p-zhang",
+                        channel="mail", org="ln", send_at=local_unix(2002, 1, 1) + i * 60,
+                        status="sent", sent_at=local_unix(2002, 1, 1) + i * 60)
+                   for i in range(1001)])
+        j = self.get("?from=2002-01-01&to=2002-12-31").json()
+        self.assertEqual((j["count"], len(j["deliveries"])), (1001, 1000))
+        j = self.get("?from=2002-01-01&to=2002-12-31&limit=10000").json()
+        self.assertEqual((j["count"], len(j["deliveries"])), (1001, 1001))
+        for bad in ("0", "10001", "abc", "-1", "1.5", "99999999999999999999"):
+            self.assertIn("limit", self.error("?limit=" + bad), bad)
+
+    def test_bad_parameters(self):
+        msg = self.error("?status=delivered")
+        for s in ("queued", "sending", "sent", "failed", "cancelled", "superseded"):
+            self.assertIn(s, msg)
+        for query, name in (("?from=2001-02-30", "'from'"), ("?to=20010301", "'to'"),
+                            ("?from=2001-03-01T00:00:00", "'from'"), ("?to=today", "'to'")):
+            msg = self.error(query)
+            self.assertIn(name, msg, query)
+            self.assertIn("YYYY-MM-DD", msg, query)
+        self.assertIn("after", self.error("?from=2001-03-02&to=2001-03-01"))
+        msg = self.error("?persn=p-wang")
+        self.assertIn("'persn'", msg)
+        self.assertIn(ACCEPTED, msg)
+        self.assertIn(ACCEPTED, self.error("?occurrence=%s&since=2001-01-01"
+                                           % urllib.parse.quote(OCC_LN_2001, safe="")))
+        self.assertIn("malformed", self.error("?status=%zz"))
+
+    def test_person_and_org_tokens(self):
+        d = self.d
+        wang = d.api_token(person="p-wang")
+        li = d.api_token(person="p-li")
+        # A person's token: that person's rows only, whatever else is asked.
+        j = self.get("?limit=10000", wang).json()
+        self.assertTrue(all(x["person"] == "p-wang" for x in j["deliveries"]), j)
+        self.assertEqual(self.rows("?limit=10000", wang), ["a", "f", "b", "e"])
+        self.assertEqual(self.rows("?from=2001-01-01&to=2001-12-31", li), ["c", "d"])
+        self.assertEqual(self.rows("?person=p-li&status=cancelled", li), ["c"])
+        self.assertEqual(self.rows("?occurrence=" + urllib.parse.quote(OCC_LN_2001, safe=""), li), [])
+        self.assertEqual(self.rows("?org=ln", li), [])
+        self.assertIn("person", self.error("?person=p-li", 403, wang))
+        # An organisation's API token: the rows of its occurrences, whoever received them.
+        out = d.cli_ok("token", "issue", "--org", "dl", "--kind", "api").strip()
+        self.assertEqual(len(out.splitlines()), 1, out)
+        dl = out
+        j = self.get("?limit=10000", dl).json()
+        self.assertTrue(all(x["org"] == "dl" for x in j["deliveries"]), j)
+        self.assertEqual(self.rows("?from=2001-01-01&to=2001-12-31", dl), ["c", "f", "d"])
+        self.assertEqual(self.rows("?person=p-wang&from=2001-01-01&to=2001-12-31", dl), ["f"])
+        self.assertIn("organisation", self.error("?org=ln", 403, dl))
+        # A revoked token is refused like any unknown one.
+        tid = [t for t in d.tokens() if t["subject"] == "p-li" and t["kind"] == "api"][0]["id"]
+        d.cli_ok("token", "revoke", "--id", str(tid))
+        self.assertEqual(d.api("GET", self.url, li).status, 401)
 
 
 if __name__ == "__main__":
