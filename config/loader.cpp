@@ -222,6 +222,7 @@ struct RemindersSpec {
   ReminderSettings settings;
   std::optional<StringAt> alert_channel;
   std::vector<StringAt> holidays;  // patterns, already made absolute
+  std::optional<StringAt> templates;  // already made absolute
   SourceLoc loc;
 };
 
@@ -1217,7 +1218,8 @@ void FileReader::read_reminders(const toml::table& t, const fs::path& base) {
   auto holidays = r.strings("holidays");
   auto alert = r.string("alert_channel");
   auto emails = r.strings("alert_emails");
-  r.finish({"quiet_hours", "holidays", "alert_channel", "alert_emails"});
+  auto templates = r.string("templates");
+  r.finish({"quiet_hours", "holidays", "alert_channel", "alert_emails", "templates"});
   try {
     if (quiet) spec.settings.quiet = parse_quiet_hours(*quiet);
   } catch (const std::invalid_argument& e) {
@@ -1235,6 +1237,16 @@ void FileReader::read_reminders(const toml::table& t, const fs::path& base) {
       const std::string path = fs::path(h.value).is_absolute() ? h.value : (base / h.value).string();
       spec.holidays.push_back({path, h.loc});
     }
+  }
+  if (templates) {
+    if (fs::path(*templates).extension() != ".toml")
+      error(r.loc("templates"), "templates file '" + *templates + "' is not a .toml file" +
+                                    std::string(kDash) +
+                                    "give a TOML file with a [templates] table (config/README.md)");
+    else
+      spec.templates = StringAt{fs::path(*templates).is_absolute() ? *templates
+                                                                   : (base / *templates).string(),
+                                r.loc("templates")};
   }
   if (alert) spec.alert_channel = StringAt{*alert, r.loc("alert_channel")};
   if (emails)
@@ -1896,6 +1908,15 @@ void Loader::resolve_reminders() {
     }
     for (auto& m : matches) rs.holiday_files.push_back(std::move(m));
   }
+  // Its contents are checked where they are read (load_templates), with their own positions.
+  if (const auto& t = reminders_->templates) {
+    std::error_code ec;
+    if (fs::is_regular_file(t->value, ec))
+      rs.templates_file = t->value;
+    else
+      error(t->loc, "templates file '" + t->value + "' does not exist" + kDash +
+                        "check the path (relative to this file's folder)");
+  }
 }
 
 // Points every location of a part at file index `file` (a cached part read when the file had
@@ -1936,6 +1957,7 @@ void relocate(FilePart& p, std::uint16_t file) {
     fix(p.reminders->loc);
     if (p.reminders->alert_channel) fix_s(*p.reminders->alert_channel);
     fix_v(p.reminders->holidays);
+    if (p.reminders->templates) fix_s(*p.reminders->templates);
   }
   for (auto& x : p.events) fix(x.loc);
   for (auto& r : p.event_refs) fix_s(r.obligation), fix_s(r.org), fix_s(r.person);

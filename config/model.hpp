@@ -163,6 +163,9 @@ struct ReminderSettings {
   // Holiday files (TOML or .ics) read after the shipped data (notifiers/holidays); a year they
   // give replaces the shipped one. Paths resolved against the config's folder, globs expanded.
   std::vector<std::string> holiday_files;
+  // Message texts (notifiers/templates.hpp) over the shipped ones; empty: the shipped texts.
+  // Resolved against the config's folder.
+  std::string templates_file;
   std::int32_t alert_channel = -1;        // administrators' channel, index into Config::channels
   std::vector<std::string> alert_emails;  // when that channel is e-mail: the administrators
 };

@@ -339,5 +339,22 @@ TEST_F(TemplateFile, MissingFileAndEmptyFile) {
   EXPECT_EQ(empty.warning_count(), 1u) << all(empty);
 }
 
+TEST(Templates, TheDocumentedExampleLoads) {
+  Diagnostics diags;
+  const Templates t =
+      load_templates(std::string(DUTYD_SOURCE_DIR) + "/config/examples/templates.toml", diags);
+  EXPECT_EQ(diags.items().size(), 0u) << all(diags);
+  EXPECT_NE(t.reminder_subject, default_templates().reminder_subject);
+  EXPECT_EQ(t.reminder_body, default_templates().reminder_body);
+  ReminderFacts f = sample();
+  f.via_vacancy = true;
+  for (bool overdue : {false, true}) {
+    f.overdue = overdue;
+    const RenderedMessage m = render_reminder(t, f);
+    EXPECT_TRUE(has_line(m.chat, f.link)) << m.chat;
+    EXPECT_EQ(m.chat.find_first_of("{}"), std::string::npos) << m.chat;
+  }
+}
+
 }  // namespace
 }  // namespace dutyd::notify
