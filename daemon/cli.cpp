@@ -11,6 +11,7 @@
 #include "calendar/ical_feed.hpp"
 #include "config/loader.hpp"
 #include "daemon/deliveries.hpp"
+#include "daemon/reminder_data.hpp"
 #include "daemon/run.hpp"
 #include "daemon/service.hpp"
 #include "daemon/simulate.hpp"
@@ -28,8 +29,9 @@ const char* kUsage =
     "commands:\n"
     "  catalogue [--format table|json] [--catalogue FILE]\n"
     "      print the built-in obligation catalogue\n"
-    "  check-config -c FILE [--catalogue FILE]\n"
-    "      validate a configuration; exit 0 when valid, 2 when not\n"
+    "  check-config -c FILE [--catalogue FILE] [--today DATE]\n"
+    "      validate a configuration, its holiday files and message templates; exit 0 when\n"
+    "      valid, 2 when not\n"
     "  expand -c FILE [--from DATE] [--to DATE] [--person ID | --org ID]\n"
     "         [--format table|json|ics] [--today DATE]\n"
     "      list occurrences due in [from, to] (default: today and the next 90 days)\n"
@@ -211,14 +213,29 @@ int cmd_check(const Args& a, std::ostream& out, std::ostream& err) {
   LoadResult r = load_config(a.get("-c"), opts);
   print_diagnostics(r, err, true);
   const auto& c = *r.config;
-  if (!r.ok()) {
-    err << a.get("-c") << ": " << r.diagnostics.error_count() << " error(s), "
-        << r.diagnostics.warning_count() << " warning(s)\n";
+  // What run and simulate read besides the configuration: the holiday files and the message
+  // templates, checked the way they will be used.
+  Diagnostics data_diags;
+  const ReminderData data = load_reminder_data(c, data_diags);
+  const int year = civil(date_option(a, "--today", today_in(c.timezone))).year;
+  for (int y : years_without_holidays(data.calendar, year, year + 1)) {
+    const notify::HolidayYear* known = data.calendar.year_data(y);
+    data_diags.add(Severity::warning, known ? known->file : a.get("-c"), 1, 1,
+                   "no published holiday data for " + std::to_string(y) +
+                       ": working days that year are Monday-Friday — add the State "
+                       "Council's notice to [reminders] holidays (format: "
+                       "notifiers/holidays/README.md)");
+  }
+  for (const auto& d : data_diags.items()) err << format(d) << "\n";
+  const std::size_t errors = r.diagnostics.error_count() + data_diags.error_count();
+  const std::size_t warnings = r.diagnostics.warning_count() + data_diags.warning_count();
+  if (errors) {
+    err << a.get("-c") << ": " << errors << " error(s), " << warnings << " warning(s)\n";
     return kExitConfig;
   }
   out << a.get("-c") << ": ok: " << c.orgs.size() << " orgs, " << c.persons.size()
       << " persons, " << c.posts.size() << " posts, " << c.obligations.size() << " obligations, "
-      << c.events.size() << " events, " << r.diagnostics.warning_count() << " warning(s)\n";
+      << c.events.size() << " events, " << warnings << " warning(s)\n";
   return 0;
 }
 

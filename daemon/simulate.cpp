@@ -10,6 +10,7 @@
 #include "calendar/expand.hpp"
 #include "config/loader.hpp"
 #include "daemon/cli.hpp"
+#include "daemon/reminder_data.hpp"
 #include "notifiers/planner.hpp"
 
 namespace dutyd {
@@ -147,21 +148,18 @@ int run_simulate(const std::vector<std::string>& args, std::ostream& out, std::o
     person_filter = it->second;
   }
 
-  // The shipped holiday data, then the administrators' files ([reminders] holidays) over it.
   Diagnostics diags;
-  WorkdayCalendar calendar = load_holiday_dir(default_holiday_dir(), diags);
-  for (const std::string& f : c.reminders.holiday_files)
-    for (const HolidayYear& y : load_holiday_file(f, diags)) calendar.add(y);
+  const ReminderData data = load_reminder_data(c, diags);
+  const WorkdayCalendar& calendar = data.calendar;
   for (const auto& d : diags.items()) err << format(d) << "\n";
   if (diags.error_count()) {
-    err << "dutyd: " << diags.error_count() << " error(s) in the holiday data\n";
+    err << "dutyd: " << diags.error_count() << " error(s) in the holiday data or message templates\n";
     return kExitConfig;
   }
-  for (int y = civil(*a.from).year; y <= civil(*a.to).year; ++y)
-    if (!calendar.covers(y))
-      err << "dutyd: warning: no published holiday data for " << y
-          << ": working days that year are Monday-Friday — add the State Council's notice to "
-             "[reminders] holidays\n";
+  for (int y : years_without_holidays(calendar, civil(*a.from).year, civil(*a.to).year))
+    err << "dutyd: warning: no published holiday data for " << y
+        << ": working days that year are Monday-Friday — add the State Council's notice to "
+           "[reminders] holidays\n";
 
   const std::int32_t offset = utc_offset_of(c.timezone, to_unix({*a.from, 12 * 3600}, 0));
   const ScheduleContext ctx{calendar, c.reminders.quiet, offset};

@@ -4,6 +4,7 @@
 #include <regex>
 #include <sstream>
 
+#include "daemon/reminder_data.hpp"
 #include "support/support.hpp"
 
 namespace dutyd {
@@ -75,6 +76,10 @@ TEST_P(BrokenConfig, ReportsExpectedDiagnostics) {
   const auto expected = expectations(file);
   ASSERT_FALSE(expected.empty()) << file << " has no # expect- lines";
   LoadResult r = load_config(file.string(), {test::catalogue()});
+  // As check-config: the holiday and templates files [reminders] names are part of the check.
+  Diagnostics data_diags;
+  load_reminder_data(*r.config, data_diags);
+  for (const auto& d : data_diags.items()) r.diagnostics.add(d.severity, d.file, d.line, d.column, d.message);
   const bool wants_error = std::any_of(expected.begin(), expected.end(),
                                        [](const Expectation& e) { return e.severity == Severity::error; });
   EXPECT_EQ(r.ok(), !wants_error);
