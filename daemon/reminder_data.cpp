@@ -14,7 +14,8 @@ ReminderData load_reminder_data(const Config& config, Diagnostics& diags) {
   return data;
 }
 
-std::vector<int> years_without_holidays(const notify::WorkdayCalendar& calendar, int first, int last) {
+std::vector<int> years_without_holidays(const notify::WorkdayCalendar& calendar, int first,
+                                        int last) {
   std::vector<int> years;
   for (int y = first; y <= last; ++y)
     if (!calendar.covers(y)) years.push_back(y);

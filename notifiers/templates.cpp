@@ -1,12 +1,13 @@
 #include "notifiers/templates.hpp"
 
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "notifiers/encoding.hpp"
 
@@ -114,7 +115,8 @@ constexpr std::array<Field, 8> kFields{{
 // `placeholder(name, offset)` for each {name}, `unbalanced(offset, brace)` for a brace without
 // a partner (then passed on as literal text). A placeholder ends on its line.
 template <typename Literal, typename Placeholder, typename Unbalanced>
-void walk(std::string_view t, Literal&& literal, Placeholder&& placeholder, Unbalanced&& unbalanced) {
+void walk(std::string_view t, Literal&& literal, Placeholder&& placeholder,
+          Unbalanced&& unbalanced) {
   std::size_t i = 0, start = 0;
   auto flush = [&](std::size_t end) {
     if (end > start) literal(t.substr(start, end - start));
@@ -235,12 +237,11 @@ std::vector<Problem> problems_of(std::string_view t, const Field& f) {
                                " (write {{ and }} for literal braces)"});
       },
       [&](std::size_t at, char brace) {
-        out.push_back({at, brace == '{'
-                               ? "unbalanced '{' in " + key + std::string(kDash) +
-                                     "close the placeholder with '}' on the same line, or "
-                                     "write '{{' for a literal brace"
-                               : "unbalanced '}' in " + key + std::string(kDash) +
-                                     "write '}}' for a literal brace"});
+        out.push_back({at, brace == '{' ? "unbalanced '{' in " + key + std::string(kDash) +
+                                              "close the placeholder with '}' on the same line, or "
+                                              "write '{{' for a literal brace"
+                                        : "unbalanced '}' in " + key + std::string(kDash) +
+                                              "write '}}' for a literal brace"});
       });
   if (f.subject)
     if (const auto nl = t.find_first_of("\r\n"); nl != std::string_view::npos)
@@ -252,7 +253,9 @@ std::vector<Problem> problems_of(std::string_view t, const Field& f) {
 // ---- positions in the file ---------------------------------------------------------------------
 // toml++ counts lines from 1 and columns in code points from 1; so do the messages here.
 
-bool continuation_byte(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+bool continuation_byte(char c) {
+  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+}
 
 std::size_t offset_of(std::string_view text, const toml::source_position& p) {
   std::size_t i = 0;
@@ -317,7 +320,8 @@ struct Reader {
     if (end >= begin + 2 * quotes)
       raw = problems_of(text.substr(begin + quotes, end - begin - 2 * quotes), f);
     bool same = raw.size() == problems.size();
-    for (std::size_t i = 0; same && i < raw.size(); ++i) same = raw[i].message == problems[i].message;
+    for (std::size_t i = 0; same && i < raw.size(); ++i)
+      same = raw[i].message == problems[i].message;
     for (std::size_t i = 0; i < problems.size(); ++i) {
       if (same)
         error(begin + quotes + raw[i].offset, problems[i].message);
@@ -341,8 +345,9 @@ void read_table(const Reader& r, const toml::table& t, Templates& out) {
     }
     const auto* s = v.as_string();
     if (!s) {
-      r.error(v.source(), "'" + std::string(f->key) + "' must be a string" + std::string(kDash) +
-                              "write the text in double quotes, or between \"\"\" for several lines");
+      r.error(v.source(),
+              "'" + std::string(f->key) + "' must be a string" + std::string(kDash) +
+                  "write the text in double quotes, or between \"\"\" for several lines");
       continue;
     }
     const std::string& text = s->get();
@@ -360,15 +365,14 @@ void read_table(const Reader& r, const toml::table& t, Templates& out) {
 }  // namespace
 
 const Templates& default_templates() {
-  static const Templates t{kReminderSubject, kReminderBody,  kReminderChat,
-                           kOverdueSubject,  kOverdueBody,   kOverdueChat,
-                           kAlertSubject,    kAlertBody};
+  static const Templates t{kReminderSubject, kReminderBody, kReminderChat, kOverdueSubject,
+                           kOverdueBody,     kOverdueChat,  kAlertSubject, kAlertBody};
   return t;
 }
 
 std::vector<std::string_view> reminder_placeholders() {
-  return {"name",     "relation", "responsible", "org",  "citation", "title",  "quote",
-          "due",      "window_start", "days",    "link", "others",   "step",   "vacancy_note"};
+  return {"name", "relation",     "responsible", "org",  "citation", "title", "quote",
+          "due",  "window_start", "days",        "link", "others",   "step",  "vacancy_note"};
 }
 
 std::vector<std::string_view> alert_placeholders() {
@@ -383,7 +387,8 @@ Templates read_templates(const std::string& path, Diagnostics& diags) {
   if (!in) {
     diags.add(Severity::error, path, 1, 1,
               "cannot open the templates file: " + std::string(std::strerror(errno)) +
-                  std::string(kDash) + "check the path ([reminders] templates) and that dutyd may read it");
+                  std::string(kDash) +
+                  "check the path ([reminders] templates) and that dutyd may read it");
     return out;
   }
   std::ostringstream ss;
@@ -430,7 +435,8 @@ Templates load_templates(const std::string& path, Diagnostics& diags) {
   Diagnostics mine;
   Templates out = read_templates(path, mine);
   mine.sort({path});
-  for (const Diagnostic& d : mine.items()) diags.add(d.severity, d.file, d.line, d.column, d.message);
+  for (const Diagnostic& d : mine.items())
+    diags.add(d.severity, d.file, d.line, d.column, d.message);
   return out;
 }
 
@@ -468,9 +474,10 @@ RenderedMessage render_reminder(const Templates& t, const ReminderFacts& f) {
 
 RenderedMessage render_alert(const Templates& t, const AlertFacts& f) {
   const Values v{
-      {"channel", f.channel}, {"kind", f.kind}, {"problem", f.problem}, {"recipient", f.recipient},
-      {"org", f.org},         {"title", f.title}, {"due", f.due},
-      {"fallback", f.fallback.empty() ? "无" : f.fallback},
+      {"channel", f.channel}, {"kind", f.kind},
+      {"problem", f.problem}, {"recipient", f.recipient},
+      {"org", f.org},         {"title", f.title},
+      {"due", f.due},         {"fallback", f.fallback.empty() ? "无" : f.fallback},
   };
   std::string body = render(t.alert_body, v, false);
   return {render(t.alert_subject, v, true), body, body};

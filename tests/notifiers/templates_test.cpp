@@ -1,10 +1,10 @@
 #include "notifiers/templates.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 namespace dutyd::notify {
 namespace {
@@ -128,9 +128,9 @@ TEST(Templates, OverdueIsFirmerAndCitesArticle27) {
   const RenderedMessage m = render_reminder(default_templates(), f);
   EXPECT_NE(m.subject.find("逾期"), std::string::npos) << m.subject;
   EXPECT_NE(m.subject.find("已逾期 5 天"), std::string::npos) << m.subject;
-  for (const std::string& fact : {f.name + "同志", f.citation, "“" + f.quote + "”", f.due,
-                                  std::string("已逾期 5 天"), std::string("第二十七条"),
-                                  std::string("责任追究"), std::string("王五（分管领导）")})
+  for (const std::string& fact :
+       {f.name + "同志", f.citation, "“" + f.quote + "”", f.due, std::string("已逾期 5 天"),
+        std::string("第二十七条"), std::string("责任追究"), std::string("王五（分管领导）")})
     EXPECT_NE(m.body.find(fact), std::string::npos) << fact << "\n" << m.body;
   EXPECT_TRUE(has_line(m.body, f.link)) << m.body;
   EXPECT_NE(m.chat.find("第二十七条"), std::string::npos) << m.chat;
@@ -197,8 +197,8 @@ TEST(Templates, EveryPlaceholderRenders) {
 TEST(Templates, DefaultAlertNamesChannelProblemAndFallback) {
   const AlertFacts f = sample_alert();
   const RenderedMessage m = render_alert(default_templates(), f);
-  for (const std::string& fact : {f.channel, f.kind, f.problem, f.recipient, f.org, f.title, f.due,
-                                  f.fallback})
+  for (const std::string& fact :
+       {f.channel, f.kind, f.problem, f.recipient, f.org, f.title, f.due, f.fallback})
     EXPECT_NE(m.body.find(fact), std::string::npos) << fact << "\n" << m.body;
   EXPECT_NE(m.subject.find(f.channel), std::string::npos) << m.subject;
   AlertFacts none = f;
@@ -259,7 +259,8 @@ TEST_F(TemplateFile, OverridesReplaceOnlyTheKeysGiven) {
   f.overdue = true;
   f.days_left = -2;
   EXPECT_EQ(render_reminder(t, f).chat,
-            "张三同志：研究制定年度全面从严治党工作计划已逾期 2 天。\nhttps://dutyd.example.gov.cn/c/abc123");
+            "张三同志：研究制定年度全面从严治党工作计划已逾期 2 "
+            "天。\nhttps://dutyd.example.gov.cn/c/abc123");
   EXPECT_EQ(render_alert(t, sample_alert()).body, "{dl-wecom} errcode 93000: invalid webhook url");
 }
 
@@ -280,7 +281,8 @@ TEST_F(TemplateFile, ErrorsNameLineColumnAndWhatToDo) {
        "unknown placeholder '{name}' in alert_body"},
       {"[templates]\nreminder_chat = \"前文 {name 后文\"\n", 2, 21, "unbalanced '{'"},
       {"[templates]\nreminder_chat = \"\"\"\n第一行\n{name}}\n\"\"\"\n", 4, 7, "unbalanced '}'"},
-      {"[templates]\nreminder_subject = \"第一行\\n第二行\"\n", 2, 20, "a line break in reminder_subject"},
+      {"[templates]\nreminder_subject = \"第一行\\n第二行\"\n", 2, 20,
+       "a line break in reminder_subject"},
       {"[templates]\nreminder_subject = \"\"\"第一行\n第二行\"\"\"\n", 2, 26,
        "a line break in reminder_subject"},
       {"[templates]\noverdue_body = \"\"\n", 2, 16, "'overdue_body' is empty"},
@@ -301,7 +303,8 @@ TEST_F(TemplateFile, ErrorsNameLineColumnAndWhatToDo) {
     }
     EXPECT_NE(d.message.find(c.says), std::string::npos) << format(d);
     EXPECT_NE(d.message.find(" — "), std::string::npos) << "says what to do: " << format(d);
-    EXPECT_EQ(t.reminder_body, default_templates().reminder_body) << "a bad text keeps the shipped one";
+    EXPECT_EQ(t.reminder_body, default_templates().reminder_body)
+        << "a bad text keeps the shipped one";
   }
 }
 
