@@ -46,6 +46,8 @@ nlohmann::ordered_json delivery_json(const DeliveryRecord& d) {
       d.sent_at ? nlohmann::ordered_json(iso_utc(*d.sent_at)) : nlohmann::ordered_json(nullptr);
   j["created_at"] = iso_utc(d.created_at);
   j["subject"] = d.subject;
+  j["purpose"] = d.purpose;  // reminder | fallback | alert
+  j["note"] = d.note;
   return j;
 }
 
@@ -60,7 +62,8 @@ void print_deliveries(const Config& c, const std::vector<DeliveryRecord>& rows, 
   for (const DeliveryRecord& d : rows) {
     const Person* p = c.find_person(d.person);  // a person since removed from the configuration: the id
     out << local_minute(d.send_at, c.timezone) << "  " << status_zh(d.status) << "(" << d.status << ")  "
-        << d.attempts << "  #" << d.step + 1 << "  " << d.channel << "  " << (p ? p->name : d.person) << "（"
+        << d.attempts << "  #" << d.step + 1 << "  " << d.channel
+        << (d.purpose == "fallback" ? "（改发邮件）" : d.purpose == "alert" ? "（管理员告警）" : "") << "  " << (p ? p->name : d.person) << "（"
         << d.relation << "）  " << d.occurrence << "  " << (d.last_error.empty() ? "-" : d.last_error) << "\n";
   }
   out << rows.size() << " delivery(ies)\n";

@@ -87,6 +87,12 @@ CREATE TABLE deliveries(
 CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE status = 'queued';
 CREATE INDEX deliveries_by_time ON deliveries(send_at);
 )sql",
+    // 3: what a row is for (a reminder, its e-mail fallback, an administrators' alert) and,
+    // for fallbacks and alerts, what went wrong.
+    R"sql(
+ALTER TABLE deliveries ADD COLUMN purpose TEXT NOT NULL DEFAULT 'reminder';
+ALTER TABLE deliveries ADD COLUMN note TEXT NOT NULL DEFAULT '';
+)sql",
 };
 constexpr int kMigrationCount = sizeof kMigrations / sizeof kMigrations[0];
 static_assert(kMigrationCount == Store::kSchemaVersion);
@@ -180,7 +186,7 @@ constexpr const char* kTokenColumns = "id, kind, subject_kind, subject, created_
 
 constexpr const char* kDeliveryColumns =
     "id, occurrence, step, person, channel, org, relation, send_at, subject, status, attempts, "
-    "next_attempt_at, last_error, sent_at, created_at";
+    "next_attempt_at, last_error, sent_at, created_at, purpose, note";
 
 DeliveryRecord read_delivery(SQLite::Statement& q) {
   DeliveryRecord d;
@@ -199,6 +205,8 @@ DeliveryRecord read_delivery(SQLite::Statement& q) {
   d.last_error = q.getColumn(12).getString();
   if (!q.getColumn(13).isNull()) d.sent_at = q.getColumn(13).getInt64();
   d.created_at = q.getColumn(14).getInt64();
+  d.purpose = q.getColumn(15).getString();
+  d.note = q.getColumn(16).getString();
   return d;
 }
 
@@ -464,14 +472,15 @@ Store::Enqueued Store::enqueue_deliveries(const std::vector<OutboxEntry>& entrie
   // A completion recorded since the caller planned (e.g. by the CLI) wins over the plan.
   SQLite::Statement ins(db_,
                         "INSERT OR IGNORE INTO deliveries(occurrence, step, person, channel, org, relation, "
-                        "send_at, subject, next_attempt_at, created_at) "
-                        "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7, ?9 "
+                        "send_at, subject, next_attempt_at, created_at, purpose, note) "
+                        "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7, ?9, ?10, ?11 "
                         "WHERE NOT EXISTS (SELECT 1 FROM completions WHERE uid = ?1)");
   SQLite::Statement supersede(db_,
                               "UPDATE deliveries SET status = 'superseded' WHERE occurrence = ? AND person = ? "
                               "AND channel = ? AND step < ? AND status = 'queued'");
   for (const OutboxEntry& e : entries) {
-    SQLite::bind(ins, e.occurrence, e.step, e.person, e.channel, e.org, e.relation, e.send_at, e.subject, now);
+    SQLite::bind(ins, e.occurrence, e.step, e.person, e.channel, e.org, e.relation, e.send_at, e.subject, now,
+                 e.purpose, e.note);
     const int added = ins.exec();
     ins.reset();
     result.added += static_cast<std::size_t>(added);
@@ -484,15 +493,15 @@ Store::Enqueued Store::enqueue_deliveries(const std::vector<OutboxEntry>& entrie
   return result;
 }
 
-std::vector<DeliveryRecord> Store::claim_due_deliveries(std::int64_t now, std::size_t limit) {
+std::vector<DeliveryRecord> Store::claim_due_deliveries(std::int64_t now, std::size_t limit,
+                                                       const std::string& channel) {
   std::vector<DeliveryRecord> out;
   SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   {
     SQLite::Statement q(db_, std::string("SELECT ") + kDeliveryColumns +
-                                 " FROM deliveries WHERE status = 'queued' AND next_attempt_at <= ? "
-                                 "ORDER BY next_attempt_at, id LIMIT ?");
-    q.bind(1, now);
-    q.bind(2, static_cast<std::int64_t>(limit));
+                                 " FROM deliveries WHERE status = 'queued' AND next_attempt_at <= ?1 "
+                                 "AND (?3 = '' OR channel = ?3) ORDER BY next_attempt_at, id LIMIT ?2");
+    SQLite::bind(q, now, static_cast<std::int64_t>(limit), channel);
     while (q.executeStep()) out.push_back(read_delivery(q));
   }
   SQLite::Statement up(db_, "UPDATE deliveries SET status = 'sending' WHERE id = ?");
@@ -504,6 +513,131 @@ std::vector<DeliveryRecord> Store::claim_due_deliveries(std::int64_t now, std::s
   }
   tx.commit();  // durable before the first byte is sent
   return out;
+}
+
+std::vector<std::pair<std::string, std::size_t>> Store::due_by_channel(std::int64_t now) {
+  std::vector<std::pair<std::string, std::size_t>> out;
+  SQLite::Statement q(db_,
+                      "SELECT channel, COUNT(*) FROM deliveries WHERE status = 'queued' AND next_attempt_at <= ? "
+                      "GROUP BY channel");
+  q.bind(1, now);
+  while (q.executeStep())
+    out.emplace_back(q.getColumn(0).getString(), static_cast<std::size_t>(q.getColumn(1).getInt64()));
+  return out;
+}
+
+std::optional<std::int64_t> Store::next_due(const std::vector<std::string>& except_channels) {
+  std::string sql = "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'queued'";
+  if (!except_channels.empty()) {
+    sql += " AND channel NOT IN (";
+    for (std::size_t i = 0; i < except_channels.size(); ++i) sql += i ? ",?" : "?";
+    sql += ")";
+  }
+  SQLite::Statement q(db_, sql);
+  for (std::size_t i = 0; i < except_channels.size(); ++i) q.bind(static_cast<int>(i + 1), except_channels[i]);
+  if (!q.executeStep() || q.getColumn(0).isNull()) return std::nullopt;
+  return q.getColumn(0).getInt64();
+}
+
+void Store::release_deliveries(const std::vector<std::int64_t>& ids) {
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement up(db_, "UPDATE deliveries SET status = 'queued' WHERE id = ? AND status = 'sending'");
+  for (const std::int64_t id : ids) {
+    up.bind(1, id);
+    up.exec();
+    up.reset();
+  }
+  tx.commit();
+}
+
+std::vector<bool> Store::record_outcomes(const std::vector<DeliveryOutcome>& outcomes, std::int64_t now) {
+  std::vector<bool> applied;
+  applied.reserve(outcomes.size());
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement sent(db_, "UPDATE deliveries SET status = 'sent', sent_at = ? WHERE id = ? AND status = 'sending'");
+  SQLite::Statement retry(db_,
+                          "UPDATE deliveries SET status = 'queued', attempts = attempts + 1, next_attempt_at = ?, "
+                          "last_error = ? WHERE id = ? AND status = 'sending'");
+  SQLite::Statement failed(db_,
+                           "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = ? "
+                           "WHERE id = ? AND status = 'sending'");
+  SQLite::Statement cancel(db_,
+                           "UPDATE deliveries SET status = 'cancelled', last_error = ? WHERE id = ? "
+                           "AND status IN ('queued', 'sending') RETURNING occurrence");
+  for (const DeliveryOutcome& o : outcomes) {
+    bool ok = false;
+    switch (o.result) {
+      case DeliveryOutcome::sent:
+        SQLite::bind(sent, o.at, o.id);
+        ok = sent.exec() == 1;
+        sent.reset();
+        break;
+      case DeliveryOutcome::retry:
+        SQLite::bind(retry, o.next_attempt_at, redact_error(o.error), o.id);
+        ok = retry.exec() == 1;
+        retry.reset();
+        break;
+      case DeliveryOutcome::failed:
+        SQLite::bind(failed, redact_error(o.error), o.id);
+        ok = failed.exec() == 1;
+        failed.reset();
+        break;
+      case DeliveryOutcome::cancelled:
+        SQLite::bind(cancel, redact_error(o.error), o.id);
+        if (cancel.executeStep()) {
+          ok = true;
+          const std::string occurrence = cancel.getColumn(0).getString();
+          cancel.reset();
+          append_audit("dutyd", "delivery.cancel", occurrence,
+                       "delivery=" + std::to_string(o.id) + " reason=" + o.error, iso_utc(now));
+        } else {
+          cancel.reset();
+        }
+        break;
+    }
+    applied.push_back(ok);
+  }
+  tx.commit();
+  return applied;
+}
+
+std::size_t Store::coalesce_due_deliveries(std::int64_t now) {
+  SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+  SQLite::Statement up(db_,
+                       "UPDATE deliveries SET status = 'superseded' WHERE status = 'queued' AND purpose = 'reminder' "
+                       "AND send_at <= ?1 AND EXISTS (SELECT 1 FROM deliveries AS later WHERE "
+                       "later.occurrence = deliveries.occurrence AND later.person = deliveries.person AND "
+                       "later.channel = deliveries.channel AND later.step > deliveries.step AND "
+                       "later.status = 'queued' AND later.purpose = 'reminder' AND later.send_at <= ?1)");
+  up.bind(1, now);
+  const auto n = static_cast<std::size_t>(up.exec());
+  if (n > 0) append_audit("dutyd", "delivery.coalesce", "deliveries", "superseded=" + std::to_string(n), iso_utc(now));
+  tx.commit();
+  return n;
+}
+
+std::vector<std::pair<std::string, std::string>> Store::recipients_of(const std::string& occurrence, int step) {
+  std::vector<std::pair<std::string, std::string>> out;
+  SQLite::Statement q(db_,
+                      "SELECT person, MIN(relation) FROM deliveries WHERE occurrence = ? AND step = ? "
+                      "AND purpose = 'reminder' AND status NOT IN ('cancelled', 'superseded') "
+                      "GROUP BY person ORDER BY MIN(id)");
+  SQLite::bind(q, occurrence, step);
+  while (q.executeStep()) out.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getString());
+  return out;
+}
+
+std::optional<std::string> Store::meta(const std::string& key) {
+  SQLite::Statement q(db_, "SELECT value FROM meta WHERE key = ?");
+  q.bind(1, key);
+  if (!q.executeStep()) return std::nullopt;
+  return q.getColumn(0).getString();
+}
+
+void Store::set_meta(const std::string& key, const std::string& value) {
+  SQLite::Statement q(db_, "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  SQLite::bind(q, key, value);
+  q.exec();
 }
 
 std::size_t Store::requeue_interrupted_deliveries(std::int64_t now) {

@@ -59,6 +59,20 @@ struct OutboxEntry {
   std::string relation;    // relation name (responsible, principal, ...)
   std::int64_t send_at = 0;  // planned send time
   std::string subject;     // the message's subject or summary
+  // "reminder" (a ladder step), "fallback" (the e-mail sent because a chat robot failed
+  // permanently) or "alert" (to the administrators; person is "admin" or "admin:ADDRESS").
+  std::string purpose = "reminder";
+  std::string note;        // fallback and alert: what failed (redacted)
+};
+
+// What became of a claimed row; applied in batches (record_outcomes).
+struct DeliveryOutcome {
+  enum Result : std::uint8_t { sent, retry, failed, cancelled };
+  std::int64_t id = 0;
+  Result result = sent;
+  std::int64_t at = 0;               // sent: when
+  std::int64_t next_attempt_at = 0;  // retry: when
+  std::string error;                 // retry, failed: the error; cancelled: the reason
 };
 
 // queued -> sending -> sent | failed (permanent) | queued again (transient, later
@@ -90,7 +104,7 @@ struct AuditCheck {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 2;  // 2: the deliveries outbox
+  static constexpr int kSchemaVersion = 3;  // 2: the deliveries outbox; 3: its purpose and note
 
   // Opens or creates the database and migrates it. Throws StoreError, with what to do, when the
   // file is not a dutyd database or was written by a newer dutyd (nothing is changed then).
@@ -127,7 +141,27 @@ class Store {
                               bool catch_up = false);
   // Marks up to `limit` queued rows with next_attempt_at <= now as sending (committed before
   // anything is sent) and returns them, earliest first.
-  std::vector<DeliveryRecord> claim_due_deliveries(std::int64_t now, std::size_t limit);
+  // With a channel id, only that channel's rows.
+  std::vector<DeliveryRecord> claim_due_deliveries(std::int64_t now, std::size_t limit,
+                                                   const std::string& channel = "");
+  // Queued rows due at `now`, counted per channel.
+  std::vector<std::pair<std::string, std::size_t>> due_by_channel(std::int64_t now);
+  // The earliest next_attempt_at of a queued row outside `except_channels`.
+  std::optional<std::int64_t> next_due(const std::vector<std::string>& except_channels);
+  // Claimed rows not sent (the daemon is stopping) go back to queued, attempts unchanged.
+  void release_deliveries(const std::vector<std::int64_t>& ids);
+  // Outcomes of claimed rows in one transaction; per outcome whether it applied (false: the row
+  // was no longer sending, e.g. cancelled by a completion while in flight). Cancellations are
+  // audited as delivery.cancel with their reason.
+  std::vector<bool> record_outcomes(const std::vector<DeliveryOutcome>& outcomes, std::int64_t now);
+  // Catch-up after downtime: of the queued reminder rows due at `now`, only the latest step per
+  // (occurrence, recipient, channel) stays; the others become superseded. Returns how many.
+  std::size_t coalesce_due_deliveries(std::int64_t now);
+  // Who a step of an occurrence tells: (person id, relation) of its reminder rows.
+  std::vector<std::pair<std::string, std::string>> recipients_of(const std::string& occurrence, int step);
+  // Small daemon state (e.g. how far reminders are planned).
+  std::optional<std::string> meta(const std::string& key);
+  void set_meta(const std::string& key, const std::string& value);
   // Rows left in `sending` by a crash go back to `queued`, so they are sent again: at most the
   // messages in flight are duplicated, none is lost. Only `dutyd run` calls this, once at
   // start before it sends (never the CLI: the constructor runs in every command, also while the

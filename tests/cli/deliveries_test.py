@@ -33,7 +33,7 @@ with tempfile.TemporaryDirectory() as tmp:
 
     # Rows as the daemon writes them: step 0 sent, step 1 queued with a retry, another occurrence.
     con = sqlite3.connect(db)
-    check("schema version 2", con.execute("PRAGMA user_version").fetchone()[0] == 2)
+    check("schema version 3", con.execute("PRAGMA user_version").fetchone()[0] == 3)
     con.executemany(
         "INSERT INTO deliveries(occurrence, step, person, channel, org, relation, send_at, status, "
         "attempts, next_attempt_at, last_error, sent_at, created_at, subject) "
@@ -50,7 +50,8 @@ with tempfile.TemporaryDirectory() as tmp:
     check("three rows", len(rows) == 3, rows)
     check("json keys", rows and list(rows[0]) == [
         "id", "occurrence", "step", "person", "channel", "org", "relation", "send_at", "status",
-        "attempts", "next_attempt_at", "last_error", "sent_at", "created_at", "subject"], rows[:1])
+        "attempts", "next_attempt_at", "last_error", "sent_at", "created_at", "subject", "purpose",
+        "note"], rows[:1])
     check("ordered by planned time", [r["send_at"] for r in rows] == sorted(r["send_at"] for r in rows), rows)
     sent = [r for r in rows if r["status"] == "sent"]
     check("sent row", sent and sent[0]["sent_at"] == "2026-06-21T01:00:03Z" and
@@ -91,7 +92,7 @@ with tempfile.TemporaryDirectory() as tmp:
     check("broken config", rc == 2 and "check-config" in err, (rc, err))
     newer = os.path.join(tmp, "newer.db")
     con = sqlite3.connect(newer)
-    con.execute("PRAGMA user_version = 3")
+    con.execute("PRAGMA user_version = 4")  # one above this dutyd's schema
     con.close()
     before = open(newer, "rb").read()
     rc, out, err = run("deliveries", "-c", EXAMPLE, "--database", newer)

@@ -351,7 +351,102 @@ TEST(Outbox, DeliveriesCommandPrintsTheHistory) {
                 "\",\"step\":0,\"person\":\"p-qian\",\"channel\":\"mail\",\"org\":\"dl\",\"relation\":\"responsible\","
                 "\"send_at\":\"2026-06-21T01:00:00Z\",\"status\":\"sent\",\"attempts\":0,"
                 "\"next_attempt_at\":\"2026-06-21T01:00:00Z\",\"last_error\":\"\",\"sent_at\":\"2026-06-21T01:00:05Z\","
-                "\"created_at\":\"2026-06-21T00:59:50Z\",\"subject\":\"【提醒】分析研判\"}\n");
+                "\"created_at\":\"2026-06-21T00:59:50Z\",\"subject\":\"【提醒】分析研判\",\"purpose\":\"reminder\",\"note\":\"\"}\n");
+}
+
+// What the scheduler needs of the outbox: claims per channel, due counts, the next wake-up,
+// results applied in one batch, release on stop, catch-up coalescing and the step's recipients.
+TEST(Outbox, SchedulerOperations) {
+  Store s(fresh_db("outbox-scheduler.db"));
+  s.enqueue_deliveries({entry(kOcc, 0, "p-qian", "mail", kT0), entry(kOcc, 0, "p-ouyang", "dl-wecom", kT0),
+                        entry(kOcc, 0, "p-zhao", "dl-wecom", kT0 + 10), entry(kOther, 0, "p-qian", "mail", kT0 + 3600)},
+                       kT0 - 60);
+  auto due = s.due_by_channel(kT0 + 10);
+  std::sort(due.begin(), due.end());
+  ASSERT_EQ(due.size(), 2u);
+  EXPECT_EQ(due[0], (std::pair<std::string, std::size_t>{"dl-wecom", 2}));
+  EXPECT_EQ(due[1], (std::pair<std::string, std::size_t>{"mail", 1}));
+  EXPECT_EQ(s.next_due({}), kT0);
+  EXPECT_EQ(s.next_due({"mail", "dl-wecom"}), std::nullopt);
+  EXPECT_EQ(s.next_due({"dl-wecom"}), kT0);
+
+  const auto wecom = s.claim_due_deliveries(kT0 + 10, 10, "dl-wecom");
+  ASSERT_EQ(wecom.size(), 2u);
+  for (const auto& d : wecom) EXPECT_EQ(d.channel, "dl-wecom");
+  const auto mail = s.claim_due_deliveries(kT0 + 10, 10, "mail");
+  ASSERT_EQ(mail.size(), 1u);
+  // Who step 1 of kOcc tells, in the order the rows were written.
+  const auto who = s.recipients_of(kOcc, 0);
+  ASSERT_EQ(who.size(), 3u);
+  EXPECT_EQ(who[0].first, "p-qian");
+  EXPECT_EQ(who[1].first, "p-ouyang");
+  EXPECT_EQ(who[1].second, "responsible");
+
+  // One batch: sent, retry, failed; a cancelled row that is no longer sending is not applied.
+  s.release_deliveries({mail[0].id});
+  EXPECT_EQ(status_of(s, kOcc, 0, "mail"), "queued");
+  const auto applied = s.record_outcomes(
+      {{wecom[0].id, DeliveryOutcome::sent, kT0 + 11, 0, ""},
+       {wecom[1].id, DeliveryOutcome::retry, 0, kT0 + 100, "HTTP 503 key=abcdef"},
+       {mail[0].id, DeliveryOutcome::failed, 0, 0, "550 no such user"}},
+      kT0 + 12);
+  EXPECT_EQ(applied, (std::vector<bool>{true, true, false}));  // mail was released, not sending
+  DeliveryFilter f;
+  f.occurrence = kOcc;
+  for (const auto& d : s.deliveries(f)) {
+    if (d.id == wecom[0].id) {
+      EXPECT_EQ(d.status, "sent");
+      EXPECT_EQ(d.sent_at, kT0 + 11);
+    } else if (d.id == wecom[1].id) {
+      EXPECT_EQ(d.status, "queued");
+      EXPECT_EQ(d.attempts, 1);
+      EXPECT_EQ(d.next_attempt_at, kT0 + 100);
+      EXPECT_EQ(d.last_error.find("abcdef"), std::string::npos) << d.last_error;  // redacted
+    }
+  }
+  // A cancellation is audited with its reason.
+  const auto again = s.claim_due_deliveries(kT0 + 20, 10, "mail");
+  ASSERT_EQ(again.size(), 1u);
+  const auto before = count_actions(s, "delivery.cancel");
+  EXPECT_EQ(s.record_outcomes({{again[0].id, DeliveryOutcome::cancelled, 0, 0, "no longer planned"}}, kT0 + 21),
+            std::vector<bool>{true});
+  EXPECT_EQ(count_actions(s, "delivery.cancel"), before + 1);
+  EXPECT_EQ(status_of(s, kOcc, 0, "mail"), "cancelled");
+
+  // Catch-up: three missed steps to one recipient and channel leave only the latest; a step
+  // not yet due and another recipient's row are untouched.
+  s.enqueue_deliveries({entry(kOther, 1, "p-ouyang", "mail", kT0 + 86400),
+                        entry(kOther, 2, "p-ouyang", "mail", kT0 + 2 * 86400),
+                        entry(kOther, 3, "p-ouyang", "mail", kT0 + 3 * 86400),
+                        entry(kOther, 4, "p-ouyang", "mail", kT0 + 9 * 86400)},
+                       kT0);
+  EXPECT_EQ(s.coalesce_due_deliveries(kT0 + 4 * 86400), 2u);
+  EXPECT_EQ(status_of(s, kOther, 1), "superseded");
+  EXPECT_EQ(status_of(s, kOther, 2), "superseded");
+  EXPECT_EQ(status_of(s, kOther, 3), "queued");
+  EXPECT_EQ(status_of(s, kOther, 4), "queued");
+  EXPECT_EQ(status_of(s, kOther, 0), "queued");  // p-qian's own row
+  EXPECT_EQ(count_actions(s, "delivery.coalesce"), 1);
+
+  EXPECT_EQ(s.meta("reminders.planned_until"), std::nullopt);
+  s.set_meta("reminders.planned_until", "123");
+  s.set_meta("reminders.planned_until", "456");
+  EXPECT_EQ(s.meta("reminders.planned_until"), "456");
+  EXPECT_FALSE(s.verify_audit().first_broken);
+}
+
+// Fallback and alert rows keep their purpose and note.
+TEST(Outbox, PurposeAndNoteAreKept) {
+  Store s(fresh_db("outbox-purpose.db"));
+  OutboxEntry e = entry(kOcc, 1, "p-qian", "mail", kT0);
+  e.purpose = "fallback";
+  e.note = "dl-wecom: errcode 93000";
+  s.enqueue_deliveries({e}, kT0);
+  const auto rows = s.deliveries({});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].purpose, "fallback");
+  EXPECT_EQ(rows[0].note, "dl-wecom: errcode 93000");
+  EXPECT_TRUE(s.recipients_of(kOcc, 1).empty());  // only reminder rows count as "told"
 }
 
 }  // namespace

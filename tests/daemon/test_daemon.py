@@ -1427,7 +1427,7 @@ class OccurrencesApiTests(DaemonTestCase):
 SHANGHAI = datetime.timezone(datetime.timedelta(hours=8))     # the example's zone, no DST
 DELIVERY_KEYS = ["id", "occurrence", "step", "person", "channel", "org", "relation", "send_at",
                  "status", "attempts", "next_attempt_at", "last_error", "sent_at", "created_at",
-                 "subject"]
+                 "subject", "purpose", "note"]
 OCC_LN_2001 = "a6.1.plan/ln/2001@dutyd"
 OCC_DL_2001 = "a6.1.plan/dl/2001@dutyd"
 OCC_LN_2030 = "a6.1.plan/ln/2030@dutyd"
