@@ -1014,6 +1014,7 @@ void FileReader::read_channel(const toml::table& t) {
   auto from = r.string("from");
   auto username = r.string("username");
   auto orgs = r.strings("orgs");
+  auto ca_file = r.string("ca_file");
   struct Credential {
     const char* key;
     std::string* field;
@@ -1038,7 +1039,7 @@ void FileReader::read_channel(const toml::table& t) {
                           std::string(instead) + " = \"NAME\"");
     ok = false;
   }
-  r.finish({"id", "kind", "url", "from", "username", "orgs", "password_credential", "key_credential",
+  r.finish({"id", "kind", "url", "from", "username", "orgs", "ca_file", "password_credential", "key_credential",
             "token_credential", "secret_credential", "password", "key", "token", "access_token",
             "secret"});
   if (id && !valid_id(*id)) {
@@ -1059,6 +1060,18 @@ void FileReader::read_channel(const toml::table& t) {
     if (c.value && !valid_id(*c.value)) {
       error(r.loc(c.key), std::string(c.key) + " '" + *c.value + "' is not a credential name" + kDash +
                               "name the credential file: 1-64 ASCII letters, digits, '.', '_' or '-'");
+      ok = false;
+    }
+  }
+  if (ca_file) {
+    // A private CA (an intranet mail server or gateway): PEM, relative to this file's folder.
+    const fs::path base = fs::path(path_).parent_path();
+    ch.ca_file = fs::path(*ca_file).is_absolute() ? *ca_file : (base / *ca_file).string();
+    std::error_code ec;
+    if (!fs::is_regular_file(ch.ca_file, ec)) {
+      error(r.loc("ca_file"), "ca_file '" + ch.ca_file + "' is not a readable file" + kDash +
+                                  "give the PEM file of the CA that signed the server's certificate, or "
+                                  "remove ca_file to use the system's CA store");
       ok = false;
     }
   }

@@ -140,6 +140,7 @@ struct Channel {
   std::string key_credential;       // WeCom robot key
   std::string token_credential;     // DingTalk access_token, Feishu hook token, webhook bearer
   std::string secret_credential;    // DingTalk / Feishu signing secret (optional)
+  std::string ca_file;  // PEM of a private CA that signed the server's certificate; empty: system store
   // Chat channels: the organisations whose messages the group carries (exactly these; an
   // organisation none covers falls back to its nearest covered ancestor). `all_orgs`: a webhook
   // or log channel without `orgs` carries every organisation's messages.

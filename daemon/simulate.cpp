@@ -68,32 +68,6 @@ SimulateArgs parse(const std::vector<std::string>& args) {
   return a;
 }
 
-// How far a step's send day can lie from its occurrence's due date, in calendar days: the
-// due dates to expand for a range of send days.
-struct Reach {
-  int before = 0;  // a send day this many days before the due date
-  int after = 0;   // ... or this many after it
-};
-Reach reach_of(const Config& c) {
-  constexpr int kSlack = 16;  // a working-day step across 春节, or a step deferred over it
-  Reach r;
-  for (const Ladder& l : c.ladders)
-    for (const EscalationStep& s : l.steps) {
-      const int days = (s.at.unit == OffsetUnit::working_days ? 2 : 1) * std::abs(s.at.amount) + kSlack;
-      if (s.from == Anchor::window_start) {
-        r.before = std::max(r.before, 370 + (s.at.amount < 0 ? days : 0));  // windows last up to a year
-        r.after = std::max(r.after, kSlack);
-      } else if (s.at.amount < 0) {
-        r.before = std::max(r.before, days);
-        r.after = std::max(r.after, kSlack);
-      } else {
-        r.after = std::max(r.after, days);
-        r.before = std::max(r.before, kSlack);
-      }
-    }
-  return r;
-}
-
 std::string local_text(std::int64_t unix_seconds, std::int32_t offset, bool iso) {
   const LocalTime t = to_local(unix_seconds, offset);
   char buf[48];
@@ -165,7 +139,7 @@ int run_simulate(const std::vector<std::string>& args, std::ostream& out, std::o
   const ScheduleContext ctx{calendar, c.reminders.quiet, offset};
   ReminderPlanner planner(c, ctx);
   Expander ex(c);
-  const Reach reach = reach_of(c);
+  const PlanReach reach = plan_reach(c);
   ExpandFilter filter;
   filter.org = org_filter;
   const Expansion e = ex.expand(*a.from - reach.after, *a.to + reach.before, filter);

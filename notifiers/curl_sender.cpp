@@ -119,26 +119,40 @@ long CurlEasy::response_code() const {
   return code;
 }
 
-HttpResult http_post(const HttpRequest& request, const TransferOptions& options) {
+HttpSession::HttpSession(TransferOptions options) : options_(std::move(options)) {
+  common_options(easy_, options_);
+  easy_.set(CURLOPT_WRITEFUNCTION, &append_body, "CURLOPT_WRITEFUNCTION");
+  easy_.set(CURLOPT_HEADERFUNCTION, &read_header, "CURLOPT_HEADERFUNCTION");
+}
+
+HttpResult HttpSession::post(const HttpRequest& request) {
   HttpResult r;
-  CurlEasy e;
-  common_options(e, options);
-  const Slist headers = make_slist(request.headers);
+  CurlEasy& e = easy_;
+  std::vector<std::string> header_lines = request.headers;
+  header_lines.emplace_back("Expect:");  // no 100-continue round trip before a larger body
+  const Slist headers = make_slist(header_lines);
   HeaderSink sink;
   e.set(CURLOPT_URL, request.url, "CURLOPT_URL");
   e.set(CURLOPT_HTTPHEADER, static_cast<void*>(headers.get()), "CURLOPT_HTTPHEADER");
   e.set(CURLOPT_POSTFIELDSIZE, static_cast<long>(request.body.size()), "CURLOPT_POSTFIELDSIZE");
   e.set(CURLOPT_POSTFIELDS, static_cast<void*>(const_cast<char*>(request.body.data())),
         "CURLOPT_POSTFIELDS");
-  e.set(CURLOPT_WRITEFUNCTION, &append_body, "CURLOPT_WRITEFUNCTION");
   e.set(CURLOPT_WRITEDATA, static_cast<void*>(&r.body), "CURLOPT_WRITEDATA");
-  e.set(CURLOPT_HEADERFUNCTION, &read_header, "CURLOPT_HEADERFUNCTION");
   e.set(CURLOPT_HEADERDATA, static_cast<void*>(&sink), "CURLOPT_HEADERDATA");
-  if (e.perform(r.error) != CURLE_OK) return r;
+  const CURLcode c = e.perform(r.error);
+  // The handle outlives this call: it must not keep pointers into it.
+  e.set(CURLOPT_HTTPHEADER, static_cast<void*>(nullptr), "CURLOPT_HTTPHEADER");
+  e.set(CURLOPT_WRITEDATA, static_cast<void*>(nullptr), "CURLOPT_WRITEDATA");
+  e.set(CURLOPT_HEADERDATA, static_cast<void*>(nullptr), "CURLOPT_HEADERDATA");
+  if (c != CURLE_OK) return r;
   r.answered = true;
   r.status = e.response_code();
   r.retry_after = sink.retry_after;
   return r;
+}
+
+HttpResult http_post(const HttpRequest& request, const TransferOptions& options) {
+  return HttpSession(options).post(request);
 }
 
 Verdict deliver_http(ChannelKind kind, const HttpRequest& request, const TransferOptions& options,
@@ -152,7 +166,7 @@ SmtpSession::SmtpSession(SmtpServer server, TransferOptions options)
     : server_(std::move(server)), options_(std::move(options)) {
   common_options(easy_, options_);
   easy_.set(CURLOPT_URL, server_.url, "CURLOPT_URL");
-  easy_.set(CURLOPT_USE_SSL, server_.allow_plaintext ? static_cast<long>(CURLUSESSL_NONE)
+  easy_.set(CURLOPT_USE_SSL, server_.allow_plaintext ? static_cast<long>(CURLUSESSL_TRY)
                                                      : static_cast<long>(CURLUSESSL_ALL),
             "CURLOPT_USE_SSL");
   if (!server_.username.empty()) {

@@ -69,6 +69,17 @@ struct HttpResult {
   std::string error;
 };
 
+// Keeps one handle, so consecutive posts to the same host reuse the connection.
+class HttpSession {
+ public:
+  explicit HttpSession(TransferOptions options);
+  HttpResult post(const HttpRequest& request);
+
+ private:
+  TransferOptions options_;
+  CurlEasy easy_;
+};
+
 HttpResult http_post(const HttpRequest& request, const TransferOptions& options);
 // http_post then classify_http.
 Verdict deliver_http(ChannelKind kind, const HttpRequest& request, const TransferOptions& options,
@@ -78,7 +89,9 @@ struct SmtpServer {
   std::string url;  // smtp://host:587 (STARTTLS required) or smtps://host:465 (implicit TLS)
   std::string username;
   std::string password;
-  bool allow_plaintext = false;  // smtp:// without STARTTLS: only for loopback tests
+  // smtp:// may go without TLS (STARTTLS is still used when offered): only for a relay on
+  // this machine (loopback), never across a network.
+  bool allow_plaintext = false;
 };
 
 // Keeps one connection for several recipients (libcurl reuses it between transfers).

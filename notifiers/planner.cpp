@@ -1,6 +1,7 @@
 #include "notifiers/planner.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <tuple>
 
@@ -225,6 +226,26 @@ void ReminderPlanner::plan(const ReminderSubject& s, std::uint32_t occurrence, s
       out.notes.push_back({sch.send_at, occurrence, step_no, step.notify.empty() ? Relation{} : step.notify.front(),
                            -1, -1, "没有可用的渠道（via 所列渠道未配置或不覆盖" + config_.orgs[idx(s.org)].name + "）"});
   }
+}
+
+PlanReach plan_reach(const Config& c) {
+  constexpr int kSlack = 16;  // a working-day step across 春节, or a step deferred over it
+  PlanReach r;
+  for (const Ladder& l : c.ladders)
+    for (const EscalationStep& s : l.steps) {
+      const int days = (s.at.unit == OffsetUnit::working_days ? 2 : 1) * std::abs(s.at.amount) + kSlack;
+      if (s.from == Anchor::window_start) {
+        r.before = std::max(r.before, 370 + (s.at.amount < 0 ? days : 0));  // windows last up to a year
+        r.after = std::max(r.after, kSlack);
+      } else if (s.at.amount < 0) {
+        r.before = std::max(r.before, days);
+        r.after = std::max(r.after, kSlack);
+      } else {
+        r.after = std::max(r.after, days);
+        r.before = std::max(r.before, kSlack);
+      }
+    }
+  return r;
 }
 
 std::string mention_for(const Person& p, ChannelKind kind) {

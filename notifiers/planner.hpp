@@ -110,6 +110,14 @@ class ReminderPlanner {
   mutable std::unordered_map<std::uint64_t, std::vector<StepSchedule>> schedules_;
 };
 
+// How far a step's send day can lie from its occurrence's due date, in calendar days, over every
+// configured ladder: to plan the send days [a, b], expand the due dates [a - after, b + before].
+struct PlanReach {
+  int before = 0;  // a send day this many days before the due date
+  int after = 0;   // ... or this many after it
+};
+PlanReach plan_reach(const Config& config);
+
 // The id a chat channel @mentions a person by: WeCom userid (else mobile), DingTalk mobile
 // (else userid), Feishu open id; empty when the person has none or the kind has no mentions.
 std::string mention_for(const Person& p, ChannelKind kind);
