@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "daemon/http_server.hpp"
+#include "daemon/reminder_data.hpp"
+#include "daemon/scheduler.hpp"
 #include "daemon/service.hpp"
 #include "daemon/systemd_notify.hpp"
 
@@ -23,6 +25,7 @@ void log(int priority, const std::string& message) {
 
 struct Loaded {
   std::shared_ptr<const Snapshot> snapshot;
+  std::shared_ptr<const ReminderData> reminders;
   std::vector<std::string> errors;
   double parse_seconds = 0, derive_seconds = 0;
   std::size_t files_parsed = 0, files_reused = 0;
@@ -50,6 +53,12 @@ Loaded load(const RunOptions& opt, Day today, LoadCache& cache, const Snapshot* 
   for (const auto& d : r.diagnostics.items())
     if (d.severity == Severity::error) out.errors.push_back(format(d));
   if (!r.ok()) return out;
+  Diagnostics diags;
+  auto reminders = std::make_shared<ReminderData>(load_reminder_data(*r.config, diags));
+  for (const auto& d : diags.items())
+    if (d.severity == Severity::error) out.errors.push_back(format(d));
+  if (diags.error_count()) return out;
+  out.reminders = std::move(reminders);
   t0 = SteadyClock::now();
   out.snapshot = std::make_shared<const Snapshot>(r.config, today, previous);
   out.derive_seconds = seconds_since(t0);
@@ -84,6 +93,13 @@ int run_daemon(const RunOptions& opt) {
     log(3, "configuration invalid; not starting — run `dutyd check-config -c " + opt.config_path + "`");
     return 2;
   }
+  Diagnostics reminder_diags;
+  auto reminder_data = std::make_shared<const ReminderData>(load_reminder_data(*first.config, reminder_diags));
+  for (const auto& d : reminder_diags.items()) log(d.severity == Severity::error ? 3 : 4, format(d));
+  if (reminder_diags.error_count()) {
+    log(3, "holiday or template files invalid; not starting — run `dutyd check-config -c " + opt.config_path + "`");
+    return 2;
+  }
   const double parse_seconds = seconds_since(started);
   const std::int32_t offset = utc_offset_of(first.config->timezone, clock.now());
   auto step = SteadyClock::now();
@@ -104,12 +120,14 @@ int run_daemon(const RunOptions& opt) {
   Service service(*store, clock, key);
   step = SteadyClock::now();
   service.install(snapshot, "config.load");
+  net::io_context io{1};
+  Scheduler scheduler(io, *store, clock, key, log);
+  scheduler.install(snapshot, reminder_data);
   log(6, "loaded: parsed in " + fixed(parse_seconds) + " s, derived in " + fixed(derive_seconds) +
              " s, stored in " + fixed(seconds_since(step)) + " s");
   snapshot.reset();
   malloc_trim(0);  // the occurrence-set texts written to the store are gone
 
-  net::io_context io{1};
   HttpServer server(io, [&](const Request& req) { return service.handle(req); });
   server.set_observer([&](unsigned code) { service.count_response(code); });
   // Connections live on I/O threads, one per core (at most four), which answer feeds already
@@ -168,6 +186,7 @@ int run_daemon(const RunOptions& opt) {
               try {
                 const auto t0 = SteadyClock::now();
                 service.install(loaded->snapshot, "config.reload");
+                scheduler.install(loaded->snapshot, loaded->reminders);
                 service.reload_succeeded();
                 loaded->snapshot.reset();
                 malloc_trim(0);  // the previous snapshot and the diff texts are gone
@@ -189,6 +208,7 @@ int run_daemon(const RunOptions& opt) {
         log(6, "stopping");
         sd::notify("STOPPING=1\nSTATUS=stopping");
         server.stop();
+        scheduler.stop();
         signals.cancel();
         watchdog.cancel();
         daily.cancel();
@@ -234,6 +254,7 @@ int run_daemon(const RunOptions& opt) {
              ", database " + db_path + "; ready " + fixed(seconds_since(started)) + " s after start");
   sd::notify("READY=1\nSTATUS=serving " + std::to_string(service.snapshot().occurrence_count()) +
              " occurrences");
+  scheduler.start();
   io.run();
   finish_worker();
   log(6, "stopped");

@@ -1,0 +1,575 @@
+#include "daemon/scheduler.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include "config/escalation.hpp"
+
+namespace dutyd {
+namespace {
+
+using notify::Outcome;
+
+constexpr const char* kPlannedUntil = "reminders.planned_until";
+constexpr std::size_t kClaimBatch = 64;   // rows claimed per channel at a time (no rate limit)
+constexpr std::int64_t kIdleWakeMs = 60'000;  // wake at least this often (planning, new rows)
+
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool rate_limited(ChannelKind k) {
+  return k == ChannelKind::wecom || k == ChannelKind::dingtalk || k == ChannelKind::feishu;
+}
+
+std::string relation_text(const std::string& name) {
+  try {
+    return std::string(relation_zh(parse_relation(name)));
+  } catch (const std::invalid_argument&) {
+    return name;
+  }
+}
+
+std::string domain_of(const std::string& address) {
+  const auto at = address.find('@');
+  return at == std::string::npos ? "dutyd.invalid" : address.substr(at + 1);
+}
+
+// The alert row's note: what failed, for whom and what was done instead.
+struct AlertNote {
+  std::string channel, recipient, fallback, problem;
+};
+std::string pack(const AlertNote& n) {
+  return n.channel + '\t' + n.recipient + '\t' + n.fallback + '\t' + n.problem;
+}
+AlertNote unpack(const std::string& s) {
+  AlertNote n;
+  std::string* fields[] = {&n.channel, &n.recipient, &n.fallback, &n.problem};
+  std::size_t start = 0;
+  for (int i = 0; i < 4; ++i) {
+    const auto tab = i < 3 ? s.find('\t', start) : std::string::npos;
+    *fields[i] = s.substr(start, tab == std::string::npos ? std::string::npos : tab - start);
+    if (tab == std::string::npos) break;
+    start = tab + 1;
+  }
+  return n;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(net::io_context& io, Store& store, Clock clock, std::string link_key, LogFn log,
+                     SchedulerOptions options)
+    : io_(io),
+      store_(store),
+      clock_(clock),
+      link_key_(std::move(link_key)),
+      log_(std::move(log)),
+      options_(std::move(options)),
+      timer_(io) {
+  for (unsigned i = 0; i < std::max(1u, options_.workers); ++i)
+    workers_.emplace_back([this, i] { worker_loop(i); });
+}
+
+Scheduler::~Scheduler() {
+  {
+    std::lock_guard lock(mutex_);
+    pool_stop_ = true;
+  }
+  cv_.notify_all();
+  for (std::thread& t : workers_) t.join();
+}
+
+std::int64_t Scheduler::now_ms() const {
+  const auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  return wall.count() + clock_.offset_seconds * 1000;
+}
+
+void Scheduler::install(std::shared_ptr<const Snapshot> snapshot, std::shared_ptr<const ReminderData> data) {
+  snapshot_ = std::move(snapshot);
+  data_ = std::move(data);
+  const Config& c = snapshot_->config();
+  utc_offset_ = utc_offset_of(c.timezone, clock_.now());
+  planner_ = std::make_unique<notify::ReminderPlanner>(
+      c, notify::ScheduleContext{data_->calendar, c.reminders.quiet, utc_offset_});
+  reach_ = notify::plan_reach(c);
+  channels_ = load_channels(c);
+  unavailable_.clear();
+  email_channel_.clear();
+  for (const auto& [id, ch] : channels_) {
+    if (!ch->available()) {
+      unavailable_.push_back(id);
+      log_(4, "channel " + id + " cannot send: " + ch->problem + "; its reminders wait in the outbox");
+    } else if (ch->channel.kind == ChannelKind::email && email_channel_.empty()) {
+      email_channel_ = id;
+    }
+  }
+  // Claimed rows of a channel that is gone or now unavailable go back to the queue.
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    const auto ch = channels_.find(it->first);
+    if (ch != channels_.end() && ch->second->available()) {
+      ++it;
+      continue;
+    }
+    std::vector<std::int64_t> ids;
+    for (const DeliveryRecord& r : it->second) ids.push_back(r.id);
+    store_.release_deliveries(ids);
+    it = pending_.erase(it);
+  }
+  if (!started_) return;
+  // The period already planned, again with the new configuration: new recipients and steps get
+  // their rows; rows the configuration no longer plans are cancelled when they come due.
+  plan(clock_.now(), planned_until_, false);
+  tick();
+}
+
+void Scheduler::start() {
+  started_ = true;
+  const std::int64_t now = clock_.now();
+  if (const std::size_t n = store_.requeue_interrupted_deliveries(now))
+    log_(4, std::to_string(n) + " reminder(s) interrupted by the last stop will be sent again");
+  const auto stored = store_.meta(kPlannedUntil);
+  if (!stored) {
+    // A first start sends nothing for steps that were due before it: a new deployment must not
+    // flood officials with a year of overdue escalations.
+    planned_until_ = now;
+    log_(6, "reminders: first start; planning from now on");
+  } else {
+    planned_until_ = std::stoll(*stored);
+    if (planned_until_ < now) {
+      log_(6, "reminders: catching up since " + iso_utc(planned_until_));
+      plan(planned_until_, now, true);
+      planned_until_ = now;
+    }
+  }
+  // Rows missed while stopped: only the latest step per recipient and channel goes out.
+  if (const std::size_t n = store_.coalesce_due_deliveries(now))
+    log_(6, "reminders: " + std::to_string(n) + " missed earlier step(s) superseded by a later one");
+  plan_ahead();
+  tick();
+}
+
+void Scheduler::stop() {
+  stopping_ = true;
+  timer_.cancel();
+  std::vector<std::int64_t> ids;
+  for (auto& [id, rows] : pending_)
+    for (const DeliveryRecord& r : rows) ids.push_back(r.id);
+  pending_.clear();
+  {
+    std::lock_guard lock(mutex_);
+    for (const Job& j : jobs_) ids.push_back(j.row.id);
+    in_flight_ -= jobs_.size();
+    jobs_.clear();
+  }
+  if (!ids.empty()) store_.release_deliveries(ids);
+  if (in_flight_ == 0) work_.reset();
+}
+
+void Scheduler::plan(std::int64_t from, std::int64_t until, bool catch_up) {
+  if (until <= from) return;
+  const Config& c = snapshot_->config();
+  const Expander& ex = snapshot_->expander();
+  const Day first = local_day(from, utc_offset_) - reach_.after;
+  const Day last = local_day(until, utc_offset_) + reach_.before;
+  notify::ReminderPlan plan;
+  std::vector<const Occurrence*> subjects;
+  snapshot_->for_each_occurrence([&](const Occurrence& o, const Expansion&) {
+    if (o.due < first || o.due > last) return;
+    const notify::ReminderSubject s{o.obligation, o.org, o.person, o.member >= 0, o.window_start, o.due};
+    planner_->plan(s, static_cast<std::uint32_t>(subjects.size()), from, until, plan);
+    subjects.push_back(&o);
+  });
+  std::vector<OutboxEntry> entries;
+  entries.reserve(plan.deliveries.size());
+  for (const notify::PlannedDelivery& d : plan.deliveries) {
+    const Occurrence& o = *subjects[d.occurrence];
+    const Obligation& ob = c.obligations[static_cast<std::size_t>(o.obligation)];
+    OutboxEntry e;
+    e.occurrence = ex.uid(o);
+    e.step = d.step;
+    e.person = c.persons[static_cast<std::size_t>(d.person)].id;
+    e.channel = c.channels[static_cast<std::size_t>(d.channel)].id;
+    e.org = c.orgs[static_cast<std::size_t>(o.org)].id;
+    e.relation = std::string(relation_name(d.relation));
+    e.send_at = d.send_at;
+    e.subject = citation(ob.article, ob.item) + " " + ex.title(o) + " 截止" + format_day(o.due);
+    entries.push_back(std::move(e));
+  }
+  if (entries.empty()) return;
+  const Store::Enqueued r = store_.enqueue_deliveries(entries, clock_.now(), catch_up);
+  counters_.planned += r.added;
+  if (r.added || r.superseded)
+    log_(6, "reminders planned " + iso_utc(from) + " to " + iso_utc(until) + ": " + std::to_string(r.added) +
+                " new row(s)" + (r.superseded ? ", " + std::to_string(r.superseded) + " superseded" : std::string()));
+}
+
+// Rows are written through the end of the next local day, and again each time less than half
+// a day is left.
+void Scheduler::plan_ahead() {
+  const std::int64_t now = clock_.now();
+  if (planned_until_ - now > 12 * 3600) return;
+  const std::int64_t until = notify::to_unix({local_day(now, utc_offset_) + 2, 0}, utc_offset_);
+  plan(std::max(planned_until_, now), until, false);
+  planned_until_ = until;
+  store_.set_meta(kPlannedUntil, std::to_string(until));
+}
+
+void Scheduler::tick() {
+  if (!started_ || stopping_) return;
+  try {
+    plan_ahead();
+    claim();
+    pump();
+  } catch (const std::exception& e) {
+    // The store is busy or full: try again shortly rather than lose the loop.
+    log_(3, std::string("reminders: ") + e.what() + "; trying again in 5 s");
+    arm(now_ms() + 5000);
+  }
+}
+
+void Scheduler::claim() {
+  const std::int64_t now = clock_.now();
+  for (const auto& [channel, count] : store_.due_by_channel(now)) {
+    const auto ch = channels_.find(channel);
+    if (ch != channels_.end() && !ch->second->available()) continue;
+    auto& queue = pending_[channel];
+    // A robot gets no more than its next minute's worth: claimed rows are marked sending.
+    const std::size_t cap = ch != channels_.end() && rate_limited(ch->second->channel.kind) ? 20 : kClaimBatch;
+    if (queue.size() >= cap) continue;
+    for (DeliveryRecord& r : store_.claim_due_deliveries(now, cap - queue.size(), channel))
+      queue.push_back(std::move(r));
+  }
+}
+
+void Scheduler::pump() {
+  const std::size_t max_in_flight = 2 * workers_.size();
+  std::int64_t wake = now_ms() + kIdleWakeMs;
+  std::vector<Result> done_here;  // cancelled or written to the log: no worker needed
+  for (auto& [channel, queue] : pending_) {
+    if (queue.empty()) continue;
+    const auto ch = channels_.find(channel);
+    while (!queue.empty() && in_flight_ < max_in_flight) {
+      notify::SlidingWindowLimiter* limiter = nullptr;
+      const std::int64_t t = steady_ms();
+      if (ch != channels_.end() && rate_limited(ch->second->channel.kind)) {
+        limiter = &limits_.of(channel, wire_kind(ch->second->channel.kind));
+        if (const std::int64_t slot = limiter->next_slot(t); slot > t) {
+          wake = std::min(wake, now_ms() + (slot - t));
+          break;
+        }
+      }
+      DeliveryRecord row = std::move(queue.front());
+      queue.pop_front();
+      std::optional<Envelope> env = prepare(row);
+      if (!env) continue;  // cancelled inside prepare: no slot used
+      if (limiter) limiter->try_acquire(t);
+      if (env->channel->channel.kind == ChannelKind::log) {
+        std::string text = env->chat;  // one log line: journald splits at newlines
+        std::replace(text.begin(), text.end(), '\n', ' ');
+        log_(6, "提醒[" + channel + "] 致 " + env->to.name + "：" + env->subject + " — " + text);
+        done_here.push_back({std::move(row), {Outcome::ok, std::nullopt, "written to the log"}, now_ms()});
+        continue;
+      }
+      ++in_flight_;
+      if (!work_) work_.emplace(net::make_work_guard(io_));
+      {
+        std::lock_guard lock(mutex_);
+        jobs_.push_back({std::move(row), std::move(*env)});
+      }
+      cv_.notify_one();
+    }
+  }
+  std::erase_if(pending_, [](const auto& p) { return p.second.empty(); });
+  for (Result& r : done_here) on_result(std::move(r));
+  if (in_flight_ == 0 && pending_.empty()) {
+    std::vector<std::string> except = unavailable_;
+    if (const auto next = store_.next_due(except)) wake = std::min(wake, std::max(*next * 1000, now_ms() + 50));
+  }
+  arm(wake);
+}
+
+void Scheduler::arm(std::int64_t wake_ms) {
+  if (stopping_) return;
+  const std::int64_t delay = std::max<std::int64_t>(0, wake_ms - now_ms());
+  timer_.expires_after(std::chrono::milliseconds(delay));
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) tick();
+  });
+}
+
+std::optional<Envelope> Scheduler::prepare(const DeliveryRecord& row) {
+  const Config& c = snapshot_->config();
+  auto cancel = [&](const std::string& why) -> std::optional<Envelope> {
+    results_.push_back({row, {Outcome::permanent, std::nullopt, "cancel:" + why}, now_ms()});
+    if (!flush_posted_) {
+      flush_posted_ = true;
+      net::post(io_, [this] { flush_results(); });
+    }
+    return std::nullopt;
+  };
+  const auto ch = channels_.find(row.channel);
+  if (ch == channels_.end()) return cancel("channel " + row.channel + " is no longer configured");
+  const auto occ = snapshot_->find(row.occurrence);
+  Envelope env;
+  env.id = row.id;
+  env.channel = ch->second;
+  env.message_id = notify::make_message_id("dutyd." + std::to_string(row.id) + "." + std::to_string(row.attempts),
+                                   domain_of(ch->second->channel.from));
+  const std::int64_t now = clock_.now();
+  const Day today = local_day(now, utc_offset_);
+
+  if (row.purpose == "alert") {
+    const AlertNote note = unpack(row.note);
+    notify::AlertFacts f;
+    f.channel = note.channel;
+    if (const auto fc = channels_.find(note.channel); fc != channels_.end()) f.kind = to_string(fc->second->channel.kind);
+    f.problem = note.problem;
+    f.recipient = note.recipient;
+    f.fallback = note.fallback;
+    if (occ) {
+      const Occurrence& o = **occ;
+      f.org = c.orgs[static_cast<std::size_t>(o.org)].name;
+      f.title = snapshot_->expander().title(o);
+      f.due = format_day(o.due);
+    }
+    const notify::RenderedMessage m = notify::render_alert(data_->templates, f);
+    env.subject = m.subject, env.body = m.body, env.chat = m.chat;
+    env.to = {"dutyd 管理员", row.person.rfind("admin:", 0) == 0 ? row.person.substr(6) : std::string()};
+    return env;
+  }
+
+  if (!occ) return cancel("the occurrence is no longer in the configuration");
+  const Occurrence& o = **occ;
+  const auto pi = c.person_index.find(row.person);
+  if (pi == c.person_index.end()) return cancel("person " + row.person + " is no longer in the configuration");
+  const Person& p = c.persons[static_cast<std::size_t>(pi->second)];
+  if (row.purpose == "reminder") {
+    // Still planned by the current configuration (posts, ladders, channels, holidays)?
+    notify::ReminderPlan check;
+    const notify::ReminderSubject s{o.obligation, o.org, o.person, o.member >= 0, o.window_start, o.due};
+    planner_->plan(s, 0, row.send_at, row.send_at + 1, check);
+    const bool planned = std::any_of(check.deliveries.begin(), check.deliveries.end(), [&](const auto& d) {
+      return d.step == row.step && c.persons[static_cast<std::size_t>(d.person)].id == row.person &&
+             c.channels[static_cast<std::size_t>(d.channel)].id == row.channel;
+    });
+    if (!planned) return cancel("no longer planned by the configuration");
+  }
+  const Obligation& ob = c.obligations[static_cast<std::size_t>(o.obligation)];
+  notify::ReminderFacts f;
+  f.name = p.name;
+  f.relation = relation_text(row.relation);
+  f.responsible = o.person >= 0 ? c.persons[static_cast<std::size_t>(o.person)].name : "（空缺）";
+  f.org = c.orgs[static_cast<std::size_t>(o.org)].name;
+  f.citation = citation(ob.article, ob.item);
+  f.title = snapshot_->expander().title(o);
+  f.quote = ob.quote;
+  f.due = format_day(o.due);
+  if (o.window_start != o.due) f.window_start = format_day(o.window_start);
+  f.days_left = static_cast<int>(o.due - today);
+  f.link = completion_link(c.daemon.public_url, link_key_, row.occurrence, row.person,
+                           now + std::int64_t{c.daemon.link_ttl_days} * 86400);
+  for (const auto& [other, relation] : store_.recipients_of(row.occurrence, row.step)) {
+    if (other == row.person) continue;
+    const auto oi = c.person_index.find(other);
+    f.others.push_back((oi == c.person_index.end() ? other : c.persons[static_cast<std::size_t>(oi->second)].name) +
+                       "（" + relation_text(relation) + "）");
+  }
+  f.step = row.step + 1;
+  f.overdue = o.due < today;
+  f.via_vacancy = o.person < 0 && (row.relation == "responsible" || row.relation == "principal");
+  const notify::RenderedMessage m = notify::render_reminder(data_->templates, f);
+  env.subject = m.subject, env.body = m.body, env.chat = m.chat, env.link = f.link;
+  env.to = {p.name, p.email};
+  if (ch->second->channel.chat()) {
+    notify::Mention who;
+    who.name = p.name;
+    who.wecom_userid = p.wecom;
+    who.mobile = p.mobile;
+    who.dingtalk_userid = p.dingtalk;
+    who.feishu_open_id = p.feishu;
+    if (!who.wecom_userid.empty() || !who.mobile.empty() || !who.dingtalk_userid.empty() || !who.feishu_open_id.empty())
+      env.mentions.push_back(std::move(who));
+  }
+  return env;
+}
+
+void Scheduler::worker_loop(unsigned) {
+  ChannelSender sender(options_.transfer);
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [&] { return pool_stop_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;  // stopping and nothing left
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    // Signatures, timestamps and Date headers use the real clock: receivers check them against
+    // theirs, also when the daemon runs "as if" at another time (--now).
+    const std::int64_t wall = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+    Result r{std::move(job.row), sender.send(job.envelope, wall), now_ms()};
+    net::post(io_, [this, r = std::move(r)]() mutable {
+      --in_flight_;
+      on_result(std::move(r));
+      if (stopping_ && in_flight_ == 0) work_.reset();
+    });
+  }
+}
+
+void Scheduler::on_result(Result r) {
+  results_.push_back(std::move(r));
+  if (!flush_posted_) {
+    flush_posted_ = true;
+    net::post(io_, [this] { flush_results(); });
+  }
+}
+
+// Outcomes are written in one transaction per batch: a commit per message would cap sending
+// at the disk's fsync rate.
+void Scheduler::flush_results() {
+  flush_posted_ = false;
+  if (results_.empty()) return;
+  std::vector<Result> batch;
+  batch.swap(results_);
+  const std::int64_t now = clock_.now();
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  std::uniform_real_distribution<double> jitter(-1.0, 1.0);
+  std::vector<DeliveryOutcome> outcomes;
+  std::vector<std::size_t> permanent;  // indices into batch
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const Result& r = batch[i];
+    DeliveryOutcome o;
+    o.id = r.row.id;
+    const std::string& detail = r.verdict.detail;
+    if (r.verdict.outcome == Outcome::permanent && detail.rfind("cancel:", 0) == 0) {
+      o.result = DeliveryOutcome::cancelled;
+      o.error = detail.substr(7);
+    } else if (r.verdict.outcome == Outcome::ok) {
+      o.result = DeliveryOutcome::sent;
+      o.at = r.finished_ms / 1000;
+    } else if (r.verdict.outcome == Outcome::transient && now - r.row.send_at < options_.give_up_after_seconds) {
+      o.result = DeliveryOutcome::retry;
+      o.error = detail;
+      const int attempt = r.row.attempts + 1;
+      std::int64_t wait_ms = notify::backoff_ms(attempt, jitter(rng));
+      if (r.verdict.retry_after_seconds) {
+        wait_ms = std::max(wait_ms, *r.verdict.retry_after_seconds * 1000);
+        // The robot asked everyone to wait (429, busy, DingTalk's 10-minute block).
+        if (const auto ch = channels_.find(r.row.channel);
+            ch != channels_.end() && rate_limited(ch->second->channel.kind))
+          limits_.of(r.row.channel, wire_kind(ch->second->channel.kind))
+              .block_until(steady_ms() + *r.verdict.retry_after_seconds * 1000);
+      }
+      o.next_attempt_at = now + (wait_ms + 999) / 1000;
+    } else {
+      o.result = DeliveryOutcome::failed;
+      o.error = r.verdict.outcome == Outcome::transient
+                    ? "gave up after " + std::to_string(r.row.attempts + 1) + " attempt(s): " + detail
+                    : detail;
+      permanent.push_back(i);
+    }
+    outcomes.push_back(std::move(o));
+  }
+  std::vector<bool> applied;
+  try {
+    applied = store_.record_outcomes(outcomes, now);
+  } catch (const std::exception& e) {
+    // Rows stay `sending`: the next start sends them again (a duplicate rather than a loss).
+    log_(3, std::string("reminders: cannot record delivery results: ") + e.what());
+    return;
+  }
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    const DeliveryOutcome& o = outcomes[i];
+    const DeliveryRecord& row = batch[i].row;
+    const std::string what = "delivery #" + std::to_string(row.id) + " (" + row.purpose + ", step " +
+                             std::to_string(row.step + 1) + ", " + row.channel + " → " + row.person + ")";
+    switch (o.result) {
+      case DeliveryOutcome::sent:
+        ++counters_.sent;
+        log_(6, "sent " + what + (applied[i] ? "" : "; it had been cancelled meanwhile"));
+        break;
+      case DeliveryOutcome::retry:
+        ++counters_.retried;
+        log_(4, what + " failed for now (" + redact_error(o.error) + "); retrying at " + iso_utc(o.next_attempt_at));
+        break;
+      case DeliveryOutcome::failed:
+        ++counters_.failed;
+        log_(3, what + " failed permanently: " + redact_error(o.error));
+        break;
+      case DeliveryOutcome::cancelled:
+        if (applied[i]) ++counters_.cancelled;
+        log_(6, what + " cancelled: " + o.error);
+        break;
+    }
+  }
+  for (const std::size_t i : permanent)
+    if (applied[i]) {
+      try {
+        after_permanent_failure(batch[i].row, redact_error(outcomes[i].error));
+      } catch (const std::exception& e) {
+        log_(3, std::string("reminders: cannot queue the fallback or alert: ") + e.what());
+      }
+    }
+  if (!stopping_) tick();
+}
+
+// A chat message that cannot be delivered goes to the person by e-mail instead, and the
+// administrators hear of it once per channel and day (not once per message).
+void Scheduler::after_permanent_failure(const DeliveryRecord& row, const std::string& problem) {
+  if (row.purpose == "alert") return;  // the administrators' own channel fails: the log says it
+  const Config& c = snapshot_->config();
+  const std::int64_t now = clock_.now();
+  std::vector<OutboxEntry> entries;
+  std::string fallback = "无";
+  const auto pi = c.person_index.find(row.person);
+  const Person* person = pi == c.person_index.end() ? nullptr : &c.persons[static_cast<std::size_t>(pi->second)];
+  const std::string recipient = (person ? person->name : row.person) + "（" + relation_text(row.relation) + "）";
+  if (row.purpose == "reminder" && row.channel != email_channel_) {
+    if (email_channel_.empty()) {
+      fallback = "无（没有可用的电子邮件渠道）";
+    } else if (!person || person->email.empty()) {
+      fallback = "无（该人员未登记电子邮箱）";
+    } else {
+      OutboxEntry e;
+      e.occurrence = row.occurrence, e.step = row.step, e.person = row.person, e.channel = email_channel_;
+      e.org = row.org, e.relation = row.relation, e.send_at = now, e.subject = row.subject;
+      e.purpose = "fallback";
+      e.note = row.channel + ": " + problem;
+      entries.push_back(std::move(e));
+      fallback = "已改为发送电子邮件至 " + person->email;
+    }
+  }
+  // The alert, once per failing channel and local day.
+  const std::int32_t alert = c.reminders.alert_channel;
+  if (alert >= 0) {
+    const Channel& ach = c.channels[static_cast<std::size_t>(alert)];
+    const std::string key = "alert:" + row.channel + ":" + format_day(local_day(now, utc_offset_));
+    const std::string note = pack({row.channel, recipient, fallback, problem});
+    auto add = [&](const std::string& to) {
+      // One alert per channel, day and administrator (a restart may repeat it once).
+      if (!alerted_.insert(key + "\t" + to).second) return;
+      OutboxEntry e;
+      e.occurrence = row.occurrence, e.step = row.step, e.person = to, e.channel = ach.id;
+      e.org = row.org, e.relation = key, e.send_at = now, e.subject = "发送失败：" + row.channel;
+      e.purpose = "alert";
+      e.note = note;
+      entries.push_back(std::move(e));
+    };
+    if (ach.kind == ChannelKind::email)
+      for (const std::string& a : c.reminders.alert_emails) add("admin:" + a);
+    else
+      add("admin");
+  } else {
+    log_(3, "no [reminders] alert_channel: nobody is alerted that " + row.channel + " failed for " + recipient);
+  }
+  if (entries.empty()) return;
+  store_.enqueue_deliveries(entries, now);
+}
+
+}  // namespace dutyd

@@ -1,0 +1,133 @@
+// The reminder scheduler of `dutyd run`: plans each snapshot's ladders into the durable outbox,
+// claims the rows that are due, sends them on a small worker pool (libcurl, blocking) within
+// each robot's rate limit, and posts the results back to the event loop, which owns the store.
+//
+// Durability (see daemon/README.md, "Reminders"):
+// - rows are written (queued) before anything is sent and claimed (sending) in a committed
+//   transaction before the first byte leaves, so a crash re-sends at most what was in flight;
+// - at start, rows a crash left in `sending` are queued again, the time since the last run is
+//   planned as catch-up and, per (occurrence, recipient, channel), only the latest missed step
+//   is sent;
+// - a completion cancels its queued rows in its own transaction (Store::record_completion), and
+//   every row is checked against the current configuration just before it is sent.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/channels.hpp"
+#include "daemon/net.hpp"
+#include "daemon/reminder_data.hpp"
+#include "daemon/service.hpp"
+#include "daemon/snapshot.hpp"
+#include "daemon/store.hpp"
+#include "notifiers/planner.hpp"
+#include "notifiers/rate_limiter.hpp"
+
+namespace dutyd {
+
+struct SchedulerOptions {
+  unsigned workers = 4;
+  // How far ahead rows are written: through the end of the next local day.
+  // Transient failures are retried (exponential backoff, jitter) until this long after the
+  // planned send time, then the row fails and the administrators are alerted.
+  std::int64_t give_up_after_seconds = 24 * 3600;
+  notify::TransferOptions transfer;
+};
+
+class Scheduler {
+ public:
+  using LogFn = std::function<void(int priority, const std::string& message)>;
+
+  Scheduler(net::io_context& io, Store& store, Clock clock, std::string link_key, LogFn log,
+            SchedulerOptions options = {});
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // A new snapshot (start or reload) and its reminder data: channels and credentials are read
+  // again, the planner rebuilt and the rows of the planned period written again (idempotent).
+  void install(std::shared_ptr<const Snapshot> snapshot, std::shared_ptr<const ReminderData> data);
+  // Once, after the first install: requeues interrupted rows, plans the catch-up and starts.
+  void start();
+  // No new sends; claimed rows not yet handed to a worker are released; transfers in flight
+  // finish and are recorded before the event loop runs out of work.
+  void stop();
+
+  struct Counters {
+    std::uint64_t sent = 0, retried = 0, failed = 0, cancelled = 0, planned = 0;
+  };
+  const Counters& counters() const { return counters_; }
+
+ private:
+  struct Job {
+    DeliveryRecord row;
+    Envelope envelope;
+  };
+  struct Result {
+    DeliveryRecord row;
+    notify::Verdict verdict;
+    std::int64_t finished_ms = 0;
+  };
+
+  void plan(std::int64_t from, std::int64_t until, bool catch_up);
+  void plan_ahead();
+  void tick();
+  void claim();
+  void pump();
+  void arm(std::int64_t wake_ms);
+  // A claimed row made ready to send, or nullopt with the row cancelled (no longer planned).
+  std::optional<Envelope> prepare(const DeliveryRecord& row);
+  void on_result(Result r);
+  void flush_results();
+  void after_permanent_failure(const DeliveryRecord& row, const std::string& problem);
+  void worker_loop(unsigned index);
+  std::int64_t now_ms() const;
+
+  net::io_context& io_;
+  Store& store_;
+  Clock clock_;
+  std::string link_key_;
+  LogFn log_;
+  SchedulerOptions options_;
+
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::shared_ptr<const ReminderData> data_;
+  std::unique_ptr<notify::ReminderPlanner> planner_;
+  std::int32_t utc_offset_ = 8 * 3600;
+  std::map<std::string, std::shared_ptr<const ChannelRuntime>> channels_;
+  std::vector<std::string> unavailable_;  // channel ids without credentials
+  std::string email_channel_;             // for fallbacks; empty when none can send
+  notify::PlanReach reach_;
+
+  bool started_ = false, stopping_ = false;
+  std::int64_t planned_until_ = 0;
+  std::map<std::string, std::deque<DeliveryRecord>> pending_;  // claimed, by channel
+  notify::RobotRateLimits limits_;
+  std::size_t in_flight_ = 0;
+  std::vector<Result> results_;
+  bool flush_posted_ = false;
+  net::steady_timer timer_;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
+  Counters counters_;
+  std::set<std::string> alerted_;  // "alert:CHANNEL:DAY\tRECIPIENT" already queued
+
+  // The worker pool: jobs in, results posted to io_.
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Job> jobs_;
+  bool pool_stop_ = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace dutyd
