@@ -6,10 +6,13 @@ services do (signature, timestamp window, body code) and answers their real erro
                               killed; writes each accepted mail to DIR/mail-N.eml and each
                               robot request to DIR/http.jsonl
 
-Controls: WeCom key "busy" -> -1, "freq" -> 45009, "bad" -> 93000; DingTalk token "fast" ->
+Controls: a file DIR/outage makes every answer a failure (HTTP 503, SMTP 421) while it exists;
+the environment variable LOOPBACK_DELAY (seconds) slows every answer down. Each record carries
+"t", the time it arrived (time.time()). WeCom key "busy" -> -1, "freq" -> 45009, "bad" -> 93000; DingTalk token "fast" ->
 130101; webhook path /webhook/429 -> 429 with Retry-After: 7; SMTP recipient full@... -> 452,
 nobody@... -> 550. Only 127.0.0.1.
 """
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -33,7 +36,15 @@ FEISHU_SECRET = "feishu-secret"
 lock = threading.Lock()
 
 
+DELAY = float(os.environ.get("LOOPBACK_DELAY", "0"))
+
+
+def outage():
+    return os.path.exists(os.path.join(OUT, "outage"))
+
+
 def record(entry):
+    entry["t"] = time.time()
     with lock, open(os.path.join(OUT, "http.jsonl"), "a", encoding="utf-8") as f:
         f.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
@@ -56,6 +67,10 @@ class Robots(http.server.BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         query = urllib.parse.parse_qs(url.query)
         raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if DELAY:
+            time.sleep(DELAY)
+        if outage():
+            return self.answer(503, {"error": "outage"})
         try:
             body = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
@@ -97,6 +112,8 @@ class Mailbox:
     count = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if outage():
+            return "421 4.3.2 service not available"
         if address.startswith("full@"):
             return "452 4.2.2 mailbox full"
         if address.startswith("nobody@"):
@@ -105,11 +122,13 @@ class Mailbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if DELAY:
+            await asyncio.sleep(DELAY)
         with lock:
             Mailbox.count += 1
             path = os.path.join(OUT, f"mail-{Mailbox.count}.eml")
         with open(path, "wb") as f:
-            f.write(json.dumps({"from": envelope.mail_from, "to": envelope.rcpt_tos,
+            f.write(json.dumps({"t": time.time(), "from": envelope.mail_from, "to": envelope.rcpt_tos,
                                 "tls": session.ssl is not None,
                                 "auth": session.authenticated}).encode() + b"\n")
             f.write(envelope.original_content)
@@ -139,6 +158,7 @@ def main():
     s.close()
     smtp.start()
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Robots)
+    httpd.handle_error = lambda request, address: None  # a client that went away (a killed daemon)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     print(f"smtp {smtp.port}\nhttp {httpd.server_address[1]}\nready", flush=True)
     try:
