@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <random>
 
 #include "config/escalation.hpp"
@@ -74,6 +75,8 @@ Scheduler::Scheduler(net::io_context& io, Store& store, Clock clock, std::string
 }
 
 Scheduler::~Scheduler() {
+  cancel_ = true;
+  if (planning_thread_.joinable()) planning_thread_.join();
   {
     std::lock_guard lock(mutex_);
     pool_stop_ = true;
@@ -122,7 +125,11 @@ void Scheduler::install(std::shared_ptr<const Snapshot> snapshot, std::shared_pt
   if (!started_) return;
   // The period already planned, again with the new configuration: new recipients and steps get
   // their rows; rows the configuration no longer plans are cancelled when they come due.
-  plan(clock_.now(), planned_until_, false);
+  if (planning_) {
+    replan_wanted_ = true;
+  } else if (planned_until_ > clock_.now()) {
+    launch_plan({{clock_.now(), planned_until_, false}}, 0, false);
+  }
   tick();
 }
 
@@ -131,29 +138,30 @@ void Scheduler::start() {
   const std::int64_t now = clock_.now();
   if (const std::size_t n = store_.requeue_interrupted_deliveries(now))
     log_(4, std::to_string(n) + " reminder(s) interrupted by the last stop will be sent again");
+  const std::int64_t until = notify::to_unix({local_day(now, utc_offset_) + 2, 0}, utc_offset_);
+  std::vector<PlanRange> ranges;
   const auto stored = store_.meta(kPlannedUntil);
   if (!stored) {
     // A first start sends nothing for steps that were due before it: a new deployment must not
     // flood officials with a year of overdue escalations.
-    planned_until_ = now;
     log_(6, "reminders: first start; planning from now on");
+    ranges.push_back({now, until, false});
   } else {
-    planned_until_ = std::stoll(*stored);
-    if (planned_until_ < now) {
-      log_(6, "reminders: catching up since " + iso_utc(planned_until_));
-      plan(planned_until_, now, true);
-      planned_until_ = now;
+    const std::int64_t planned = std::stoll(*stored);
+    if (planned < now) {
+      log_(6, "reminders: catching up since " + iso_utc(planned));
+      ranges.push_back({planned, now, true});
     }
+    if (until > std::max(planned, now)) ranges.push_back({std::max(planned, now), until, false});
   }
-  // Rows missed while stopped: only the latest step per recipient and channel goes out.
-  if (const std::size_t n = store_.coalesce_due_deliveries(now))
-    log_(6, "reminders: " + std::to_string(n) + " missed earlier step(s) superseded by a later one");
-  plan_ahead();
-  tick();
+  planned_until_ = stored ? std::stoll(*stored) : now;
+  // Nothing is sent before this first plan has been written and the missed steps coalesced.
+  launch_plan(std::move(ranges), until, true);
 }
 
 void Scheduler::stop() {
   stopping_ = true;
+  cancel_ = true;  // a plan being computed stops early; what it wrote stays
   timer_.cancel();
   std::vector<std::int64_t> ids;
   for (auto& [id, rows] : pending_)
@@ -169,18 +177,21 @@ void Scheduler::stop() {
   if (in_flight_ == 0) work_.reset();
 }
 
-void Scheduler::plan(std::int64_t from, std::int64_t until, bool catch_up) {
-  if (until <= from) return;
-  const Config& c = snapshot_->config();
-  const Expander& ex = snapshot_->expander();
-  const Day first = local_day(from, utc_offset_) - reach_.after;
-  const Day last = local_day(until, utc_offset_) + reach_.before;
+// Runs on the planning thread: everything it reads is immutable (snapshot, reminder data) or
+// its own (planner, store connection).
+std::vector<OutboxEntry> Scheduler::plan_entries(const Snapshot& snapshot, const notify::ReminderPlanner& planner,
+                                                 notify::PlanReach reach, std::int32_t utc_offset,
+                                                 const PlanRange& range, const std::atomic<bool>& cancel) {
+  const Config& c = snapshot.config();
+  const Expander& ex = snapshot.expander();
+  const Day first = local_day(range.from, utc_offset) - reach.after;
+  const Day last = local_day(range.until, utc_offset) + reach.before;
   notify::ReminderPlan plan;
   std::vector<const Occurrence*> subjects;
-  snapshot_->for_each_occurrence([&](const Occurrence& o, const Expansion&) {
-    if (o.due < first || o.due > last) return;
+  snapshot.for_each_occurrence([&](const Occurrence& o, const Expansion&) {
+    if (o.due < first || o.due > last || cancel.load(std::memory_order_relaxed)) return;
     const notify::ReminderSubject s{o.obligation, o.org, o.person, o.member >= 0, o.window_start, o.due};
-    planner_->plan(s, static_cast<std::uint32_t>(subjects.size()), from, until, plan);
+    planner.plan(s, static_cast<std::uint32_t>(subjects.size()), range.from, range.until, plan);
     subjects.push_back(&o);
   });
   std::vector<OutboxEntry> entries;
@@ -199,27 +210,89 @@ void Scheduler::plan(std::int64_t from, std::int64_t until, bool catch_up) {
     e.subject = citation(ob.article, ob.item) + " " + ex.title(o) + " 截止" + format_day(o.due);
     entries.push_back(std::move(e));
   }
-  if (entries.empty()) return;
-  const Store::Enqueued r = store_.enqueue_deliveries(entries, clock_.now(), catch_up);
+  return entries;
+}
+
+// Planning a province's day takes seconds (about 150,000 rows on a -7d day), so it runs on its
+// own thread with its own store connection; the loop goes on serving and sending meanwhile.
+void Scheduler::launch_plan(std::vector<PlanRange> ranges, std::int64_t new_planned_until, bool initial) {
+  if (joinable_planner()) planning_thread_.join();
+  planning_ = true;
+  plan_work_.emplace(net::make_work_guard(io_));
+  planning_thread_ = std::thread([this, ranges = std::move(ranges), new_planned_until, initial,
+                                  snapshot = snapshot_, data = data_, reach = reach_, offset = utc_offset_,
+                                  path = store_.path(), now = clock_.now()] {
+    auto result = std::make_shared<PlanResult>();
+    result->new_planned_until = new_planned_until;
+    result->initial = initial;
+    try {
+      const Config& c = snapshot->config();
+      const notify::ReminderPlanner planner(c, notify::ScheduleContext{data->calendar, c.reminders.quiet, offset});
+      Store store(path);
+      for (const PlanRange& r : ranges) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const std::vector<OutboxEntry> entries = plan_entries(*snapshot, planner, reach, offset, r, cancel_);
+        if (cancel_) break;
+        const Store::Enqueued e = entries.empty() ? Store::Enqueued{} : store.enqueue_deliveries(entries, now, r.catch_up);
+        result->added += e.added;
+        char took[32];
+        std::snprintf(took, sizeof took, "%.2f",
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        result->lines.push_back("reminders planned " + iso_utc(r.from) + " to " + iso_utc(r.until) + ": " +
+                                std::to_string(entries.size()) + " planned, " + std::to_string(e.added) + " new" +
+                                (e.superseded ? ", " + std::to_string(e.superseded) + " superseded" : std::string()) +
+                                " in " + took + " s");
+      }
+      // Rows missed while stopped: only the latest step per recipient and channel goes out.
+      if (initial && !cancel_)
+        if (const std::size_t n = store.coalesce_due_deliveries(now))
+          result->lines.push_back("reminders: " + std::to_string(n) + " missed earlier step(s) superseded by a later one");
+    } catch (const std::exception& e) {
+      result->error = e.what();
+    }
+    net::post(io_, [this, result] { on_planned(*result); });
+  });
+}
+
+void Scheduler::on_planned(const PlanResult& r) {
+  planning_thread_.join();
+  planning_ = false;
+  plan_work_.reset();
+  if (stopping_) return;
+  for (const std::string& line : r.lines) log_(6, line);
+  if (!r.error.empty()) {
+    // The database is busy or full: keep what was planned before and try again in a minute.
+    log_(3, "reminders: planning failed: " + r.error + "; trying again in 60 s");
+    plan_retry_at_ = clock_.now() + 60;
+    if (r.initial) ready_ = true;  // rows already in the outbox still go out
+    arm(now_ms() + 60'000);
+    return;
+  }
   counters_.planned += r.added;
-  if (r.added || r.superseded)
-    log_(6, "reminders planned " + iso_utc(from) + " to " + iso_utc(until) + ": " + std::to_string(r.added) +
-                " new row(s)" + (r.superseded ? ", " + std::to_string(r.superseded) + " superseded" : std::string()));
+  if (r.new_planned_until > planned_until_) {
+    planned_until_ = r.new_planned_until;
+    store_.set_meta(kPlannedUntil, std::to_string(planned_until_));
+  }
+  if (r.initial) ready_ = true;
+  if (replan_wanted_) {
+    replan_wanted_ = false;
+    if (planned_until_ > clock_.now()) launch_plan({{clock_.now(), planned_until_, false}}, 0, false);
+  }
+  tick();
 }
 
 // Rows are written through the end of the next local day, and again each time less than half
 // a day is left.
 void Scheduler::plan_ahead() {
   const std::int64_t now = clock_.now();
-  if (planned_until_ - now > 12 * 3600) return;
+  if (planning_ || now < plan_retry_at_ || planned_until_ - now > 12 * 3600) return;
   const std::int64_t until = notify::to_unix({local_day(now, utc_offset_) + 2, 0}, utc_offset_);
-  plan(std::max(planned_until_, now), until, false);
-  planned_until_ = until;
-  store_.set_meta(kPlannedUntil, std::to_string(until));
+  launch_plan({{std::max(planned_until_, now), until, false}}, until, false);
 }
 
 void Scheduler::tick() {
   if (!started_ || stopping_) return;
+  if (!ready_) return;  // the first plan is still being written
   try {
     plan_ahead();
     claim();

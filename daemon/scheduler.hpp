@@ -12,6 +12,7 @@
 //   every row is checked against the current configuration just before it is sent.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -80,7 +81,23 @@ class Scheduler {
     std::int64_t finished_ms = 0;
   };
 
-  void plan(std::int64_t from, std::int64_t until, bool catch_up);
+  struct PlanRange {
+    std::int64_t from = 0, until = 0;
+    bool catch_up = false;
+  };
+  struct PlanResult {
+    std::vector<std::string> lines;  // for the log, written by the loop
+    std::string error;
+    std::size_t added = 0;
+    std::int64_t new_planned_until = 0;
+    bool initial = false;
+  };
+  static std::vector<OutboxEntry> plan_entries(const Snapshot& snapshot, const notify::ReminderPlanner& planner,
+                                               notify::PlanReach reach, std::int32_t utc_offset,
+                                               const PlanRange& range, const std::atomic<bool>& cancel);
+  void launch_plan(std::vector<PlanRange> ranges, std::int64_t new_planned_until, bool initial);
+  void on_planned(const PlanResult& r);
+  bool joinable_planner() const { return planning_thread_.joinable(); }
   void plan_ahead();
   void tick();
   void claim();
@@ -111,6 +128,12 @@ class Scheduler {
   notify::PlanReach reach_;
 
   bool started_ = false, stopping_ = false;
+  bool ready_ = false;           // the first plan (catch-up, coalescing) is written
+  bool planning_ = false, replan_wanted_ = false;
+  std::int64_t plan_retry_at_ = 0;
+  std::atomic<bool> cancel_{false};
+  std::thread planning_thread_;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> plan_work_;
   std::int64_t planned_until_ = 0;
   std::map<std::string, std::deque<DeliveryRecord>> pending_;  // claimed, by channel
   notify::RobotRateLimits limits_;
