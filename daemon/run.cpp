@@ -123,6 +123,7 @@ int run_daemon(const RunOptions& opt) {
   net::io_context io{1};
   Scheduler scheduler(io, *store, clock, key, log);
   scheduler.install(snapshot, reminder_data);
+  service.set_extra_metrics([&] { return scheduler.metrics(); });
   log(6, "loaded: parsed in " + fixed(parse_seconds) + " s, derived in " + fixed(derive_seconds) +
              " s, stored in " + fixed(seconds_since(step)) + " s");
   snapshot.reset();

@@ -159,6 +159,30 @@ void Scheduler::start() {
   launch_plan(std::move(ranges), until, true);
 }
 
+std::string Scheduler::metrics() {
+  std::string m =
+      "# HELP dutyd_deliveries_total Reminder deliveries since start, by result.\n"
+      "# TYPE dutyd_deliveries_total counter\n";
+  const std::pair<const char*, std::uint64_t> results[] = {
+      {"sent", counters_.sent}, {"retried", counters_.retried}, {"failed", counters_.failed},
+      {"cancelled", counters_.cancelled}};
+  for (const auto& [name, n] : results)
+    m += "dutyd_deliveries_total{result=\"" + std::string(name) + "\"} " + std::to_string(n) + "\n";
+  m += "# HELP dutyd_deliveries_planned_total Outbox rows written by planning since start.\n"
+       "# TYPE dutyd_deliveries_planned_total counter\ndutyd_deliveries_planned_total " +
+       std::to_string(counters_.planned) + "\n";
+  std::size_t due = 0;
+  try {
+    for (const auto& [channel, n] : store_.due_by_channel(clock_.now())) due += n;
+  } catch (const std::exception&) {
+  }
+  m += "# HELP dutyd_deliveries_due Queued rows whose time has come (waiting for a worker, a rate-limit slot or a credential).\n"
+       "# TYPE dutyd_deliveries_due gauge\ndutyd_deliveries_due " + std::to_string(due) + "\n";
+  m += "# HELP dutyd_channels_unavailable Channels that cannot send (a credential is missing).\n"
+       "# TYPE dutyd_channels_unavailable gauge\ndutyd_channels_unavailable " + std::to_string(unavailable_.size()) + "\n";
+  return m;
+}
+
 void Scheduler::stop() {
   stopping_ = true;
   cancel_ = true;  // a plan being computed stops early; what it wrote stays

@@ -69,6 +69,8 @@ class Scheduler {
     std::uint64_t sent = 0, retried = 0, failed = 0, cancelled = 0, planned = 0;
   };
   const Counters& counters() const { return counters_; }
+  // Prometheus text: deliveries by result since start, rows waiting, channels that cannot send.
+  std::string metrics();
 
  private:
   struct Job {

@@ -835,6 +835,7 @@ Response Service::metrics(const Request& req) {
     std::lock_guard lock(responses_mutex_);
     for (const auto& [code, n] : responses_by_code_) m << "dutyd_http_requests_total{code=\"" << code << "\"} " << n << "\n";
   }
+  if (extra_metrics_) m << extra_metrics_();
   return make_response(req, http::status::ok, m.str(), "text/plain; version=0.0.4; charset=utf-8");
 }
 

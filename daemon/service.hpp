@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -62,6 +63,8 @@ class Service {
   }
   // Any thread: a cached feed's answer, or nullopt when handle() must run.
   std::optional<Response> serve_cached(const Request& req) { return fast_feeds_.serve(req); }
+  // More Prometheus text for /metrics (the reminder scheduler's counters); event loop only.
+  void set_extra_metrics(std::function<std::string()> f) { extra_metrics_ = std::move(f); }
   Day today() const;
   std::int64_t now() const { return clock_.now(); }
 
@@ -114,6 +117,7 @@ class Service {
   bool last_reload_ok_ = true;
   mutable std::mutex responses_mutex_;
   std::map<unsigned, std::uint64_t> responses_by_code_;
+  std::function<std::string()> extra_metrics_;
 };
 
 }  // namespace dutyd

@@ -236,6 +236,23 @@ class StepsAndRecipients(Base):
         self.assertEqual(d.stop()[0], 0)
 
 
+    def test_log_channel_and_metrics(self):
+        d = self.daemon('\n[[channel]]\nid = "demo-log"\nkind = "log"\n')  # every organisation's chat
+        plan = d.plan("2026-06-29")
+        logged = [r for r in plan if r["channel"] == "demo-log"]
+        self.assertTrue(logged)
+        d.start(now="2026-06-29T08:59:58")
+        wait_until(lambda: len([r for r in d.outbox() if r["status"] == "sent"]) >= len(plan), 30, "every row sent")
+        lines = [l for l in d.stderr().splitlines() if l.startswith("<6>提醒[demo-log] 致 ")]
+        self.assertEqual(len(lines), len(logged), lines[:3])
+        self.assertTrue(any("欧阳明远" in l and "2026-06-30" in l for l in lines), lines[:3])
+        _, metrics = d.metrics()
+        self.assertEqual(metrics.get(("dutyd_deliveries_total", frozenset({("result", "sent")}))), len(plan))
+        self.assertEqual(metrics.get(("dutyd_deliveries_total", frozenset({("result", "failed")}))), 0)
+        self.assertEqual(metrics.get(("dutyd_channels_unavailable", frozenset())), 0)
+        self.assertEqual(d.stop()[0], 0)
+
+
 class FailuresAndFallback(Base):
     def test_permanent_error_falls_back_to_email_and_alerts_once(self):
         d = self.daemon()
