@@ -381,8 +381,8 @@ TEST_F(AccountabilityTest, SixMonthsClampToTheMonthEnd) {
   };
   EXPECT_EQ(promotion_bar("2027-08-31"), "2028-02-29");  // the month's last day (leap year)
   EXPECT_EQ(promotion_bar("2026-08-31"), "2027-02-28");  // no 02-31: the month's last day
-  EXPECT_EQ(promotion_bar("2027-10-31"), "2028-04-29");  // across the year: 2028-04-30 minus one
-  EXPECT_EQ(promotion_bar("2027-07-01"), "2027-12-31");
+  EXPECT_EQ(promotion_bar("2027-10-31"), "2028-04-30");  // across the year, no 04-31
+  EXPECT_EQ(promotion_bar("2027-07-01"), "2028-01-01");
   // Decided on the last day of the year: the rating is lost for that year only.
   EXPECT_EQ(format_day(impact_of(Measure::admonishment, day("2027-12-31"))[1].until), "2027-12-31");
 }
