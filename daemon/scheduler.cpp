@@ -297,7 +297,10 @@ void Scheduler::on_planned(const PlanResult& r) {
     planned_until_ = r.new_planned_until;
     store_.set_meta(kPlannedUntil, std::to_string(planned_until_));
   }
-  if (r.initial) ready_ = true;
+  if (r.initial) {
+    ready_ = true;
+    log_(6, "reminders: planned through " + iso_utc(planned_until_) + "; sending");
+  }
   if (replan_wanted_) {
     replan_wanted_ = false;
     if (planned_until_ > clock_.now()) launch_plan({{clock_.now(), planned_until_, false}}, 0, false);

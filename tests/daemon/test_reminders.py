@@ -109,6 +109,15 @@ class ReminderDaemon(Daemon):
         dalian = dalian.replace("https://oapi.dingtalk.com/robot/send", "http://127.0.0.1:%d/dingtalk/send" % rx.http)
         self.write_file("conf.d/dalian.toml", dalian)
 
+    def start(self, *args, **kwargs):
+        """Starts and waits until the first plan is in the outbox (it is written on a thread of
+        its own after READY=1)."""
+        super().start(*args, **kwargs)
+        run = self.runs
+        wait_until(lambda: "reminders: planned through" in self.stderr(run) or not self.alive(), 60,
+                   "the first plan")
+        return self
+
     def set_credential(self, name, value):
         with open(os.path.join(self.creds, name), "w", encoding="utf-8") as f:
             f.write(value)
