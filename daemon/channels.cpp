@@ -86,7 +86,9 @@ Verdict ChannelSender::send(const Envelope& e, std::int64_t now_ms) {
   const std::int64_t now_s = now_ms / 1000;
   try {
     notify::ChatMessage m;
-    m.title = e.subject;
+    // The chat templates are whole messages (they start with 【履责提醒】 and the person); robots
+    // would put a title line above them that says the same again. A webhook gets it as a field.
+    if (ch.channel.kind == ChannelKind::webhook) m.title = e.subject;
     m.text = e.chat;
     m.link = e.link;
     m.mentions = e.mentions;

@@ -210,6 +210,9 @@ class StepsAndRecipients(Base):
         self.assertEqual(got_mentions, want_mentions)
         for r in robots:
             self.assertIn("已逾期", robot_text(r))
+        for r in by_path.get("wecom", []):  # one message, not a title line repeating it
+            self.assertTrue(robot_text(r).startswith("【逾期督办】"), robot_text(r)[:80])
+            self.assertEqual(robot_text(r).count("【逾期督办】"), 1)
         # Feishu: at most 5 a second (the robot's limit).
         times = sorted(r["t"] for r in by_path.get("feishu", []))
         for i in range(len(times) - 5):
