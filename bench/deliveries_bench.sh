@@ -186,7 +186,8 @@ meta libcurl "$(curl --version | head -n1 | grep -o 'libcurl/[^ ]*' || echo '?')
 meta loadavg_before "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- one round: the dutyd burst, then the baseline -----------------------------------------------
-sent_lines() { grep -c '^<6>sent delivery' "$1" || true; }
+# dutyd logs one line per batch of results: "reminders: sent N (TOTAL since start)".
+sent_lines() { local n; n=$(grep -o '([0-9]* since start)' "$1" | tail -n1 | tr -dc 0-9); echo "${n:-0}"; }
 # NAME ROUND URI EXPECTED: writes RESULTS/NAME.ROUND.info from the access log's lines for URI
 # (requests, first and last $msec, mean body size); every request must have been answered 200.
 record_span() {

@@ -13,7 +13,9 @@ namespace {
 using notify::Outcome;
 
 constexpr const char* kPlannedUntil = "reminders.planned_until";
-constexpr std::size_t kClaimBatch = 64;   // rows claimed per channel at a time (no rate limit)
+constexpr std::size_t kClaimBatch = 256;  // rows claimed per channel at a time (no rate limit)
+constexpr std::size_t kFlushBatch = 256;  // results written at once ...
+constexpr int kFlushDelayMs = 20;         // ... or this long after the first of them
 constexpr std::int64_t kIdleWakeMs = 60'000;  // wake at least this often (planning, new rows)
 
 std::int64_t steady_ms() {
@@ -69,7 +71,8 @@ Scheduler::Scheduler(net::io_context& io, Store& store, Clock clock, std::string
       link_key_(std::move(link_key)),
       log_(std::move(log)),
       options_(std::move(options)),
-      timer_(io) {
+      timer_(io),
+      flush_timer_(io) {
   for (unsigned i = 0; i < std::max(1u, options_.workers); ++i)
     workers_.emplace_back([this, i] { worker_loop(i); });
 }
@@ -198,6 +201,7 @@ void Scheduler::stop() {
     jobs_.clear();
   }
   if (!ids.empty()) store_.release_deliveries(ids);
+  flush_results();  // what was sent is recorded now, not sent again after the restart
   if (in_flight_ == 0) work_.reset();
 }
 
@@ -324,6 +328,7 @@ void Scheduler::tick() {
     plan_ahead();
     claim();
     pump();
+    schedule_wake();
   } catch (const std::exception& e) {
     // The store is busy or full: try again shortly rather than lose the loop.
     log_(3, std::string("reminders: ") + e.what() + "; trying again in 5 s");
@@ -331,24 +336,43 @@ void Scheduler::tick() {
   }
 }
 
+std::size_t Scheduler::claim_cap(const std::string& channel) const {
+  const auto ch = channels_.find(channel);
+  // A robot gets no more than its next minute's worth: claimed rows are marked sending.
+  return ch != channels_.end() && rate_limited(ch->second->channel.kind) ? 20 : kClaimBatch;
+}
+
+void Scheduler::claim_channel(const std::string& channel, std::int64_t now) {
+  auto& queue = pending_[channel];
+  const std::size_t cap = claim_cap(channel);
+  if (queue.size() >= cap / 2) return;
+  const std::size_t want = cap - queue.size();
+  std::vector<DeliveryRecord> rows = store_.claim_due_deliveries(now, want, channel);
+  // A full batch: there may be more, claimed when this one runs low (without counting again).
+  if (rows.size() == want) more_due_.insert(channel);
+  else more_due_.erase(channel);
+  for (DeliveryRecord& r : rows) queue.push_back(std::move(r));
+  if (queue.empty()) pending_.erase(channel);
+}
+
+// Which channels have due rows: one grouped count, on timer ticks only; while a burst drains,
+// flush_results() refills the channels that had a full batch.
 void Scheduler::claim() {
   const std::int64_t now = clock_.now();
   for (const auto& [channel, count] : store_.due_by_channel(now)) {
     const auto ch = channels_.find(channel);
     if (ch != channels_.end() && !ch->second->available()) continue;
-    auto& queue = pending_[channel];
-    // A robot gets no more than its next minute's worth: claimed rows are marked sending.
-    const std::size_t cap = ch != channels_.end() && rate_limited(ch->second->channel.kind) ? 20 : kClaimBatch;
-    if (queue.size() >= cap) continue;
-    for (DeliveryRecord& r : store_.claim_due_deliveries(now, cap - queue.size(), channel))
-      queue.push_back(std::move(r));
+    claim_channel(channel, now);
   }
 }
 
 void Scheduler::pump() {
-  const std::size_t max_in_flight = 2 * workers_.size();
-  std::int64_t wake = now_ms() + kIdleWakeMs;
-  std::vector<Result> done_here;  // cancelled or written to the log: no worker needed
+  // Handed to the workers and not yet answered. Claimed rows are `sending` in the store either
+  // way; a crash re-sends only those actually transmitted and not yet recorded.
+  const std::size_t max_in_flight = 16 * workers_.size();
+  limit_wake_ = 0;
+  std::size_t handed = 0;
+  std::vector<Result> done_here;  // written to the log: no worker needed
   for (auto& [channel, queue] : pending_) {
     if (queue.empty()) continue;
     const auto ch = channels_.find(channel);
@@ -358,36 +382,45 @@ void Scheduler::pump() {
       if (ch != channels_.end() && rate_limited(ch->second->channel.kind)) {
         limiter = &limits_.of(channel, wire_kind(ch->second->channel.kind));
         if (const std::int64_t slot = limiter->next_slot(t); slot > t) {
-          wake = std::min(wake, now_ms() + (slot - t));
+          const std::int64_t at = now_ms() + (slot - t);
+          limit_wake_ = limit_wake_ ? std::min(limit_wake_, at) : at;
           break;
         }
       }
       DeliveryRecord row = std::move(queue.front());
       queue.pop_front();
-      std::optional<Envelope> env = prepare(row);
-      if (!env) continue;  // cancelled inside prepare: no slot used
+      std::optional<Job> job = prepare(row);
+      if (!job) continue;  // cancelled inside prepare: no slot used
       if (limiter) limiter->try_acquire(t);
-      if (env->channel->channel.kind == ChannelKind::log) {
-        std::string text = env->chat;  // one log line: journald splits at newlines
+      if (job->envelope.channel->channel.kind == ChannelKind::log) {
+        render(*job);
+        std::string text = job->envelope.chat;  // one log line: journald splits at newlines
         std::replace(text.begin(), text.end(), '\n', ' ');
-        log_(6, "提醒[" + channel + "] 致 " + env->to.name + "：" + env->subject + " — " + text);
-        done_here.push_back({std::move(row), {Outcome::ok, std::nullopt, "written to the log"}, now_ms()});
+        log_(6, "提醒[" + channel + "] 致 " + job->envelope.to.name + "：" + job->envelope.subject + " — " + text);
+        done_here.push_back({std::move(job->row), {Outcome::ok, std::nullopt, "written to the log"}, now_ms()});
         continue;
       }
       ++in_flight_;
       if (!work_) work_.emplace(net::make_work_guard(io_));
       {
         std::lock_guard lock(mutex_);
-        jobs_.push_back({std::move(row), std::move(*env)});
+        jobs_.push_back(std::move(*job));
       }
-      cv_.notify_one();
+      ++handed;
     }
   }
+  if (handed) cv_.notify_all();
   std::erase_if(pending_, [](const auto& p) { return p.second.empty(); });
-  for (Result& r : done_here) on_result(std::move(r));
+  for (Result& r : done_here) add_result(std::move(r));
+}
+
+// The timer: the next rate-limit slot, else (nothing in hand) the next due row; at least once a
+// minute for planning.
+void Scheduler::schedule_wake() {
+  std::int64_t wake = now_ms() + kIdleWakeMs;
+  if (limit_wake_) wake = std::min(wake, limit_wake_);
   if (in_flight_ == 0 && pending_.empty()) {
-    std::vector<std::string> except = unavailable_;
-    if (const auto next = store_.next_due(except)) wake = std::min(wake, std::max(*next * 1000, now_ms() + 50));
+    if (const auto next = store_.next_due(unavailable_)) wake = std::min(wake, std::max(*next * 1000, now_ms() + 50));
   }
   arm(wake);
 }
@@ -401,20 +434,18 @@ void Scheduler::arm(std::int64_t wake_ms) {
   });
 }
 
-std::optional<Envelope> Scheduler::prepare(const DeliveryRecord& row) {
+std::optional<Scheduler::Job> Scheduler::prepare(DeliveryRecord& row) {
   const Config& c = snapshot_->config();
-  auto cancel = [&](const std::string& why) -> std::optional<Envelope> {
-    results_.push_back({row, {Outcome::permanent, std::nullopt, "cancel:" + why}, now_ms()});
-    if (!flush_posted_) {
-      flush_posted_ = true;
-      net::post(io_, [this] { flush_results(); });
-    }
+  auto cancel = [&](const std::string& why) -> std::optional<Job> {
+    add_result({row, {Outcome::permanent, std::nullopt, "cancel:" + why}, now_ms()});
     return std::nullopt;
   };
   const auto ch = channels_.find(row.channel);
   if (ch == channels_.end()) return cancel("channel " + row.channel + " is no longer configured");
   const auto occ = snapshot_->find(row.occurrence);
-  Envelope env;
+  Job job;
+  job.data = data_;
+  Envelope& env = job.envelope;
   env.id = row.id;
   env.channel = ch->second;
   env.message_id = notify::make_message_id("dutyd." + std::to_string(row.id) + "." + std::to_string(row.attempts),
@@ -439,7 +470,8 @@ std::optional<Envelope> Scheduler::prepare(const DeliveryRecord& row) {
     const notify::RenderedMessage m = notify::render_alert(data_->templates, f);
     env.subject = m.subject, env.body = m.body, env.chat = m.chat;
     env.to = {"dutyd 管理员", row.person.rfind("admin:", 0) == 0 ? row.person.substr(6) : std::string()};
-    return env;
+    job.row = std::move(row);
+    return job;
   }
 
   if (!occ) return cancel("the occurrence is no longer in the configuration");
@@ -447,11 +479,12 @@ std::optional<Envelope> Scheduler::prepare(const DeliveryRecord& row) {
   const auto pi = c.person_index.find(row.person);
   if (pi == c.person_index.end()) return cancel("person " + row.person + " is no longer in the configuration");
   const Person& p = c.persons[static_cast<std::size_t>(pi->second)];
+  // The step as the current configuration plans it (posts, ladders, channels, holidays): a
+  // reminder no longer in it is cancelled; the others it tells are "who else was told".
+  notify::ReminderPlan check;
+  const notify::ReminderSubject s{o.obligation, o.org, o.person, o.member >= 0, o.window_start, o.due};
+  planner_->plan(s, 0, row.send_at, row.send_at + 1, check);
   if (row.purpose == "reminder") {
-    // Still planned by the current configuration (posts, ladders, channels, holidays)?
-    notify::ReminderPlan check;
-    const notify::ReminderSubject s{o.obligation, o.org, o.person, o.member >= 0, o.window_start, o.due};
-    planner_->plan(s, 0, row.send_at, row.send_at + 1, check);
     const bool planned = std::any_of(check.deliveries.begin(), check.deliveries.end(), [&](const auto& d) {
       return d.step == row.step && c.persons[static_cast<std::size_t>(d.person)].id == row.person &&
              c.channels[static_cast<std::size_t>(d.channel)].id == row.channel;
@@ -470,19 +503,16 @@ std::optional<Envelope> Scheduler::prepare(const DeliveryRecord& row) {
   f.due = format_day(o.due);
   if (o.window_start != o.due) f.window_start = format_day(o.window_start);
   f.days_left = static_cast<int>(o.due - today);
-  f.link = completion_link(c.daemon.public_url, link_key_, row.occurrence, row.person,
-                           now + std::int64_t{c.daemon.link_ttl_days} * 86400);
-  for (const auto& [other, relation] : store_.recipients_of(row.occurrence, row.step)) {
-    if (other == row.person) continue;
-    const auto oi = c.person_index.find(other);
-    f.others.push_back((oi == c.person_index.end() ? other : c.persons[static_cast<std::size_t>(oi->second)].name) +
-                       "（" + relation_text(relation) + "）");
+  std::vector<std::int32_t> seen{pi->second};
+  for (const notify::PlannedDelivery& d : check.deliveries) {
+    if (d.step != row.step || std::find(seen.begin(), seen.end(), d.person) != seen.end()) continue;
+    seen.push_back(d.person);
+    f.others.push_back(c.persons[static_cast<std::size_t>(d.person)].name + "（" +
+                       std::string(relation_zh(d.relation)) + "）");
   }
   f.step = row.step + 1;
   f.overdue = o.due < today;
   f.via_vacancy = o.person < 0 && (row.relation == "responsible" || row.relation == "principal");
-  const notify::RenderedMessage m = notify::render_reminder(data_->templates, f);
-  env.subject = m.subject, env.body = m.body, env.chat = m.chat, env.link = f.link;
   env.to = {p.name, p.email};
   if (ch->second->channel.chat()) {
     notify::Mention who;
@@ -494,39 +524,74 @@ std::optional<Envelope> Scheduler::prepare(const DeliveryRecord& row) {
     if (!who.wecom_userid.empty() || !who.mobile.empty() || !who.dingtalk_userid.empty() || !who.feishu_open_id.empty())
       env.mentions.push_back(std::move(who));
   }
-  return env;
+  // Rendering and the link's HMAC happen on the worker (see render()).
+  job.render = Render{std::move(f), c.daemon.public_url, row.occurrence, row.person,
+                      now + std::int64_t{c.daemon.link_ttl_days} * 86400};
+  job.row = std::move(row);
+  return job;
 }
 
+void Scheduler::render(Job& job) const {
+  if (!job.render) return;
+  Render& r = *job.render;
+  r.facts.link = completion_link(r.public_url, link_key_, r.uid, r.person, r.link_expiry);
+  const notify::RenderedMessage m = notify::render_reminder(job.data->templates, r.facts);
+  job.envelope.subject = m.subject, job.envelope.body = m.body, job.envelope.chat = m.chat;
+  job.envelope.link = r.facts.link;
+}
+
+// Takes several jobs at a time and posts their results together: one hand-off each way per
+// batch instead of per message (a burst is otherwise bound by thread wake-ups, not transfers).
 void Scheduler::worker_loop(unsigned) {
   ChannelSender sender(options_.transfer);
+  constexpr std::size_t kTake = 8;
   for (;;) {
-    Job job;
+    std::vector<Job> batch;
     {
       std::unique_lock lock(mutex_);
       cv_.wait(lock, [&] { return pool_stop_ || !jobs_.empty(); });
       if (jobs_.empty()) return;  // stopping and nothing left
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
+      while (!jobs_.empty() && batch.size() < kTake) {
+        batch.push_back(std::move(jobs_.front()));
+        jobs_.pop_front();
+      }
     }
-    // Signatures, timestamps and Date headers use the real clock: receivers check them against
-    // theirs, also when the daemon runs "as if" at another time (--now).
-    const std::int64_t wall = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count();
-    Result r{std::move(job.row), sender.send(job.envelope, wall), now_ms()};
-    net::post(io_, [this, r = std::move(r)]() mutable {
-      --in_flight_;
-      on_result(std::move(r));
+    std::vector<Result> results;
+    results.reserve(batch.size());
+    for (Job& job : batch) {
+      render(job);
+      // Signatures, timestamps and Date headers use the real clock: receivers check them
+      // against theirs, also when the daemon runs "as if" at another time (--now).
+      const std::int64_t wall = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+      results.push_back({std::move(job.row), sender.send(job.envelope, wall), now_ms()});
+    }
+    net::post(io_, [this, results = std::move(results)]() mutable {
+      in_flight_ -= results.size();
+      for (Result& r : results) add_result(std::move(r));
+      if (!stopping_) pump();  // keep the workers busy from the rows in hand, without the database
       if (stopping_ && in_flight_ == 0) work_.reset();
     });
   }
 }
 
-void Scheduler::on_result(Result r) {
+// Results are written when 256 have gathered or 20 ms after the first, whichever is sooner.
+void Scheduler::add_result(Result r) {
   results_.push_back(std::move(r));
-  if (!flush_posted_) {
-    flush_posted_ = true;
-    net::post(io_, [this] { flush_results(); });
+  if (results_.size() >= kFlushBatch) {
+    if (!flush_posted_) {
+      flush_posted_ = true;
+      net::post(io_, [this] { flush_results(); });
+    }
+  } else if (!flush_armed_ && !flush_posted_) {
+    flush_armed_ = true;
+    flush_timer_.expires_after(std::chrono::milliseconds(kFlushDelayMs));
+    flush_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;  // cancelled by flush_results(), which cleared flush_armed_
+      flush_armed_ = false;
+      if (!flush_posted_) flush_results();
+    });
   }
 }
 
@@ -534,6 +599,10 @@ void Scheduler::on_result(Result r) {
 // at the disk's fsync rate.
 void Scheduler::flush_results() {
   flush_posted_ = false;
+  if (flush_armed_) {
+    flush_armed_ = false;
+    flush_timer_.cancel();
+  }
   if (results_.empty()) return;
   std::vector<Result> batch;
   batch.swap(results_);
@@ -584,6 +653,7 @@ void Scheduler::flush_results() {
     log_(3, std::string("reminders: cannot record delivery results: ") + e.what());
     return;
   }
+  std::size_t sent_here = 0;
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     const DeliveryOutcome& o = outcomes[i];
     const DeliveryRecord& row = batch[i].row;
@@ -592,7 +662,8 @@ void Scheduler::flush_results() {
     switch (o.result) {
       case DeliveryOutcome::sent:
         ++counters_.sent;
-        log_(6, "sent " + what + (applied[i] ? "" : "; it had been cancelled meanwhile"));
+        ++sent_here;
+        if (!applied[i]) log_(6, "sent " + what + "; it had been cancelled meanwhile");
         break;
       case DeliveryOutcome::retry:
         ++counters_.retried;
@@ -608,6 +679,8 @@ void Scheduler::flush_results() {
         break;
     }
   }
+  // One line per batch, not per message: a burst of 100,000 would otherwise be as many lines.
+  if (sent_here) log_(6, "reminders: sent " + std::to_string(sent_here) + " (" + std::to_string(counters_.sent) + " since start)");
   for (const std::size_t i : permanent)
     if (applied[i]) {
       try {
@@ -616,7 +689,18 @@ void Scheduler::flush_results() {
         log_(3, std::string("reminders: cannot queue the fallback or alert: ") + e.what());
       }
     }
-  if (!stopping_) tick();
+  if (stopping_) return;
+  try {
+    // Channels whose last claim was a full batch get the next one when they run low.
+    const std::int64_t claim_at = clock_.now();
+    for (const std::string& channel : std::vector<std::string>(more_due_.begin(), more_due_.end()))
+      claim_channel(channel, claim_at);
+    pump();
+    schedule_wake();
+  } catch (const std::exception& e) {
+    log_(3, std::string("reminders: ") + e.what() + "; trying again in 5 s");
+    arm(now_ms() + 5000);
+  }
 }
 
 // A chat message that cannot be delivered goes to the person by e-mail instead, and the

@@ -73,9 +73,17 @@ class Scheduler {
   std::string metrics();
 
  private:
+  // What a worker renders: the facts of a reminder and its completion link's parts.
+  struct Render {
+    notify::ReminderFacts facts;
+    std::string public_url, uid, person;
+    std::int64_t link_expiry = 0;
+  };
   struct Job {
     DeliveryRecord row;
     Envelope envelope;
+    std::optional<Render> render;  // empty: the envelope is rendered already (alerts)
+    std::shared_ptr<const ReminderData> data;
   };
   struct Result {
     DeliveryRecord row;
@@ -103,11 +111,15 @@ class Scheduler {
   void plan_ahead();
   void tick();
   void claim();
+  void claim_channel(const std::string& channel, std::int64_t now);
+  std::size_t claim_cap(const std::string& channel) const;
   void pump();
+  void schedule_wake();
   void arm(std::int64_t wake_ms);
   // A claimed row made ready to send, or nullopt with the row cancelled (no longer planned).
-  std::optional<Envelope> prepare(const DeliveryRecord& row);
-  void on_result(Result r);
+  std::optional<Job> prepare(DeliveryRecord& row);
+  void render(Job& job) const;  // on a worker: the templates and the link's HMAC
+  void add_result(Result r);
   void flush_results();
   void after_permanent_failure(const DeliveryRecord& row, const std::string& problem);
   void worker_loop(unsigned index);
@@ -141,8 +153,11 @@ class Scheduler {
   notify::RobotRateLimits limits_;
   std::size_t in_flight_ = 0;
   std::vector<Result> results_;
-  bool flush_posted_ = false;
+  bool flush_posted_ = false, flush_armed_ = false;
+  std::set<std::string> more_due_;  // channels whose last claim was a full batch
+  std::int64_t limit_wake_ = 0;     // the next rate-limit slot pump() waits for (0: none)
   net::steady_timer timer_;
+  net::steady_timer flush_timer_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   Counters counters_;
   std::set<std::string> alerted_;  // "alert:CHANNEL:DAY\tRECIPIENT" already queued
