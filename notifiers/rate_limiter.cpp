@@ -53,7 +53,14 @@ void SlidingWindowLimiter::block_until(std::int64_t until_ms) {
 
 SlidingWindowLimiter& RobotRateLimits::of(const std::string& robot_id, ChannelKind kind) {
   auto it = limiters_.find(robot_id);
-  if (it == limiters_.end()) it = limiters_.emplace(robot_id, SlidingWindowLimiter(robot_limits(kind))).first;
+  if (it == limiters_.end()) {
+    // The services count requests as they arrive, and arrivals are not spaced like the sends
+    // (one request can take longer than the next): every window is kept 10 % wider than the
+    // vendor's, so that a robot is never seen above its limit.
+    std::vector<RateWindow> windows = robot_limits(kind);
+    for (RateWindow& w : windows) w.window_ms += w.window_ms / 10;
+    it = limiters_.emplace(robot_id, SlidingWindowLimiter(std::move(windows))).first;
+  }
   return it->second;
 }
 

@@ -40,7 +40,8 @@ class SlidingWindowLimiter {
   std::deque<std::int64_t> sent_;  // ascending send times within the longest window
 };
 
-// One limiter per robot (channel id), created on first use.
+// One limiter per robot (channel id), created on first use, with every window 10 % wider than
+// the vendor's (a margin for the spacing of arrivals).
 class RobotRateLimits {
  public:
   SlidingWindowLimiter& of(const std::string& robot_id, ChannelKind kind);

@@ -150,6 +150,8 @@ TEST(RateLimit, DingTalkBlockAndPerRobotIndependence) {
   EXPECT_FALSE(b.try_acquire(599'999));
   EXPECT_TRUE(b.try_acquire(600'000));
   EXPECT_EQ(&limits.of("dl-ding", ChannelKind::dingtalk), &a);
+  // The margin: the 21st send fits only 66 s after the first, not 60 s.
+  EXPECT_EQ(a.next_slot(60'000), 66'000);
   SlidingWindowLimiter none(robot_limits(ChannelKind::email));
   for (int i = 0; i < 1000; ++i) ASSERT_TRUE(none.try_acquire(0));
 }
