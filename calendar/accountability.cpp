@@ -70,10 +70,10 @@ std::optional<E> parse(const std::array<Named<E>, N>& table, std::string_view te
   return std::nullopt;
 }
 
-constexpr std::array<Named<Severity>, 3> kSeverities{{
-    {Severity::light, "light", "较轻"},
-    {Severity::serious, "serious", "较重"},
-    {Severity::grave, "grave", "严重"},
+constexpr std::array<Named<FlagSeverity>, 3> kSeverities{{
+    {FlagSeverity::light, "light", "较轻"},
+    {FlagSeverity::serious, "serious", "较重"},
+    {FlagSeverity::grave, "grave", "严重"},
 }};
 
 constexpr std::array<Named<Measure>, 10> kMeasures{{
@@ -131,8 +131,8 @@ Attribution attribute(const Config& config, const Occurrence& o, Day today) {
   return a;
 }
 
-std::string_view severity_zh(Severity s) { return entry(kSeverities, s).zh; }
-std::string_view severity_name(Severity s) { return entry(kSeverities, s).name; }
+std::string_view severity_zh(FlagSeverity s) { return entry(kSeverities, s).zh; }
+std::string_view severity_name(FlagSeverity s) { return entry(kSeverities, s).name; }
 
 SeverityGrade grade(const SeverityInput& in, const SeverityRules& rules) {
   int g = in.days_late >= rules.grave_days ? 3 : in.days_late >= rules.serious_days ? 2 : 1;
@@ -146,21 +146,21 @@ SeverityGrade grade(const SeverityInput& in, const SeverityRules& rules) {
     ++g;
     reason += "；本组织另有" + std::to_string(in.org_open_misses) + "项未办结标记";
   }
-  return {static_cast<Severity>(std::min(g, 3)), std::move(reason)};
+  return {static_cast<FlagSeverity>(std::min(g, 3)), std::move(reason)};
 }
 
-std::vector<std::string> suggested_measures(FlagScope scope, Severity s) {
+std::vector<std::string> suggested_measures(FlagScope scope, FlagSeverity s) {
   if (scope == FlagScope::collective) {
     switch (s) {
-      case Severity::light: return {kWrittenSelfCriticism};
-      case Severity::serious: return {kCirculatedCriticism};
-      case Severity::grave: return {"调整处理"};
+      case FlagSeverity::light: return {kWrittenSelfCriticism};
+      case FlagSeverity::serious: return {kCirculatedCriticism};
+      case FlagSeverity::grave: return {"调整处理"};
     }
   } else {
     switch (s) {
-      case Severity::light: return {"批评教育", "诫勉谈话", kWrittenSelfCriticism};
-      case Severity::serious: return {kCirculatedCriticism};
-      case Severity::grave: return {"党纪政纪处分", "调整职务、责令辞职、免职和降职等组织处理"};
+      case FlagSeverity::light: return {"批评教育", "诫勉谈话", kWrittenSelfCriticism};
+      case FlagSeverity::serious: return {kCirculatedCriticism};
+      case FlagSeverity::grave: return {"党纪政纪处分", "调整职务、责令辞职、免职和降职等组织处理"};
     }
   }
   return {};

@@ -46,9 +46,9 @@ struct Attribution {
 Attribution attribute(const Config& config, const Occurrence& o, Day today);
 
 // 情节较轻 / 情节较重 / 情节严重.
-enum class Severity : std::uint8_t { light = 1, serious = 2, grave = 3 };
-std::string_view severity_zh(Severity s);    // 较轻, 较重, 严重
-std::string_view severity_name(Severity s);  // light, serious, grave
+enum class FlagSeverity : std::uint8_t { light = 1, serious = 2, grave = 3 };
+std::string_view severity_zh(FlagSeverity s);    // 较轻, 较重, 严重
+std::string_view severity_name(FlagSeverity s);  // light, serious, grave
 
 struct SeverityInput {
   int days_late = 0;        // today - due (> 0)
@@ -65,7 +65,7 @@ struct SeverityRules {
 };
 
 struct SeverityGrade {
-  Severity grade = Severity::light;
+  FlagSeverity grade = FlagSeverity::light;
   std::string reason;  // Chinese: 逾期45天；近两个周期内同一事项已被标记1次
 };
 SeverityGrade grade(const SeverityInput& in, const SeverityRules& rules = {});
@@ -73,7 +73,7 @@ SeverityGrade grade(const SeverityInput& in, const SeverityRules& rules = {});
 // 第二十八条第（一）（二）项: what the grade suggests. Team: 责令作出书面检查 / 通报批评 /
 // 调整处理. Individual: 批评教育、诫勉谈话、责令作出书面检查 / 通报批评 / 党纪政纪处分，或者调整职务、
 // 责令辞职、免职和降职等组织处理.
-std::vector<std::string> suggested_measures(FlagScope scope, Severity s);
+std::vector<std::string> suggested_measures(FlagScope scope, FlagSeverity s);
 
 // Measures a decision can record, for impact periods (第二十八条第（四）项).
 enum class Measure : std::uint8_t {

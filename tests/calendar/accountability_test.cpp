@@ -2,7 +2,7 @@
 // severity grades, the Article 28 suggestions, impact periods and the 第二十九条 workflow.
 //
 // The configuration is built in code rather than loaded: config/loader.hpp brings in
-// config/diagnostics.hpp, whose dutyd::Severity clashes with the one of
+// config/diagnostics.hpp, whose dutyd::FlagSeverity clashes with the one of
 // calendar/accountability.hpp, so one file cannot include both.
 #include <gtest/gtest.h>
 
@@ -263,33 +263,33 @@ TEST_F(AccountabilityTest, AttributionAgreesWithTheExpansion) {
 // --- grade ----------------------------------------------------------------------------------
 
 TEST_F(AccountabilityTest, GradeByDaysLateAtEachBoundary) {
-  EXPECT_EQ(grade({1, 0, 0}).grade, Severity::light);
-  EXPECT_EQ(grade({29, 0, 0}).grade, Severity::light);
-  EXPECT_EQ(grade({30, 0, 0}).grade, Severity::serious);
-  EXPECT_EQ(grade({89, 0, 0}).grade, Severity::serious);
-  EXPECT_EQ(grade({90, 0, 0}).grade, Severity::grave);
-  EXPECT_EQ(grade({400, 0, 0}).grade, Severity::grave);
+  EXPECT_EQ(grade({1, 0, 0}).grade, FlagSeverity::light);
+  EXPECT_EQ(grade({29, 0, 0}).grade, FlagSeverity::light);
+  EXPECT_EQ(grade({30, 0, 0}).grade, FlagSeverity::serious);
+  EXPECT_EQ(grade({89, 0, 0}).grade, FlagSeverity::serious);
+  EXPECT_EQ(grade({90, 0, 0}).grade, FlagSeverity::grave);
+  EXPECT_EQ(grade({400, 0, 0}).grade, FlagSeverity::grave);
   EXPECT_EQ(grade({45, 0, 0}).reason, "逾期45天");
 }
 
 TEST_F(AccountabilityTest, GradeBumpsForRepeatsAndOpenFlags) {
   const SeverityGrade repeat = grade({10, 1, 0});
-  EXPECT_EQ(repeat.grade, Severity::serious);
+  EXPECT_EQ(repeat.grade, FlagSeverity::serious);
   EXPECT_EQ(repeat.reason, "逾期10天；此前同一事项已被标记1次");
-  EXPECT_EQ(grade({10, 0, 2}).grade, Severity::light);  // below serious_open = 3
+  EXPECT_EQ(grade({10, 0, 2}).grade, FlagSeverity::light);  // below serious_open = 3
   const SeverityGrade open = grade({10, 0, 3});
-  EXPECT_EQ(open.grade, Severity::serious);
+  EXPECT_EQ(open.grade, FlagSeverity::serious);
   EXPECT_EQ(open.reason, "逾期10天；本组织另有3项未办结标记");
   const SeverityGrade both = grade({10, 2, 4});
-  EXPECT_EQ(both.grade, Severity::grave);
+  EXPECT_EQ(both.grade, FlagSeverity::grave);
   EXPECT_EQ(both.reason, "逾期10天；此前同一事项已被标记2次；本组织另有4项未办结标记");
-  EXPECT_EQ(grade({30, 1, 0}).grade, Severity::grave);
+  EXPECT_EQ(grade({30, 1, 0}).grade, FlagSeverity::grave);
 }
 
 TEST_F(AccountabilityTest, GradeIsCappedAtGrave) {
-  EXPECT_EQ(grade({30, 1, 3}).grade, Severity::grave);
+  EXPECT_EQ(grade({30, 1, 3}).grade, FlagSeverity::grave);
   const SeverityGrade capped = grade({120, 5, 9});
-  EXPECT_EQ(capped.grade, Severity::grave);
+  EXPECT_EQ(capped.grade, FlagSeverity::grave);
   // The factors are listed even when the grade could not rise any more.
   EXPECT_EQ(capped.reason, "逾期120天；此前同一事项已被标记5次；本组织另有9项未办结标记");
 }
@@ -300,44 +300,44 @@ TEST_F(AccountabilityTest, GradeWithOtherRules) {
   rules.grave_days = 20;
   rules.serious_repeats = 2;
   rules.serious_open = 1;
-  EXPECT_EQ(grade({9, 0, 0}, rules).grade, Severity::light);
-  EXPECT_EQ(grade({10, 0, 0}, rules).grade, Severity::serious);
-  EXPECT_EQ(grade({20, 0, 0}, rules).grade, Severity::grave);
-  EXPECT_EQ(grade({5, 1, 0}, rules).grade, Severity::light);
-  EXPECT_EQ(grade({5, 2, 0}, rules).grade, Severity::serious);
-  EXPECT_EQ(grade({5, 0, 1}, rules).grade, Severity::serious);
+  EXPECT_EQ(grade({9, 0, 0}, rules).grade, FlagSeverity::light);
+  EXPECT_EQ(grade({10, 0, 0}, rules).grade, FlagSeverity::serious);
+  EXPECT_EQ(grade({20, 0, 0}, rules).grade, FlagSeverity::grave);
+  EXPECT_EQ(grade({5, 1, 0}, rules).grade, FlagSeverity::light);
+  EXPECT_EQ(grade({5, 2, 0}, rules).grade, FlagSeverity::serious);
+  EXPECT_EQ(grade({5, 0, 1}, rules).grade, FlagSeverity::serious);
   // A threshold of 0 does not bump a first miss in a tidy organisation.
   rules.serious_repeats = 0;
   rules.serious_open = 0;
   const SeverityGrade first = grade({5, 0, 0}, rules);
-  EXPECT_EQ(first.grade, Severity::light);
+  EXPECT_EQ(first.grade, FlagSeverity::light);
   EXPECT_EQ(first.reason, "逾期5天");
 }
 
 TEST_F(AccountabilityTest, SeverityNames) {
-  EXPECT_EQ(severity_zh(Severity::light), "较轻");
-  EXPECT_EQ(severity_zh(Severity::serious), "较重");
-  EXPECT_EQ(severity_zh(Severity::grave), "严重");
-  EXPECT_EQ(severity_name(Severity::light), "light");
-  EXPECT_EQ(severity_name(Severity::serious), "serious");
-  EXPECT_EQ(severity_name(Severity::grave), "grave");
+  EXPECT_EQ(severity_zh(FlagSeverity::light), "较轻");
+  EXPECT_EQ(severity_zh(FlagSeverity::serious), "较重");
+  EXPECT_EQ(severity_zh(FlagSeverity::grave), "严重");
+  EXPECT_EQ(severity_name(FlagSeverity::light), "light");
+  EXPECT_EQ(severity_name(FlagSeverity::serious), "serious");
+  EXPECT_EQ(severity_name(FlagSeverity::grave), "grave");
 }
 
 // --- suggested measures ---------------------------------------------------------------------
 
 TEST_F(AccountabilityTest, SuggestedMeasuresForATeam) {
   using V = std::vector<std::string>;
-  EXPECT_EQ(suggested_measures(FlagScope::collective, Severity::light), V{"责令作出书面检查"});
-  EXPECT_EQ(suggested_measures(FlagScope::collective, Severity::serious), V{"通报批评"});
-  EXPECT_EQ(suggested_measures(FlagScope::collective, Severity::grave), V{"调整处理"});
+  EXPECT_EQ(suggested_measures(FlagScope::collective, FlagSeverity::light), V{"责令作出书面检查"});
+  EXPECT_EQ(suggested_measures(FlagScope::collective, FlagSeverity::serious), V{"通报批评"});
+  EXPECT_EQ(suggested_measures(FlagScope::collective, FlagSeverity::grave), V{"调整处理"});
 }
 
 TEST_F(AccountabilityTest, SuggestedMeasuresForALeader) {
   using V = std::vector<std::string>;
-  EXPECT_EQ(suggested_measures(FlagScope::individual, Severity::light),
+  EXPECT_EQ(suggested_measures(FlagScope::individual, FlagSeverity::light),
             (V{"批评教育", "诫勉谈话", "责令作出书面检查"}));
-  EXPECT_EQ(suggested_measures(FlagScope::individual, Severity::serious), V{"通报批评"});
-  EXPECT_EQ(suggested_measures(FlagScope::individual, Severity::grave),
+  EXPECT_EQ(suggested_measures(FlagScope::individual, FlagSeverity::serious), V{"通报批评"});
+  EXPECT_EQ(suggested_measures(FlagScope::individual, FlagSeverity::grave),
             (V{"党纪政纪处分", "调整职务、责令辞职、免职和降职等组织处理"}));
 }
 
