@@ -2,7 +2,12 @@
 // same transaction; the 第二十九条 workflow (提出 -> 报批 -> 调查 -> 决定 -> 实施, or 撤销 with a
 // reason) refuses illegal steps with what is allowed; a decision records its measure and impact
 // periods; every step is one transition row and one audit row; the counts grading needs; the
-// v3 -> v4 migration.
+// v3 -> v4 migration; the quoted items of 第二十七条.
+#include "daemon/flags.hpp"
+
+#include <fstream>
+#include <sstream>
+
 #include "calendar/accountability.hpp"
 #include "daemon/store.hpp"
 #include "support/support.hpp"
@@ -114,7 +119,8 @@ TEST(Flags, NoticesAreWrittenWithTheFlagAndOutliveACompletion) {
   c.recorded_by = "p-ouyang";
   c.channel = "api";
   s.record_completion(c, true, "2026-07-08T01:00:00Z");
-  const auto r = s.raise_flag(input(), "r", {notice("p-tao", "mail"), notice("p-tao", "dl-ding")}, kT0);
+  const auto r =
+      s.raise_flag(input(), "r", {notice("p-tao", "mail"), notice("p-tao", "dl-ding")}, kT0);
   ASSERT_TRUE(r.created);
   DeliveryFilter f;
   f.occurrence = kOcc;
@@ -138,12 +144,17 @@ TEST(Flags, NoticesAreWrittenWithTheFlagAndOutliveACompletion) {
 TEST(Flags, TheWholeWorkflowWithItsAuditRows) {
   Store s(fresh_db("flags-workflow.db"));
   const std::int64_t id = s.raise_flag(input(), "r", {}, kT0).flag.id;
-  EXPECT_EQ(s.advance_flag(id, "cli:zhang", "报分管领导审批", "", std::nullopt, "2026-07-07T01:00:00Z").status,
-            "submitted");
-  EXPECT_EQ(s.advance_flag(id, "admin:token-1", "纪委启动调查", "", std::nullopt, "2026-07-08T01:00:00Z").status,
-            "investigating");
+  EXPECT_EQ(
+      s.advance_flag(id, "cli:zhang", "报分管领导审批", "", std::nullopt, "2026-07-07T01:00:00Z")
+          .status,
+      "submitted");
+  EXPECT_EQ(
+      s.advance_flag(id, "admin:token-1", "纪委启动调查", "", std::nullopt, "2026-07-08T01:00:00Z")
+          .status,
+      "investigating");
   const Day decided = make_day(2026, 8, 3);
-  const FlagRecord d = s.advance_flag(id, "cli:zhang", "常委会研究决定", "诫勉谈话", decided, "2026-08-03T02:00:00Z");
+  const FlagRecord d = s.advance_flag(id, "cli:zhang", "常委会研究决定", "诫勉谈话", decided,
+                                      "2026-08-03T02:00:00Z");
   EXPECT_EQ(d.status, "decided");
   EXPECT_EQ(d.measure, "admonishment");
   ASSERT_TRUE(d.decided_on);
@@ -156,13 +167,17 @@ TEST(Flags, TheWholeWorkflowWithItsAuditRows) {
     EXPECT_EQ(d.impacts[i].until, expected[i].until);
     EXPECT_GT(d.impacts[i].until, decided);
   }
-  EXPECT_EQ(s.advance_flag(id, "cli:zhang", "已谈话", "", std::nullopt, "2026-08-10T02:00:00Z").status, "implemented");
+  EXPECT_EQ(
+      s.advance_flag(id, "cli:zhang", "已谈话", "", std::nullopt, "2026-08-10T02:00:00Z").status,
+      "implemented");
 
   const auto tr = s.flag_transitions(id);
   ASSERT_EQ(tr.size(), 5u);
-  const std::vector<std::pair<std::string, std::string>> steps{
-      {"", "raised"}, {"raised", "submitted"}, {"submitted", "investigating"},
-      {"investigating", "decided"}, {"decided", "implemented"}};
+  const std::vector<std::pair<std::string, std::string>> steps{{"", "raised"},
+                                                               {"raised", "submitted"},
+                                                               {"submitted", "investigating"},
+                                                               {"investigating", "decided"},
+                                                               {"decided", "implemented"}};
   for (std::size_t i = 0; i < steps.size(); ++i) {
     EXPECT_EQ(tr[i].from, steps[i].first);
     EXPECT_EQ(tr[i].to, steps[i].second);
@@ -171,8 +186,9 @@ TEST(Flags, TheWholeWorkflowWithItsAuditRows) {
   EXPECT_EQ(tr[2].actor, "admin:token-1");
   EXPECT_EQ(tr[3].reason, "常委会研究决定");
   EXPECT_EQ(tr[3].at, "2026-08-03T02:00:00Z");
-  EXPECT_EQ(audit_actions(s), (std::vector<std::string>{"flag.raise", "flag.advance", "flag.advance",
-                                                          "flag.advance", "flag.advance"}));
+  EXPECT_EQ(audit_actions(s),
+            (std::vector<std::string>{"flag.raise", "flag.advance", "flag.advance", "flag.advance",
+                                      "flag.advance"}));
   SQLite::Statement q(s.db(), "SELECT actor, detail FROM audit WHERE id = 4");
   ASSERT_TRUE(q.executeStep());
   EXPECT_EQ(q.getColumn(0).getString(), "cli:zhang");
@@ -215,19 +231,23 @@ TEST(Flags, ADecisionNeedsAMeasureAndItsDate) {
   }
   s.advance_flag(id, "cli:zhang", "", "", std::nullopt, kNow);
   s.advance_flag(id, "cli:zhang", "", "", std::nullopt, kNow);
-  for (const auto& [measure, date] : std::vector<std::pair<std::string, std::optional<Day>>>{
-           {"", make_day(2026, 7, 10)}, {"admonishment", std::nullopt}, {"罚款", make_day(2026, 7, 10)}}) {
+  for (const auto& [measure, date] :
+       std::vector<std::pair<std::string, std::optional<Day>>>{{"", make_day(2026, 7, 10)},
+                                                               {"admonishment", std::nullopt},
+                                                               {"罚款", make_day(2026, 7, 10)}}) {
     try {
       s.advance_flag(id, "cli:zhang", "", measure, date, kNow);
       FAIL() << measure;
     } catch (const FlagError& e) {
       EXPECT_EQ(e.kind, FlagError::invalid);
-      EXPECT_NE(std::string(e.what()).find("dismissal"), std::string::npos) << e.what();  // lists the names
+      EXPECT_NE(std::string(e.what()).find("dismissal"), std::string::npos)
+          << e.what();  // lists the names
     }
   }
   EXPECT_EQ(s.flag(id)->status, "investigating");
   // 免职: a year without a post, two years not above the former level.
-  const FlagRecord d = s.advance_flag(id, "cli:zhang", "", "dismissal", make_day(2026, 7, 10), kNow);
+  const FlagRecord d =
+      s.advance_flag(id, "cli:zhang", "", "dismissal", make_day(2026, 7, 10), kNow);
   EXPECT_EQ(d.measure, "dismissal");
   EXPECT_EQ(d.impacts.size(), impact_of(Measure::dismissal, make_day(2026, 7, 10)).size());
   SQLite::Statement q(s.db(), "SELECT impact_until FROM flags WHERE id = ?");
@@ -248,7 +268,8 @@ TEST(Flags, DismissNeedsAReasonAndHappensOnce) {
     EXPECT_EQ(e.kind, FlagError::invalid);
   }
   s.advance_flag(id, "cli:zhang", "", "", std::nullopt, kNow);
-  const FlagRecord d = s.dismiss_flag(id, "admin:token-2", "情况说明已采纳：因疫情推迟，已补报", "2026-07-09T03:00:00Z");
+  const FlagRecord d = s.dismiss_flag(id, "admin:token-2", "情况说明已采纳：因疫情推迟，已补报",
+                                      "2026-07-09T03:00:00Z");
   EXPECT_EQ(d.status, "dismissed");
   EXPECT_EQ(d.dismiss_reason, "情况说明已采纳：因疫情推迟，已补报");
   const auto tr = s.flag_transitions(id);
@@ -282,7 +303,9 @@ TEST(Flags, DismissNeedsAReasonAndHappensOnce) {
 TEST(Flags, ListsAndCountsForGrading) {
   Store s(fresh_db("flags-counts.db"));
   // The same duty missed in 2025H1, 2025H2 and 2026H1, another duty in 2026.
-  const std::int64_t a = s.raise_flag(input("a6.1.analysis/dl/2025H1@dutyd", make_day(2025, 6, 30)), "r", {}, kT0).flag.id;
+  const std::int64_t a =
+      s.raise_flag(input("a6.1.analysis/dl/2025H1@dutyd", make_day(2025, 6, 30)), "r", {}, kT0)
+          .flag.id;
   s.raise_flag(input("a6.1.analysis/dl/2025H2@dutyd", make_day(2025, 12, 31)), "r", {}, kT0);
   s.raise_flag(input(kOcc, make_day(2026, 6, 30)), "r", {}, kT0);
   FlagInput other = input("a6.1.plan/dl/2026@dutyd", make_day(2026, 2, 28));
@@ -306,7 +329,8 @@ TEST(Flags, ListsAndCountsForGrading) {
   f.org = "dl";
   const auto dl = s.flags(f);
   ASSERT_EQ(dl.size(), 4u);
-  for (std::size_t i = 1; i < dl.size(); ++i) EXPECT_LE(dl[i - 1].due, dl[i].due);  // earliest due first
+  for (std::size_t i = 1; i < dl.size(); ++i)
+    EXPECT_LE(dl[i - 1].due, dl[i].due);  // earliest due first
   f.status = "dismissed";
   EXPECT_EQ(s.flags(f).size(), 1u);
   f = {};
@@ -344,6 +368,41 @@ TEST(Flags, MigratesAVersion3DatabaseInPlace) {
   EXPECT_TRUE(s.db().tableExists("flag_transitions"));
   EXPECT_EQ(s.deliveries({}).size(), 1u);
   EXPECT_TRUE(s.raise_flag(input(), "r", {}, kT0).created);
+}
+
+// Each item's 情形 is quoted verbatim from that item of 第二十七条 in the regulation text.
+TEST(Flags, Article27ClausesAreVerbatim) {
+  std::ifstream in(test::source_dir() / "config/catalogue/implementation-rules.zh.txt",
+                   std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  const auto start = text.find("\n第二十七条");
+  const auto end = text.find("\n第二十八条");
+  ASSERT_NE(start, std::string::npos);
+  ASSERT_NE(end, std::string::npos);
+  const std::string article = text.substr(start, end - start);
+  const char* items[] = {"(一)", "(二)", "(三)", "(四)", "(五)"};
+  for (int i = 1; i <= 5; ++i) {
+    const auto at = article.find(std::string("\n") + items[i - 1]);
+    ASSERT_NE(at, std::string::npos) << i;
+    const auto next = i < 5 ? article.find(std::string("\n") + items[i]) : article.size();
+    const std::string item = article.substr(at, next - at);
+    const std::string clause(article27_clause(i));
+    ASSERT_FALSE(clause.empty()) << i;
+    EXPECT_EQ(item.find(std::string("\n") + items[i - 1] + clause), 0u)
+        << "item " << i << ": " << clause;
+  }
+  EXPECT_TRUE(article27_clause(0).empty());
+  EXPECT_TRUE(article27_clause(6).empty());
+}
+
+TEST(Flags, StatusNames) {
+  EXPECT_EQ(flag_statuses(), "raised, submitted, investigating, decided, implemented, dismissed");
+  EXPECT_TRUE(is_flag_status("decided"));
+  EXPECT_FALSE(is_flag_status("决定"));
+  EXPECT_FALSE(is_flag_status("open"));
+  EXPECT_EQ(flag_severity_zh("grave"), "严重");
 }
 
 }  // namespace
