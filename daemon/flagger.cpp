@@ -226,10 +226,10 @@ void Flagger::on_pass(const Pass& pass, const std::string& error) {
     });
     return;
   }
-  if (pass.raised > 0) {
-    log_(5, "flags: " + std::to_string(pass.raised) + " raised; their notices are in the outbox");
-    if (on_raised_) on_raised_();
-  }
+  // One line per pass, also when it raised nothing: the log says the day was looked at.
+  log_(pass.raised > 0 ? 5 : 6, "flags: pass over " + format_day(pass.today) + " done: " + std::to_string(pass.raised) +
+                                    " raised" + (pass.raised > 0 ? "; their notices are in the outbox" : ""));
+  if (pass.raised > 0 && on_raised_) on_raised_();
   if (again_) {
     again_ = false;
     launch();
@@ -269,6 +269,7 @@ Flagger::Pass Flagger::raise_due_flags(const Snapshot& snapshot, const ReminderD
   const auto completions = store.completion_days();
   const auto flagged = store.flagged_occurrences();
   Pass pass;
+  pass.today = today;
   // Organisation by organisation, earliest due first within each.
   snapshot.for_each_occurrence([&](const Occurrence& o, const Expansion&) {
     if (o.due < since || cancel.load(std::memory_order_relaxed)) return;

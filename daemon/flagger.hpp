@@ -50,6 +50,7 @@ class Flagger {
   void on_raised(std::function<void()> f) { on_raised_ = std::move(f); }
 
   struct Pass {
+    Day today = 0;
     std::size_t raised = 0;
     std::vector<std::string> lines;  // one per flag raised, for the log
   };
