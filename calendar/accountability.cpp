@@ -182,9 +182,10 @@ std::vector<std::string_view> measure_names() {
 }
 
 std::vector<Impact> impact_of(Measure m, Day decided_on) {
-  // "N个月内" counts the day of the decision as the first day: it ends the day before the same
-  // day of the month N months later.
-  auto within_months = [&](int n) { return add_months(decided_on, n) - 1; };
+  // Periods are counted as 民法典 第二百零一条、第二百零二条 count them: the day of the decision
+  // does not count, and the period ends on the same day of the month N months later (the
+  // month's last day when it has no such day).
+  auto within_months = [&](int n) { return add_months(decided_on, n); };
   switch (m) {
     case Measure::admonishment:
       return {{"不得提拔或者重用", within_months(6)},

@@ -370,7 +370,7 @@ TEST_F(AccountabilityTest, AdmonishmentImpact) {
   const auto impact = impact_of(Measure::admonishment, day("2027-01-15"));
   ASSERT_EQ(impact.size(), 2u);
   EXPECT_EQ(impact[0].what, "不得提拔或者重用");
-  EXPECT_EQ(format_day(impact[0].until), "2027-07-14");
+  EXPECT_EQ(format_day(impact[0].until), "2027-07-15");
   EXPECT_EQ(impact[1].what, "取消当年年度考核评优评先资格");
   EXPECT_EQ(format_day(impact[1].until), "2027-12-31");
 }
@@ -379,10 +379,10 @@ TEST_F(AccountabilityTest, SixMonthsClampToTheMonthEnd) {
   auto promotion_bar = [](const char* decided) {
     return format_day(impact_of(Measure::admonishment, day(decided))[0].until);
   };
-  EXPECT_EQ(promotion_bar("2027-08-31"), "2028-02-28");  // 2028-02-29 (leap) minus one day
-  EXPECT_EQ(promotion_bar("2026-08-31"), "2027-02-27");  // 2027-02-28 minus one day
-  EXPECT_EQ(promotion_bar("2027-10-31"), "2028-04-29");  // across the year: 2028-04-30 minus one
-  EXPECT_EQ(promotion_bar("2027-07-01"), "2027-12-31");
+  EXPECT_EQ(promotion_bar("2027-08-31"), "2028-02-29");  // the month's last day (leap year)
+  EXPECT_EQ(promotion_bar("2026-08-31"), "2027-02-28");  // no 02-31: the month's last day
+  EXPECT_EQ(promotion_bar("2027-10-31"), "2028-04-30");  // across the year, no 04-31
+  EXPECT_EQ(promotion_bar("2027-07-01"), "2028-01-01");
   // Decided on the last day of the year: the rating is lost for that year only.
   EXPECT_EQ(format_day(impact_of(Measure::admonishment, day("2027-12-31"))[1].until), "2027-12-31");
 }
@@ -392,22 +392,22 @@ TEST_F(AccountabilityTest, ResignationAndDismissalImpact) {
     const auto impact = impact_of(m, day("2027-03-01"));
     ASSERT_EQ(impact.size(), 2u) << measure_name(m);
     EXPECT_EQ(impact[0].what, "不安排职务");
-    EXPECT_EQ(format_day(impact[0].until), "2028-02-29");  // a leap day as the last day
+    EXPECT_EQ(format_day(impact[0].until), "2028-03-01");  // the decision day does not count
     EXPECT_EQ(impact[1].what, "不得担任高于原任职务层次的职务");
-    EXPECT_EQ(format_day(impact[1].until), "2029-02-28");
+    EXPECT_EQ(format_day(impact[1].until), "2029-03-01");
   }
-  // Decided on a leap day: a year later is 02-28, the day before that the last day.
+  // Decided on a leap day: a year later has no 02-29, so 02-28 is the last day.
   const auto leap = impact_of(Measure::dismissal, day("2028-02-29"));
   ASSERT_EQ(leap.size(), 2u);
-  EXPECT_EQ(format_day(leap[0].until), "2029-02-27");
-  EXPECT_EQ(format_day(leap[1].until), "2030-02-27");
+  EXPECT_EQ(format_day(leap[0].until), "2029-02-28");
+  EXPECT_EQ(format_day(leap[1].until), "2030-02-28");
 }
 
 TEST_F(AccountabilityTest, DemotionImpact) {
   const auto impact = impact_of(Measure::demotion, day("2027-05-20"));
   ASSERT_EQ(impact.size(), 1u);
   EXPECT_EQ(impact[0].what, "不得提升职务");
-  EXPECT_EQ(format_day(impact[0].until), "2029-05-19");
+  EXPECT_EQ(format_day(impact[0].until), "2029-05-20");
 }
 
 TEST_F(AccountabilityTest, MeasuresWithoutImpactPeriod) {

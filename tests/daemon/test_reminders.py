@@ -361,6 +361,41 @@ class CompletionAndCalendar(Base):
         self.assertEqual(d.stop()[0], 0)
 
 
+class Downtime(Base):
+    def test_three_days_down_sends_only_the_latest_missed_step(self):
+        d = self.daemon()
+        # Sunday 06-28: a first start plans Monday 06-29 (the -1wd steps), then stops.
+        d.start(now="2026-06-28T10:00:00")
+        self.assertTrue([r for r in d.outbox() if r["send_at"] > 0])
+        self.assertEqual(d.stop()[0], 0)
+        self.assertEqual(self.rx.count(), 0)
+        # Back on Wednesday 07-01 at 10:00: -1wd (06-29) and +1wd (07-01 09:00) were both missed.
+        missed = [r for r in d.plan("2026-06-29") + d.plan("2026-06-30") + d.plan("2026-07-01")
+                  if r["at"] <= "2026-07-01T10:00:00+08:00"]
+        latest = {}
+        for r in missed:
+            key = (r["occurrence"], r["person"], r["channel"])
+            if key not in latest or r["step"] > latest[key]["step"]:
+                latest[key] = r
+        self.assertLess(len(latest), len(missed))  # some recipients missed two steps
+        d.start(now="2026-07-01T10:00:00")
+        wait_until(lambda: self.rx.count() >= len(latest), 60, "%d catch-up messages" % len(latest))
+        time.sleep(1.5)
+        self.assertEqual(self.rx.count(), len(latest))  # one message per recipient and channel
+        rows = d.outbox()
+        sent = {(r["occurrence"], r["person"], r["channel"]): r["step"] for r in rows if r["status"] == "sent"}
+        self.assertEqual(sent, {k: v["step"] for k, v in latest.items()})
+        superseded = [r for r in rows if r["status"] == "superseded"]
+        self.assertEqual(len(superseded), len(missed) - len(latest))
+        # 欧阳明远's Dalian group message is the overdue one, not yesterday's reminder.
+        texts = [robot_text(r) for r in self.rx.robots() if r["path"] == "/wecom/send"
+                 and "a6.1.analysis%2Fdl%2F2026H1" in robot_text(r)]
+        self.assertEqual(len(texts), 1, texts)
+        self.assertIn("已逾期 1 天", texts[0])
+        self.assertIn("catching up since", d.stderr(2))
+        self.assertEqual(d.stop()[0], 0)
+
+
 class Drills(Base):
     delay = 0.15  # every receiver answers slowly, so that a burst is in flight when killed
 
