@@ -202,6 +202,7 @@ struct OverrideSpec {
   std::optional<std::int64_t> deadline_days, min_count;
   SourceLoc deadline_loc, min_count_loc;
   std::optional<StringAt> ladder;
+  std::optional<int> grace_days;  // already checked: 0-365
 };
 struct LadderSpec {
   Ladder ladder;
@@ -261,6 +262,7 @@ struct FilePart {
   std::optional<std::string> timezone;
   std::optional<DaemonSettings> daemon;
   std::optional<RemindersSpec> reminders;
+  std::optional<AccountabilitySettings> accountability;
   std::vector<StringAt> includes;
 };
 
@@ -301,6 +303,8 @@ class TableReader {
   const toml::node* get(std::string_view key, bool required);
   std::optional<std::string> string(std::string_view key, bool required = false);
   std::optional<std::int64_t> integer(std::string_view key, bool required = false);
+  // An integer in [lo, hi]: nullopt when absent, of the wrong type or out of range (reported).
+  std::optional<int> integer_in(std::string_view key, int lo, int hi);
   std::optional<Day> date(std::string_view key, bool required = false);
   std::optional<bool> boolean(std::string_view key);
   std::optional<std::vector<StringAt>> strings(std::string_view key, bool required = false);
@@ -346,6 +350,7 @@ class FileReader : public Reporter {
   void read_channel(const toml::table& t);
   void read_ladder_for(const toml::table& t);
   void read_reminders(const toml::table& t, const fs::path& base);
+  void read_accountability(const toml::table& t);
   template <typename F>
   void each_table(const toml::table& doc, std::string_view key, F&& f);
   void check_schedule(const Obligation& o, SourceLoc at);
@@ -436,6 +441,17 @@ std::optional<std::int64_t> TableReader::integer(std::string_view key, bool requ
   if (auto i = n->as_integer()) return i->get();
   wrong_type(key, *n, "an integer", std::string(key) + " = 15");
   return std::nullopt;
+}
+
+std::optional<int> TableReader::integer_in(std::string_view key, int lo, int hi) {
+  const auto v = integer(key);
+  if (!v) return std::nullopt;
+  if (*v < lo || *v > hi) {
+    loader_.error(loc(key), std::string(key) + " must be between " + std::to_string(lo) + " and " +
+                                std::to_string(hi) + kDash + "pick a value in that range");
+    return std::nullopt;
+  }
+  return static_cast<int>(*v);
 }
 
 std::optional<bool> TableReader::boolean(std::string_view key) {
@@ -585,6 +601,13 @@ void FileReader::read_main(const toml::table& doc) {
       error(loc_of(file_, rem->source()), "'reminders' must be a table" + std::string(kDash) +
                                               "write a [reminders] section");
   }
+  if (const toml::node* acc = doc.get("accountability")) {
+    if (const toml::table* t = acc->as_table())
+      read_accountability(*t);
+    else
+      error(loc_of(file_, acc->source()), "'accountability' must be a table" + std::string(kDash) +
+                                              "write an [accountability] section");
+  }
   if (const toml::node* inc = doc.get("include")) {
     const toml::array* arr = inc->as_array();
     if (!arr) {
@@ -605,8 +628,8 @@ void FileReader::read_main(const toml::table& doc) {
 
 void FileReader::read_document(const toml::table& doc, bool main) {
   static const std::vector<std::string_view> main_keys{
-      "timezone", "include", "daemon",  "reminders", "org",        "person", "post",
-      "override", "obligation", "event", "ladder", "ladder_for", "channel"};
+      "timezone", "include",    "daemon", "reminders", "accountability", "org",       "person",
+      "post",     "override",   "obligation", "event", "ladder",   "ladder_for", "channel"};
   static const std::vector<std::string_view> part_keys{"org",   "person", "post",       "override",
                                                        "obligation", "event", "ladder", "ladder_for",
                                                        "channel"};
@@ -614,7 +637,7 @@ void FileReader::read_document(const toml::table& doc, bool main) {
   for (auto&& [k, v] : doc) {
     if (contains(known, k.str())) continue;
     if (!main && (k.str() == "timezone" || k.str() == "include" || k.str() == "daemon" ||
-                  k.str() == "reminders"))
+                  k.str() == "reminders" || k.str() == "accountability"))
       error(loc_of(file_, k.source()), "'" + std::string(k.str()) +
                                            "' is only allowed in the main config file" + kDash +
                                            "move it to " + main_path_);
@@ -671,13 +694,7 @@ void FileReader::read_daemon(const toml::table& t, const fs::path& base) {
       d.public_url = u;
   }
   auto bounded = [&](const char* key, int lo, int hi, int& out) {
-    if (auto v = r.integer(key)) {
-      if (*v < lo || *v > hi)
-        error(r.loc(key), std::string(key) + " must be between " + std::to_string(lo) + " and " +
-                              std::to_string(hi) + kDash + "pick a value in that range");
-      else
-        out = static_cast<int>(*v);
-    }
+    if (auto v = r.integer_in(key, lo, hi)) out = *v;
   };
   bounded("link_ttl_days", 1, 3650, d.link_ttl_days);
   bounded("horizon_years_back", 0, 10, d.horizon_years_back);
@@ -868,8 +885,9 @@ void FileReader::read_override(const toml::table& t) {
   o.min_count = r.integer("min_count");
   o.min_count_loc = r.loc("min_count");
   o.ladder = at("ladder", r.string("ladder"));
+  o.grace_days = r.integer_in("grace_days", 0, 365);
   r.finish({"obligation", "due", "rrule", "window_start", "timing_note", "disable", "applies_to",
-            "levels", "deadline_days", "min_count", "ladder"});
+            "levels", "deadline_days", "min_count", "ladder", "grace_days"});
   if (!id) return;
   o.obligation = {*id, r.loc("obligation")};
   if (o.due && o.rrule)
@@ -1271,6 +1289,28 @@ void FileReader::read_reminders(const toml::table& t, const fs::path& base) {
         spec.settings.alert_emails.push_back(e.value);
     }
   part_.reminders = std::move(spec);
+}
+
+void FileReader::read_accountability(const toml::table& t) {
+  TableReader r(*this, file_, t, "[accountability]");
+  AccountabilitySettings a;
+  auto bounded = [&](const char* key, int lo, int hi, int& out) {
+    if (auto v = r.integer_in(key, lo, hi)) out = *v;
+  };
+  bounded("grace_days", 0, 365, a.grace_days);
+  bounded("serious_days", 1, 3650, a.serious_days);
+  bounded("grave_days", 1, 3650, a.grave_days);
+  bounded("serious_repeats", 1, 100, a.serious_repeats);
+  bounded("serious_open", 1, 10000, a.serious_open);
+  bounded("look_back_periods", 0, 10, a.look_back_periods);
+  r.finish({"grace_days", "serious_days", "grave_days", "serious_repeats", "serious_open",
+            "look_back_periods"});
+  if (a.grave_days <= a.serious_days)
+    error(r.loc(t.get("grave_days") ? "grave_days" : "serious_days"),
+          "grave_days (" + std::to_string(a.grave_days) + ") must be greater than serious_days (" +
+              std::to_string(a.serious_days) + ")" + kDash +
+              "严重 starts later than 较重: raise grave_days or lower serious_days");
+  part_.accountability = a;
 }
 
 std::optional<std::vector<OrgSelector>> selectors(Reporter& rep, const std::vector<StringAt>& v) {
@@ -1798,6 +1838,7 @@ void Loader::apply_overrides() {
       else
         o.deadline_days = static_cast<int>(*ov.deadline_days);
     }
+    if (ov.grace_days) o.grace_days = *ov.grace_days;
     if (ov.min_count) {
       if (*ov.min_count < 1 || *ov.min_count > 366)
         error(ov.min_count_loc, "min_count must be between 1 and 366" + std::string(kDash) +
@@ -1991,6 +2032,7 @@ void Loader::merge(FilePart& p, std::uint16_t file, bool consume) {
   for (auto& d : p.diags) report(d.severity, d.at, take(d.message, consume));
   if (p.timezone) cfg_.timezone = *p.timezone;
   if (p.daemon) cfg_.daemon = *p.daemon;
+  if (p.accountability) cfg_.accountability = *p.accountability;
   for (std::size_t i = 0; i < p.orgs.size(); ++i) {
     const Org& org = p.orgs[i];
     auto [it, fresh] = cfg_.org_index.emplace(org.id, static_cast<std::int32_t>(cfg_.orgs.size()));

@@ -99,6 +99,9 @@ struct Obligation {
   bool disabled = false;
   bool local = false;  // defined in the site config rather than the catalogue
   std::int32_t ladder = -1;  // [[override]] ladder = "id": index into Config::ladders; -1: by kind
+  // [[override]] grace_days: days after the due date before a missed occurrence is flagged;
+  // -1: [accountability] grace_days.
+  int grace_days = -1;
   SourceLoc loc;
 
   bool event_triggered() const { return !event.empty(); }
@@ -171,6 +174,18 @@ struct ReminderSettings {
   std::vector<std::string> alert_emails;  // when that channel is e-mail: the administrators
 };
 
+// [accountability] (main file only): when a missed occurrence becomes a non-compliance flag and
+// how its severity is graded (calendar/accountability.hpp; the grade defaults equal its
+// SeverityRules).
+struct AccountabilitySettings {
+  int grace_days = 5;         // open this many days after the due date: flagged the day after
+  int serious_days = 30;      // this late or later: at least 较重
+  int grave_days = 90;        // this late or later: 严重
+  int serious_repeats = 1;    // this many earlier misses of the same duty: one grade up
+  int serious_open = 3;       // this many other open flags in the organisation: one grade up
+  int look_back_periods = 2;  // how many earlier periods of the same obligation are "recent"
+};
+
 struct Config {
   std::string timezone = "Asia/Shanghai";
   DaemonSettings daemon;
@@ -185,6 +200,7 @@ struct Config {
   std::vector<LadderForKind> ladders_for_kinds;
   std::vector<Channel> channels;
   ReminderSettings reminders;
+  AccountabilitySettings accountability;
   std::unordered_map<std::string, std::int32_t> org_index, person_index, obligation_index;
   std::unordered_map<std::string, std::int32_t> ladder_index, channel_index;
 
@@ -194,6 +210,10 @@ struct Config {
   // The ladder for an obligation at an organisation: the obligation's [[override]] ladder, else
   // the [[ladder_for]] of the organisation's kind:subtype, else of its kind, else "default".
   std::int32_t ladder_for(const Obligation& o, const Org& org) const;
+  // The grace period of an obligation: its [[override]] grace_days, else [accountability]'s.
+  int grace_days(const Obligation& o) const {
+    return o.grace_days >= 0 ? o.grace_days : accountability.grace_days;
+  }
 };
 
 // Text for users.

@@ -7,10 +7,12 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "calendar/accountability.hpp"
 #include "calendar/expand.hpp"
 #include "calendar/ical_feed.hpp"
 #include "config/loader.hpp"
 #include "daemon/deliveries.hpp"
+#include "daemon/flags.hpp"
 #include "daemon/reminder_data.hpp"
 #include "daemon/run.hpp"
 #include "daemon/service.hpp"
@@ -55,6 +57,14 @@ const char* kUsage =
     "      check the audit log's hash chain\n"
     "  deliveries -c FILE [--occurrence UID] [--status S] [--format table|json]\n"
     "      the reminder outbox's history: queued, sent, failed, cancelled, superseded\n"
+    "  flags -c FILE [--org ID] [--status S] [--format table|json]\n"
+    "      non-compliance flags (第二十七条): who, how late, how severe, suggested measures;\n"
+    "      S is raised, submitted, investigating, decided, implemented or dismissed\n"
+    "  flag advance -c FILE --id N [--reason TEXT] [--measure M --decided-on DATE]\n"
+    "      the next step of 第二十九条: 提出 -> 报批 -> 调查 -> 决定 -> 实施; the step to 决定\n"
+    "      records the measure (admonishment, dismissal, ... or 诫勉谈话, 免职, ...) and its date\n"
+    "  flag dismiss -c FILE --id N --reason TEXT\n"
+    "      撤销 a flag before 实施, e.g. after an accepted 情况说明\n"
     "\n"
     "State commands take --database PATH (default: [daemon] database). DATE is YYYY-MM-DD;\n"
     "DATETIME is YYYY-MM-DDTHH:MM:SS or YYYY-MM-DD in the configured time zone.\n";
@@ -82,7 +92,7 @@ Args parse_args(const std::vector<std::string>& argv) {
                                                    "--database", "--listen", "--now", "--kind",
                                                    "--note", "--id", "--occurrence", "--done-on",
                                                    "--document-number", "--minutes", "--evidence",
-                                                   "--status"};
+                                                   "--status", "--reason", "--measure", "--decided-on"};
   static const std::vector<std::string> flags{"--all", "--help", "-h", "--admin"};
   Args a;
   for (std::size_t i = 0; i < argv.size(); ++i) {
@@ -417,6 +427,13 @@ std::int64_t clock_offset(const Args& a, const Config& c) {
   return local - utc_offset_of(c.timezone, wall) - wall;
 }
 
+// Who acts from the shell, for the audit log: "cli:<user>" (the sudo caller when there is one).
+std::string cli_actor() {
+  const char* user = std::getenv("SUDO_USER");
+  if (!user) user = std::getenv("USER");
+  return std::string("cli:") + (user ? user : "unknown");
+}
+
 struct StateContext {
   LoadResult loaded;
   Clock clock;
@@ -586,9 +603,7 @@ int cmd_complete_or_link(const Args& a, std::ostream& out, std::ostream& err, bo
   in.minutes_ref = text_option("--minutes");
   in.evidence_text = text_option("--evidence");
   in.note = text_option("--note");
-  const char* user = std::getenv("SUDO_USER");
-  if (!user) user = std::getenv("USER");
-  in.recorded_by = std::string("cli:") + (user ? user : "unknown");
+  in.recorded_by = cli_actor();
   in.channel = "cli";
   const auto r = ctx->store->record_completion(in, done_on > o.due, iso_utc(ctx->clock.now()));
   if (r.created)
@@ -625,6 +640,69 @@ int cmd_deliveries(const Args& a, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+int cmd_flags(const Args& a, std::ostream& out, std::ostream& err) {
+  const std::string format = format_option(a, {"table", "json"});
+  FlagFilter filter;
+  filter.org = a.get("--org");
+  filter.status = a.get("--status");
+  if (!filter.status.empty() && !is_flag_status(filter.status))
+    throw UsageError("--status '" + filter.status + "' is not one of: " + flag_statuses());
+  auto ctx = open_state(a, err);
+  if (!ctx) return kExitConfig;
+  print_flags(ctx->config(), *ctx->store, ctx->store->flags(filter), format == "json", out);
+  return 0;
+}
+
+int cmd_flag(const Args& a, std::ostream& out, std::ostream& err) {
+  const std::string sub = a.positional.empty() ? "" : a.positional[0];
+  if (sub != "advance" && sub != "dismiss") throw UsageError("flag needs advance or dismiss");
+  if (!a.has("--id")) throw UsageError("flag " + sub + " needs --id N (see `dutyd flags`)");
+  const std::string id_text = a.get("--id");
+  char* end = nullptr;
+  const long long id = std::strtoll(id_text.c_str(), &end, 10);
+  if (id_text.empty() || !end || *end || id <= 0) throw UsageError("--id must be a flag number (see `dutyd flags`)");
+  const auto reason = clean_text(a.get("--reason"));
+  if (!reason) throw UsageError("--reason is not valid UTF-8 text");
+  if (sub == "dismiss") {
+    if (reason->find_first_not_of(" \t\n") == std::string::npos)
+      throw UsageError("flag dismiss needs --reason TEXT: why the flag is withdrawn (撤销), e.g. the accepted "
+                       "情况说明 or why the late completion is justified");
+    if (a.has("--measure") || a.has("--decided-on"))
+      throw UsageError("flag dismiss takes no --measure or --decided-on");
+  }
+  auto ctx = open_state(a, err);
+  if (!ctx) return kExitConfig;
+  const std::int64_t now = ctx->clock.now();
+  const Day today = local_day(now, utc_offset_of(ctx->config().timezone, now));
+  const std::optional<Day> decided_on =
+      a.has("--decided-on") ? std::optional<Day>(date_option(a, "--decided-on", 0)) : std::nullopt;
+  if (decided_on && *decided_on > today) throw UsageError("--decided-on is in the future");
+  const std::string measure = a.get("--measure");
+  FlagRecord f;
+  try {
+    f = sub == "advance"
+            ? ctx->store->advance_flag(id, cli_actor(), *reason, measure, decided_on, iso_utc(now))
+            : ctx->store->dismiss_flag(id, cli_actor(), *reason, iso_utc(now));
+  } catch (const FlagError& e) {
+    if (e.kind == FlagError::invalid) throw UsageError(e.what());
+    err << "dutyd: " << e.what() << "\n";
+    return 1;
+  }
+  const auto steps = ctx->store->flag_transitions(id);
+  const auto zh = [](const std::string& name) {
+    const auto s = parse_flag_status(name);
+    return (s ? std::string(flag_status_zh(*s)) : name) + " (" + name + ")";
+  };
+  out << "flag " << id << ": " << zh(steps.back().from) << " -> " << zh(steps.back().to);
+  if (sub == "advance" && f.decided_on) {
+    const auto m = parse_measure(f.measure);
+    out << ": " << (m ? std::string(measure_zh(*m)) : f.measure) << " decided on " << format_day(*f.decided_on);
+    for (const FlagImpact& i : f.impacts) out << "; " << i.what << " until " << format_day(i.until);
+  }
+  out << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
@@ -640,6 +718,8 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
     if (a.command == "feed") return cmd_feed(a, out, err);
     if (a.command == "simulate") return run_simulate(argv, out, err);
     if (a.command == "deliveries") return cmd_deliveries(a, out, err);
+    if (a.command == "flags") return cmd_flags(a, out, err);
+    if (a.command == "flag") return cmd_flag(a, out, err);
     if (a.command == "run") return cmd_run(a, out, err);
     if (a.command == "token") return cmd_token(a, out, err);
     if (a.command == "complete") return cmd_complete_or_link(a, out, err, false);

@@ -26,6 +26,14 @@ std::string local_minute(std::int64_t unix_seconds, const std::string& tz) {
   return format_day(t.day) + buf;
 }
 
+// What a row is, when it is not a ladder's reminder.
+const char* purpose_zh(const std::string& purpose) {
+  if (purpose == "fallback") return "（改发邮件）";
+  if (purpose == "alert") return "（管理员告警）";
+  if (purpose == "flag") return "（问责提示）";
+  return "";
+}
+
 }  // namespace
 
 nlohmann::ordered_json delivery_json(const DeliveryRecord& d) {
@@ -46,7 +54,7 @@ nlohmann::ordered_json delivery_json(const DeliveryRecord& d) {
       d.sent_at ? nlohmann::ordered_json(iso_utc(*d.sent_at)) : nlohmann::ordered_json(nullptr);
   j["created_at"] = iso_utc(d.created_at);
   j["subject"] = d.subject;
-  j["purpose"] = d.purpose;  // reminder | fallback | alert
+  j["purpose"] = d.purpose;  // reminder | fallback | alert | flag
   j["note"] = d.note;
   return j;
 }
@@ -62,8 +70,8 @@ void print_deliveries(const Config& c, const std::vector<DeliveryRecord>& rows, 
   for (const DeliveryRecord& d : rows) {
     const Person* p = c.find_person(d.person);  // a person since removed from the configuration: the id
     out << local_minute(d.send_at, c.timezone) << "  " << status_zh(d.status) << "(" << d.status << ")  "
-        << d.attempts << "  #" << d.step + 1 << "  " << d.channel
-        << (d.purpose == "fallback" ? "（改发邮件）" : d.purpose == "alert" ? "（管理员告警）" : "") << "  " << (p ? p->name : d.person) << "（"
+        << d.attempts << "  " << (d.purpose == "flag" ? "-" : "#" + std::to_string(d.step + 1)) << "  " << d.channel
+        << purpose_zh(d.purpose) << "  " << (p ? p->name : d.person) << "（"
         << d.relation << "）  " << d.occurrence << "  " << (d.last_error.empty() ? "-" : d.last_error) << "\n";
   }
   out << rows.size() << " delivery(ies)\n";

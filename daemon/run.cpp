@@ -10,6 +10,7 @@
 #include <iostream>
 #include <thread>
 
+#include "daemon/flagger.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/reminder_data.hpp"
 #include "daemon/scheduler.hpp"
@@ -123,6 +124,9 @@ int run_daemon(const RunOptions& opt) {
   net::io_context io{1};
   Scheduler scheduler(io, *store, clock, key, log);
   scheduler.install(snapshot, reminder_data);
+  Flagger flagger(io, *store, clock, log);
+  flagger.install(snapshot, reminder_data);
+  flagger.on_raised([&] { scheduler.wake(); });  // their notices go out now
   service.set_extra_metrics([&] { return scheduler.metrics(); });
   log(6, "loaded: parsed in " + fixed(parse_seconds) + " s, derived in " + fixed(derive_seconds) +
              " s, stored in " + fixed(seconds_since(step)) + " s");
@@ -188,6 +192,7 @@ int run_daemon(const RunOptions& opt) {
                 const auto t0 = SteadyClock::now();
                 service.install(loaded->snapshot, "config.reload");
                 scheduler.install(loaded->snapshot, loaded->reminders);
+                flagger.install(loaded->snapshot, loaded->reminders);
                 service.reload_succeeded();
                 loaded->snapshot.reset();
                 malloc_trim(0);  // the previous snapshot and the diff texts are gone
@@ -210,6 +215,7 @@ int run_daemon(const RunOptions& opt) {
         sd::notify("STOPPING=1\nSTATUS=stopping");
         server.stop();
         scheduler.stop();
+        flagger.stop();
         signals.cancel();
         watchdog.cancel();
         daily.cancel();
@@ -256,6 +262,7 @@ int run_daemon(const RunOptions& opt) {
   sd::notify("READY=1\nSTATUS=serving " + std::to_string(service.snapshot().occurrence_count()) +
              " occurrences");
   scheduler.start();
+  flagger.start();
   io.run();
   finish_worker();
   log(6, "stopped");

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "config/escalation.hpp"
+#include "daemon/flags.hpp"
 
 namespace dutyd {
 namespace {
@@ -59,6 +60,31 @@ AlertNote unpack(const std::string& s) {
     start = tab + 1;
   }
   return n;
+}
+
+// What a flag's notice says, names from the configuration being served (ids of people and
+// organisations it no longer has).
+notify::FlagFacts flag_facts(const Config& c, const FlagRecord& flag, const std::string& name,
+                             const std::string& relation) {
+  notify::FlagFacts f;
+  f.name = name;
+  f.relation = relation;
+  f.org = flag_org_name(c, flag.org);
+  f.citation = flag.citation;
+  f.title = flag.title;
+  if (const Obligation* ob = c.find_obligation(flag.obligation)) f.quote = ob->quote;
+  f.due = format_day(flag.due);
+  f.days_late = flag.days_late;
+  f.art27 = citation(27, flag.art27);
+  f.art27_clause = flag.art27_clause;
+  f.scope = flag.scope == "collective" ? "集体责任" : "个人责任";
+  f.responsible = flag_responsible_text(c, flag);
+  f.team = flag_team_text(c, flag);
+  f.severity = std::string(flag_severity_zh(flag.severity));
+  f.severity_reason = flag.severity_reason;
+  f.measures = flag.suggested_measures;
+  f.flag_id = flag.id;
+  return f;
 }
 
 }  // namespace
@@ -474,11 +500,38 @@ std::optional<Scheduler::Job> Scheduler::prepare(DeliveryRecord& row) {
     return job;
   }
 
-  if (!occ) return cancel("the occurrence is no longer in the configuration");
-  const Occurrence& o = **occ;
   const auto pi = c.person_index.find(row.person);
   if (pi == c.person_index.end()) return cancel("person " + row.person + " is no longer in the configuration");
   const Person& p = c.persons[static_cast<std::size_t>(pi->second)];
+  auto address = [&] {
+    env.to = {p.name, p.email};
+    if (!ch->second->channel.chat()) return;
+    notify::Mention who;
+    who.name = p.name;
+    who.wecom_userid = p.wecom;
+    who.mobile = p.mobile;
+    who.dingtalk_userid = p.dingtalk;
+    who.feishu_open_id = p.feishu;
+    if (!who.wecom_userid.empty() || !who.mobile.empty() || !who.dingtalk_userid.empty() || !who.feishu_open_id.empty())
+      env.mentions.push_back(std::move(who));
+  };
+
+  if (row.purpose == "flag") {
+    // Told whatever became of the occurrence since (a flag outlives a late completion and a
+    // change of configuration), unless people dismissed the flag meanwhile.
+    const auto flag = store_.flag_of(row.occurrence);
+    if (!flag) return cancel("the flag no longer exists");
+    if (flag->status == "dismissed") return cancel("the flag was dismissed (撤销): " + flag->dismiss_reason);
+    const notify::RenderedMessage m =
+        notify::render_flag(data_->templates, flag_facts(c, *flag, p.name, relation_text(row.relation)));
+    env.subject = m.subject, env.body = m.body, env.chat = m.chat;
+    address();
+    job.row = std::move(row);
+    return job;
+  }
+
+  if (!occ) return cancel("the occurrence is no longer in the configuration");
+  const Occurrence& o = **occ;
   // The step as the current configuration plans it (posts, ladders, channels, holidays): a
   // reminder no longer in it is cancelled; the others it tells are "who else was told".
   notify::ReminderPlan check;
@@ -513,17 +566,7 @@ std::optional<Scheduler::Job> Scheduler::prepare(DeliveryRecord& row) {
   f.step = row.step + 1;
   f.overdue = o.due < today;
   f.via_vacancy = o.person < 0 && (row.relation == "responsible" || row.relation == "principal");
-  env.to = {p.name, p.email};
-  if (ch->second->channel.chat()) {
-    notify::Mention who;
-    who.name = p.name;
-    who.wecom_userid = p.wecom;
-    who.mobile = p.mobile;
-    who.dingtalk_userid = p.dingtalk;
-    who.feishu_open_id = p.feishu;
-    if (!who.wecom_userid.empty() || !who.mobile.empty() || !who.dingtalk_userid.empty() || !who.feishu_open_id.empty())
-      env.mentions.push_back(std::move(who));
-  }
+  address();
   // Rendering and the link's HMAC happen on the worker (see render()).
   job.render = Render{std::move(f), c.daemon.public_url, row.occurrence, row.person,
                       now + std::int64_t{c.daemon.link_ttl_days} * 86400};

@@ -64,6 +64,9 @@ class Scheduler {
   // No new sends; claimed rows not yet handed to a worker are released; transfers in flight
   // finish and are recorded before the event loop runs out of work.
   void stop();
+  // New rows were written by someone else (the flagger): look at the outbox now rather than at
+  // the next wake-up.
+  void wake() { tick(); }
 
   struct Counters {
     std::uint64_t sent = 0, retried = 0, failed = 0, cancelled = 0, planned = 0;

@@ -8,9 +8,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <unordered_set>
+#include <variant>
 
 #include "daemon/crypto.hpp"
 #include "daemon/deliveries.hpp"
+#include "daemon/flags.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/parallel.hpp"
 
@@ -434,6 +436,10 @@ Response Service::handle(const Request& req) {
     res = api_occurrences(req);
   } else if (path == "/api/v1/deliveries") {
     res = api_deliveries(req);
+  } else if (path == "/api/v1/flags") {
+    res = api_flags(req);
+  } else if (path.rfind("/api/v1/flags/", 0) == 0) {
+    res = api_flag_step(req, path.substr(14));
   } else {
     res = text(req, http::status::not_found, "未找到\n");
   }
@@ -807,6 +813,101 @@ Response Service::api_deliveries(const Request& req) {
                     Json{{"count", store_.count_deliveries(f)}, {"deliveries", std::move(list)}});
   r.set(http::field::cache_control, "no-store");
   return r;
+}
+
+// The administrators' token, or the answer refusing the request.
+std::variant<TokenRecord, Response> Service::admin(const Request& req) {
+  const auto token = bearer(req);
+  if (!token)
+    return json_error(req, http::status::unauthorized, "an administrator API token is required (Authorization: Bearer ...)");
+  if (token->subject_kind != "admin") return json_error(req, http::status::forbidden, "administrators only");
+  return *token;
+}
+
+Response Service::api_flags(const Request& req) {
+  if (req.method() != http::verb::get) return json_method_not_allowed(req, "GET");
+  auto who = admin(req);
+  if (auto* refused = std::get_if<Response>(&who)) return std::move(*refused);
+  auto params = query_params(req);
+  if (!params) return json_error(req, http::status::bad_request, "malformed query string");
+  for (const auto& [name, value] : *params)
+    if (name != "org" && name != "status" && name != "occurrence")
+      return json_error(req, http::status::bad_request,
+                        "unknown parameter '" + name + "'; accepted: org, status, occurrence");
+  FlagFilter f;
+  f.org = (*params)["org"];
+  f.status = (*params)["status"];
+  f.occurrence = (*params)["occurrence"];
+  if (!f.status.empty() && !is_flag_status(f.status))
+    return json_error(req, http::status::bad_request, "status must be one of: " + flag_statuses());
+  Json list = Json::array();
+  for (const FlagRecord& flag : store_.flags(f)) list.push_back(flag_json(flag, store_.flag_transitions(flag.id)));
+  const std::size_t count = list.size();
+  Response r = json(req, http::status::ok, Json{{"count", count}, {"flags", std::move(list)}});
+  r.set(http::field::cache_control, "no-store");
+  return r;
+}
+
+// POST /api/v1/flags/{id}/advance and /api/v1/flags/{id}/dismiss: `rest` is "{id}/{step}".
+Response Service::api_flag_step(const Request& req, const std::string& rest) {
+  const auto slash = rest.find('/');
+  const std::string id_text = rest.substr(0, slash);
+  const std::string step = slash == std::string::npos ? "" : rest.substr(slash + 1);
+  const bool numeric = !id_text.empty() && id_text.size() <= 18 &&
+                       std::all_of(id_text.begin(), id_text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!numeric || (step != "advance" && step != "dismiss"))
+    return json_error(req, http::status::not_found,
+                      "unknown path; use POST /api/v1/flags/{id}/advance or /api/v1/flags/{id}/dismiss");
+  if (req.method() != http::verb::post) return json_method_not_allowed(req, "POST");
+  auto who = admin(req);
+  if (auto* refused = std::get_if<Response>(&who)) return std::move(*refused);
+  const std::int64_t id = std::stoll(id_text);
+  Json body = Json::object();
+  if (!req.body().empty()) {
+    try {
+      body = Json::parse(req.body());
+    } catch (const std::exception&) {
+      return json_error(req, http::status::bad_request, "the body is not valid JSON");
+    }
+  }
+  if (!body.is_object()) return json_error(req, http::status::bad_request, "the body must be a JSON object");
+  std::map<std::string, std::string> fields;
+  for (const auto& [key, value] : body.items()) {
+    if (key != "reason" && key != "measure" && key != "decided_on")
+      return json_error(req, http::status::bad_request, "unknown field '" + key + "'; accepted: reason, measure, decided_on");
+    if (value.is_null()) continue;
+    if (!value.is_string()) return json_error(req, http::status::bad_request, "'" + key + "' must be a string");
+    const auto clean = clean_text(value.get<std::string>());
+    if (!clean) return json_error(req, http::status::bad_request, "'" + key + "' must be valid UTF-8 text");
+    fields[key] = *clean;
+  }
+  std::optional<Day> decided_on;
+  if (!fields["decided_on"].empty()) {
+    decided_on = parse_day(fields["decided_on"]);
+    if (!decided_on) return json_error(req, http::status::bad_request, "'decided_on' must be a date YYYY-MM-DD");
+    if (*decided_on > today()) return json_error(req, http::status::bad_request, "'decided_on' is in the future");
+  }
+  if (step == "dismiss" && (!fields["measure"].empty() || decided_on))
+    return json_error(req, http::status::bad_request, "a dismissal takes only a reason");
+  const std::string actor = "admin:token-" + std::to_string(std::get<TokenRecord>(who).id);
+  const std::string now = iso_utc(clock_.now());
+  try {
+    const FlagRecord f = step == "advance"
+                             ? store_.advance_flag(id, actor, fields["reason"], fields["measure"], decided_on, now)
+                             : store_.dismiss_flag(id, actor, fields["reason"], now);
+    return json(req, http::status::ok, Json{{"flag", flag_json(f, store_.flag_transitions(id))}});
+  } catch (const FlagError& e) {
+    switch (e.kind) {
+      case FlagError::not_found: return json_error(req, http::status::not_found, e.what());
+      case FlagError::conflict: {
+        const auto current = store_.flag(id);
+        return json(req, http::status::conflict,
+                    Json{{"error", e.what()}, {"status", current ? Json(current->status) : Json(nullptr)}});
+      }
+      case FlagError::invalid: break;
+    }
+    return json_error(req, http::status::bad_request, e.what());
+  }
 }
 
 Response Service::metrics(const Request& req) {

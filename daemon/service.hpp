@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include "calendar/ical_feed.hpp"
@@ -74,6 +75,9 @@ class Service {
   Response api_completions(const Request& req);
   Response api_occurrences(const Request& req);
   Response api_deliveries(const Request& req);
+  Response api_flags(const Request& req);
+  Response api_flag_step(const Request& req, const std::string& rest);
+  std::variant<TokenRecord, Response> admin(const Request& req);
   Response metrics(const Request& req);
 
   void refresh();  // picks up what other processes (the CLI) committed

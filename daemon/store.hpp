@@ -1,6 +1,6 @@
 // The embedded store (SQLite through SQLiteCpp, WAL mode): tokens, completions with evidence,
-// occurrence sets, retired occurrences, the reminder outbox (deliveries) and the hash-chained
-// audit log. The daemon and the CLI open the same file; every state change is one transaction
+// occurrence sets, retired occurrences, the reminder outbox (deliveries), non-compliance flags
+// with their workflow and the hash-chained audit log. The daemon and the CLI open the same file; every state change is one transaction
 // that also appends its audit row (outbox bookkeeping of single rows excepted).
 #pragma once
 
@@ -11,6 +11,8 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "config/date.hpp"
@@ -60,7 +62,9 @@ struct OutboxEntry {
   std::int64_t send_at = 0;  // planned send time
   std::string subject;     // the message's subject or summary
   // "reminder" (a ladder step), "fallback" (the e-mail sent because a chat robot failed
-  // permanently) or "alert" (to the administrators; person is "admin" or "admin:ADDRESS").
+  // permanently), "alert" (to the administrators; person is "admin" or "admin:ADDRESS") or
+  // "flag" (a non-compliance flag told to the discipline organ and the organisation department;
+  // step -1, occurrence the flagged one).
   std::string purpose = "reminder";
   std::string note;        // fallback and alert: what failed (redacted)
 };
@@ -96,6 +100,67 @@ struct DeliveryFilter {
   std::size_t limit = 0;              // 0: no limit
 };
 
+// Non-compliance flags (第二十七条 to 第二十九条): one per missed occurrence, raised by the daemon
+// (daemon/flagger.hpp) and moved through the 第二十九条 workflow by people. What a flag says is
+// kept as it was when raised (names are ids; texts are Chinese), so a later change of the
+// configuration does not rewrite it.
+struct FlagInput {
+  std::string occurrence;            // UID
+  std::string org, obligation;       // ids
+  std::string citation, title;       // the duty: 第六条第（一）项, its title with the period
+  int art27 = 0;                     // the item of 第二十七条 a miss feeds (from the catalogue)
+  std::string art27_clause;          // that item's 情形, quoted from the regulation
+  Day window_start = 0, due = 0;
+  Day raised_on = 0;                 // local date
+  int days_late = 0;                 // raised_on - due
+  std::string scope;                 // individual | collective
+  std::string responsible;           // person on the due date (第二十六条); empty: vacant
+  std::string incumbent;             // who holds that post when raised (现任); empty: vacant
+  bool responsible_moved_on = false; // the responsible person no longer holds the post (前任)
+  std::string team_org, principal;   // collective: the team and its principal on the due date
+  std::vector<std::string> in_charge;  // collective: the members in charge of it (分管)
+  std::string severity;              // light | serious | grave
+  std::string severity_reason;       // Chinese: 逾期45天；……
+  std::vector<std::string> suggested_measures;  // 第二十八条, for people to decide
+};
+
+struct FlagImpact {
+  std::string what;  // 六个月内不得提拔或者重用, ...
+  Day until = 0;     // the last day it applies
+};
+
+struct FlagRecord : FlagInput {
+  std::int64_t id = 0;
+  std::string status;   // raised | submitted | investigating | decided | implemented | dismissed
+  std::string measure;  // from 决定 on: the measure decided (its name: admonishment, ...)
+  std::optional<Day> decided_on;
+  std::vector<FlagImpact> impacts;  // of the measure decided, with the day each ends
+  std::string dismiss_reason;
+  std::string raised_at, updated_at;  // UTC, ISO 8601
+};
+
+// One step of a flag's workflow (the raise included, from ""), as the audit log has it too.
+struct FlagTransition {
+  std::int64_t id = 0, flag = 0;
+  std::string from, to;  // status names
+  std::string actor, at, reason;
+};
+
+struct FlagFilter {
+  std::string org;         // empty: every organisation
+  std::string status;      // empty: every status
+  std::string occurrence;  // empty: every occurrence
+};
+
+// A workflow step that cannot be taken: no such flag (not_found), the flag's state does not
+// allow it (conflict), or what the step needs is missing or malformed (invalid). The message
+// says which and what to do.
+struct FlagError : StoreError {
+  enum Kind : std::uint8_t { not_found, conflict, invalid };
+  FlagError(Kind k, const std::string& what) : StoreError(what), kind(k) {}
+  Kind kind;
+};
+
 struct AuditCheck {
   std::int64_t rows = 0;
   std::optional<std::int64_t> first_broken;  // id of the first row whose hash does not match
@@ -104,7 +169,8 @@ struct AuditCheck {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 3;  // 2: the deliveries outbox; 3: its purpose and note
+  // 2: the deliveries outbox; 3: its purpose and note; 4: flags and their transitions
+  static constexpr int kSchemaVersion = 4;
 
   // Opens or creates the database and migrates it. Throws StoreError, with what to do, when the
   // file is not a dutyd database or was written by a newer dutyd (nothing is changed then).
@@ -122,7 +188,7 @@ class Store {
 
   // Idempotent: the same completion (uid, date, evidence, note) twice is recorded once. In the
   // same transaction every queued or sending delivery of the occurrence is cancelled (audited
-  // as delivery.cancel): a completion stops its ladder.
+  // as delivery.cancel): a completion stops its ladder. A flag's notices stay.
   struct Recorded {
     Completion completion;
     bool created = false;
@@ -172,13 +238,46 @@ class Store {
   bool mark_delivery_sent(std::int64_t id, std::int64_t now);
   bool mark_delivery_retry(std::int64_t id, const std::string& error, std::int64_t next_attempt_at);
   bool mark_delivery_failed(std::int64_t id, const std::string& error);
-  // Cancels every queued or sending row of an occurrence; returns how many.
+  // Cancels every queued or sending row of an occurrence (a flag's notices aside); returns how many.
   std::size_t cancel_deliveries(const std::string& occurrence, const std::string& actor,
                                 const std::string& now);
   // The rows a filter selects, earliest planned first; count_deliveries() counts them all,
   // whatever the filter's limit.
   std::vector<DeliveryRecord> deliveries(const DeliveryFilter& filter);
   std::size_t count_deliveries(const DeliveryFilter& filter);
+
+  // Flags. raise_flag is idempotent per occurrence (a second raise returns the first flag,
+  // created = false). A new flag, its first transition ("" -> raised, with `reason`), its audit
+  // row (flag.raise) and the outbox rows that tell of it (`notices`) are one transaction.
+  struct RaisedFlag {
+    FlagRecord flag;
+    bool created = false;
+  };
+  RaisedFlag raise_flag(const FlagInput& in, const std::string& reason,
+                        const std::vector<OutboxEntry>& notices, std::int64_t now);
+  std::optional<FlagRecord> flag(std::int64_t id);
+  std::optional<FlagRecord> flag_of(const std::string& occurrence);
+  // Earliest due first.
+  std::vector<FlagRecord> flags(const FlagFilter& filter);
+  std::vector<FlagTransition> flag_transitions(std::int64_t flag);
+  // 第二十九条: to the next state (提出 -> 报批 -> 调查 -> 决定 -> 实施). To 决定, `measure` (a
+  // measure's name or its Chinese) and `decided_on` are required, and the measure's impact
+  // periods are computed from them. One transaction with its transition and audit row
+  // (flag.advance, with the reason). Throws FlagError.
+  FlagRecord advance_flag(std::int64_t id, const std::string& actor, const std::string& reason,
+                          const std::string& measure, std::optional<Day> decided_on,
+                          const std::string& now);
+  // 撤销 with a reason (required), from any state before 实施; audited as flag.dismiss.
+  FlagRecord dismiss_flag(std::int64_t id, const std::string& actor, const std::string& reason,
+                          const std::string& now);
+  // For grading a new flag: flags (dismissed ones aside) of an obligation at an organisation
+  // due strictly between `after` and `before`; and the organisation's open flags (提出 to 决定).
+  int count_flags(const std::string& obligation, const std::string& org, Day after, Day before);
+  int open_flags(const std::string& org);
+  // The occurrences that have a flag, whatever its state.
+  std::unordered_set<std::string> flagged_occurrences();
+  // Per occurrence UID, the dates its completions were done on, earliest first.
+  std::unordered_map<std::string, std::vector<Day>> completion_days();
 
   // The key for completion links: kept in the database, created once.
   std::string link_key(const std::string& now);
@@ -217,6 +316,7 @@ class Store {
 
  private:
   void migrate();
+  Enqueued enqueue_in_tx(const std::vector<OutboxEntry>& entries, std::int64_t now, bool catch_up);
   std::size_t cancel_deliveries_in_tx(const std::string& occurrence, const std::string& actor,
                                       const std::string& detail, const std::string& now);
   void append_audit(const std::string& actor, const std::string& action, const std::string& subject,

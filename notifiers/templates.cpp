@@ -90,15 +90,46 @@ constexpr const char* kAlertBody =
     "\n"
     "请检查该渠道的地址和凭据；发送记录可用 dutyd deliveries 查看。\n";
 
+constexpr const char* kFlagSubject = "【问责提示】{org}“{title}”逾期未完成（{art27}，情节{severity}）";
+
+constexpr const char* kFlagBody =
+    "{name}同志：\n"
+    "\n"
+    "{org}“{title}”截止日期为{due}，宽限期满后仍未登记完成（{days}）。依照辽宁省全面从严治党"
+    "主体责任《实施细则》第二十七条，系统提出问责提示（编号{flag_id}），请按第二十九条规定的程序"
+    "研究处理。\n"
+    "\n"
+    "履责依据：《实施细则》{citation}：“{quote}”\n"
+    "追究情形：《实施细则》{art27}：“{art27_clause}”\n"
+    "责任类型：{scope}\n"
+    "责任人：{responsible}\n"
+    "{team}"
+    "情节：{severity}（{severity_reason}）\n"
+    "建议措施（第二十八条，供研究决定参考）：{measures}\n"
+    "提示对象：{name}（{relation}）\n"
+    "\n"
+    "本提示由系统依据履责记录自动生成，是否追究责任、采取何种措施，由有关党组织和部门依规研究决定。\n"
+    "\n"
+    "本邮件由全面从严治党主体责任提醒系统自动发送，请勿直接回复。\n";
+
+constexpr const char* kFlagChat =
+    "【问责提示】{name}同志（{relation}）：\n"
+    "{org}“{title}”（《实施细则》{citation}）{due}截止，宽限期满后仍未完成（{days}），涉及{art27}"
+    "所列情形。\n"
+    "{scope}，责任人：{responsible}\n"
+    "{team}"
+    "情节{severity}（{severity_reason}）；建议措施：{measures}\n"
+    "问责提示编号{flag_id}，请依第二十九条程序研究处理。";
+
 // Which placeholders a template may use and whether it must be one line.
-enum class Facts : std::uint8_t { reminder, alert };
+enum class Facts : std::uint8_t { reminder, alert, flag };
 struct Field {
   std::string_view key;
   std::string Templates::*member;
   Facts facts;
   bool subject;
 };
-constexpr std::array<Field, 8> kFields{{
+constexpr std::array<Field, 11> kFields{{
     {"reminder_subject", &Templates::reminder_subject, Facts::reminder, true},
     {"reminder_body", &Templates::reminder_body, Facts::reminder, false},
     {"reminder_chat", &Templates::reminder_chat, Facts::reminder, false},
@@ -107,6 +138,9 @@ constexpr std::array<Field, 8> kFields{{
     {"overdue_chat", &Templates::overdue_chat, Facts::reminder, false},
     {"alert_subject", &Templates::alert_subject, Facts::alert, true},
     {"alert_body", &Templates::alert_body, Facts::alert, false},
+    {"flag_subject", &Templates::flag_subject, Facts::flag, true},
+    {"flag_body", &Templates::flag_body, Facts::flag, false},
+    {"flag_chat", &Templates::flag_chat, Facts::flag, false},
 }};
 
 // ---- placeholders -----------------------------------------------------------------------------
@@ -224,7 +258,9 @@ struct Problem {
 };
 
 std::vector<Problem> problems_of(std::string_view t, const Field& f) {
-  const auto known = f.facts == Facts::alert ? alert_placeholders() : reminder_placeholders();
+  const auto known = f.facts == Facts::alert  ? alert_placeholders()
+                     : f.facts == Facts::flag ? flag_placeholders()
+                                              : reminder_placeholders();
   const std::string key(f.key);
   std::vector<Problem> out;
   walk(
@@ -369,7 +405,8 @@ void read_table(const Reader& r, const toml::table& t, Templates& out) {
 
 const Templates& default_templates() {
   static const Templates t{kReminderSubject, kReminderBody, kReminderChat, kOverdueSubject,
-                           kOverdueBody,     kOverdueChat,  kAlertSubject, kAlertBody};
+                           kOverdueBody,     kOverdueChat,  kAlertSubject, kAlertBody,
+                           kFlagSubject,     kFlagBody,     kFlagChat};
   return t;
 }
 
@@ -380,6 +417,12 @@ std::vector<std::string_view> reminder_placeholders() {
 
 std::vector<std::string_view> alert_placeholders() {
   return {"channel", "kind", "problem", "recipient", "org", "title", "due", "fallback"};
+}
+
+std::vector<std::string_view> flag_placeholders() {
+  return {"name",  "relation",     "org",   "citation",    "title",    "quote",           "due",
+          "days",  "art27",        "art27_clause", "scope", "responsible", "team", "severity",
+          "severity_reason", "measures", "flag_id"};
 }
 
 namespace {
@@ -473,6 +516,31 @@ RenderedMessage render_reminder(const Templates& t, const ReminderFacts& f) {
   return {render(late ? t.overdue_subject : t.reminder_subject, v, true),
           render(late ? t.overdue_body : t.reminder_body, v, false),
           render(late ? t.overdue_chat : t.reminder_chat, v, false)};
+}
+
+RenderedMessage render_flag(const Templates& t, const FlagFacts& f) {
+  std::string measures;
+  for (const auto& m : f.measures) measures += (measures.empty() ? "" : "；") + m;
+  const Values v{
+      {"name", f.name},
+      {"relation", f.relation},
+      {"org", f.org},
+      {"citation", f.citation},
+      {"title", f.title},
+      {"quote", f.quote},
+      {"due", f.due},
+      {"days", days_text(-f.days_late)},
+      {"art27", f.art27},
+      {"art27_clause", f.art27_clause},
+      {"scope", f.scope},
+      {"responsible", f.responsible},
+      {"team", f.team.empty() ? "" : f.team + "\n"},
+      {"severity", f.severity},
+      {"severity_reason", f.severity_reason},
+      {"measures", measures.empty() ? "无" : measures},
+      {"flag_id", std::to_string(f.flag_id)},
+  };
+  return {render(t.flag_subject, v, true), render(t.flag_body, v, false), render(t.flag_chat, v, false)};
 }
 
 RenderedMessage render_alert(const Templates& t, const AlertFacts& f) {

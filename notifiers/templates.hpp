@@ -1,4 +1,4 @@
-// The Chinese texts of reminders and administrators' alerts, from templates an administrator may
+// The Chinese texts of reminders, non-compliance flags and administrators' alerts, from templates an administrator may
 // override ([reminders] templates = "FILE", see config/README.md). Pure: the caller gathers the
 // facts (names, dates, the completion link); nothing here reads the clock or the config.
 //
@@ -7,6 +7,7 @@
 // names), never at send time. "{{" and "}}" stand for literal braces.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -48,12 +49,33 @@ struct AlertFacts {
   std::string fallback;  // what dutyd did instead: "已改为发送电子邮件至 zhang@..." or "无"
 };
 
+// What the notice of a non-compliance flag (第二十七条) says to the discipline inspection organ
+// and the organisation department. Ready-made text, as ReminderFacts.
+struct FlagFacts {
+  std::string name;             // the recipient: 陶某
+  std::string relation;         // 同级纪检监察机关, 组织部门
+  std::string org;              // the organisation that missed the duty
+  std::string citation, title, quote;  // the duty
+  std::string due;              // 2026-06-30
+  int days_late = 0;            // when the flag was raised
+  std::string art27;            // 第二十七条第（二）项
+  std::string art27_clause;     // its 情形, quoted
+  std::string scope;            // 集体责任 / 个人责任
+  std::string responsible;      // 钱某（前任；现任欧阳明远）, or （空缺）
+  std::string team;             // collective: 领导班子：…；主要负责人：…；分管领导：…; else empty
+  std::string severity;         // 较轻 / 较重 / 严重
+  std::string severity_reason;  // 逾期45天；……
+  std::vector<std::string> measures;  // suggested (第二十八条)
+  std::int64_t flag_id = 0;
+};
+
 // Which text. Pre-due and overdue reminders differ in tone; every one has an e-mail subject, an
 // e-mail body and a chat text (chat titles are the subject).
 struct Templates {
   std::string reminder_subject, reminder_body, reminder_chat;
   std::string overdue_subject, overdue_body, overdue_chat;
   std::string alert_subject, alert_body;
+  std::string flag_subject, flag_body, flag_chat;
 };
 
 // The shipped texts (Chinese): who, what (citation and quote), due date, days left or overdue,
@@ -71,8 +93,11 @@ Templates load_templates(const std::string& path, Diagnostics& diags);
 // {days} = days_text(days_left) and {vacancy_note}: when via_vacancy a sentence saying the post
 // is vacant so the reminder goes up, ending in a line break; else empty. Alerts: the AlertFacts
 // fields ({fallback} "无" when empty). In subjects, CR and LF in a value become one space.
+// Flags: the FlagFacts fields by name, {days} = days_text(-days_late), {measures} joined with
+// "；" ("无" when empty), {team} ending in a line break when not empty, {flag_id} a number.
 std::vector<std::string_view> reminder_placeholders();
 std::vector<std::string_view> alert_placeholders();
+std::vector<std::string_view> flag_placeholders();
 
 struct RenderedMessage {
   std::string subject;  // one line
@@ -81,6 +106,7 @@ struct RenderedMessage {
 };
 RenderedMessage render_reminder(const Templates& t, const ReminderFacts& f);
 RenderedMessage render_alert(const Templates& t, const AlertFacts& f);
+RenderedMessage render_flag(const Templates& t, const FlagFacts& f);
 
 // "还有 3 天" / "今天到期" / "已逾期 5 天" — also the value of {days}.
 std::string days_text(int days_left);

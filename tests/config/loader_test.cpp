@@ -172,6 +172,43 @@ art27 = 2
   EXPECT_TRUE(r.config->find_obligation("local.1.tea")->local);
 }
 
+TEST(Loader, AccountabilitySettingsAndGraceOverride) {
+  LoadResult r = test::load_inline("accountability.toml", R"(
+[accountability]
+grace_days = 7
+serious_days = 20
+grave_days = 60
+serious_repeats = 2
+serious_open = 5
+look_back_periods = 3
+
+[[override]]
+obligation = "a6.16.report-jan"
+grace_days = 0
+)");
+  for (const auto& d : r.diagnostics.items()) ADD_FAILURE() << format(d);
+  ASSERT_TRUE(r.ok());
+  const Config& c = *r.config;
+  const AccountabilitySettings& a = c.accountability;
+  EXPECT_EQ(a.grace_days, 7);
+  EXPECT_EQ(a.serious_days, 20);
+  EXPECT_EQ(a.grave_days, 60);
+  EXPECT_EQ(a.serious_repeats, 2);
+  EXPECT_EQ(a.serious_open, 5);
+  EXPECT_EQ(a.look_back_periods, 3);
+  EXPECT_EQ(c.grace_days(*c.find_obligation("a6.16.report-jan")), 0);  // the override, even 0
+  EXPECT_EQ(c.grace_days(*c.find_obligation("a6.1.plan")), 7);
+}
+
+TEST(Loader, AccountabilityDefaults) {
+  LoadResult r = test::load_inline("no-accountability.toml", "");
+  ASSERT_TRUE(r.ok());
+  const AccountabilitySettings& a = r.config->accountability;
+  EXPECT_EQ(a.grace_days, 5);
+  EXPECT_EQ(a.look_back_periods, 2);
+  EXPECT_EQ(r.config->grace_days(*r.config->find_obligation("a6.1.plan")), 5);
+}
+
 TEST(Loader, LocalObligationCannotReuseACatalogueId) {
   LoadResult r = load_config(test::write_temp("dup-obligation.toml", R"(
 [[obligation]]

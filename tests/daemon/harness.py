@@ -433,6 +433,16 @@ def recv_all(s, limit=1 << 20):
     return b"".join(chunks)
 
 
+def wait_until(cond, timeout, what):
+    """Polls cond() every 0.1 s; raises AssertionError naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+
+
 def status_of(raw):
     """Status code of a raw HTTP response, or None when there is none."""
     m = re.match(rb"HTTP/1\.[01] (\d{3})", raw)

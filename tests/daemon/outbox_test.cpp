@@ -273,7 +273,10 @@ TEST(Outbox, MigratesAVersion1DatabaseInPlace) {
     Store s(path);
     secret = s.issue_token("feed", "person", "p-qian", "", "2026-06-01T00:00:00Z").second;
     s.record_completion(completion_of(kOcc), false, "2026-06-25T02:00:00Z");
-    // Back to schema version 1: migration 2 only adds the table and its indexes.
+    // Back to schema version 1: migrations 2 and 4 only add tables and their indexes (3 adds
+    // columns to the outbox).
+    s.db().exec("DROP TABLE flag_transitions");
+    s.db().exec("DROP TABLE flags");
     s.db().exec("DROP TABLE deliveries");
     s.db().exec("PRAGMA user_version = 1");
   }

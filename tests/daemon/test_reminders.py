@@ -20,7 +20,7 @@ import time
 import unittest
 
 import harness
-from harness import Daemon
+from harness import Daemon, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVERS = os.path.join(HERE, "..", "notifiers", "loopback_servers.py")
@@ -138,15 +138,6 @@ class ReminderDaemon(Daemon):
             return [dict(r) for r in con.execute("SELECT * FROM deliveries ORDER BY id")]
         finally:
             con.close()
-
-
-def wait_until(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
 
 
 class Base(unittest.TestCase):
@@ -330,6 +321,8 @@ class CompletionAndCalendar(Base):
         d = self.daemon()
         uid = "a6.1.analysis/dl/2026H1@dutyd"
         d.start(now="2026-06-23T08:59:50")
+        # The first plan is written on the scheduler's own thread, after READY.
+        wait_until(lambda: any(r["occurrence"] == uid for r in d.outbox()), 20, "the first plan")
         mine = [r for r in d.outbox() if r["occurrence"] == uid]
         self.assertTrue(mine and all(r["status"] == "queued" for r in mine), mine)
         d.cli_ok("complete", "--occurrence", uid, "--done-on", "2026-06-22", "--minutes", "常委会纪要〔2026〕12号")

@@ -206,6 +206,65 @@ TEST(Templates, DefaultAlertNamesChannelProblemAndFallback) {
   EXPECT_TRUE(has_line(render_alert(default_templates(), none).body, "已采取的措施：无"));
 }
 
+FlagFacts sample_flag() {
+  FlagFacts f;
+  f.name = "陶𨭉";
+  f.relation = "同级纪检监察机关";
+  f.org = "中共大连市委";
+  f.citation = "第六条第（一）项";
+  f.title = "专题分析研究全面从严治党形势（2026年上半年）";
+  f.quote = "每半年至少专题分析研究一次全面从严治党、党风廉政建设工作形势。";
+  f.due = "2026-06-30";
+  f.days_late = 6;
+  f.art27 = "第二十七条第（二）项";
+  f.art27_clause = "职责范围发生区域性、系统性严重违纪违法案件。";
+  f.scope = "集体责任";
+  f.responsible = "钱某（前任；现任欧阳明远）";
+  f.team = "领导班子：中共大连市委；主要负责人：钱某；分管领导：吕某";
+  f.severity = "较轻";
+  f.severity_reason = "逾期6天";
+  f.measures = {"责令作出书面检查"};
+  f.flag_id = 7;
+  return f;
+}
+
+TEST(Templates, DefaultFlagNoticeSaysWhatWhoHowSevereAndWhatIsSuggested) {
+  const FlagFacts f = sample_flag();
+  const RenderedMessage m = render_flag(default_templates(), f);
+  for (const std::string& fact : {f.name, f.relation, f.org, f.citation, f.title, f.quote, f.due, f.art27,
+                                  f.art27_clause, f.scope, f.responsible, f.team, f.severity, f.severity_reason,
+                                  f.measures[0]})
+    EXPECT_NE(m.body.find(fact), std::string::npos) << fact << "\n" << m.body;
+  EXPECT_NE(m.body.find("已逾期 6 天"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("编号7"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("第二十九条"), std::string::npos) << m.body;
+  EXPECT_TRUE(has_line(m.body, "领导班子：中共大连市委；主要负责人：钱某；分管领导：吕某")) << m.body;
+  EXPECT_NE(m.subject.find("第二十七条第（二）项"), std::string::npos) << m.subject;
+  EXPECT_EQ(m.subject.find_first_of("\r\n"), std::string::npos) << m.subject;
+  EXPECT_NE(m.chat.find(f.responsible), std::string::npos) << m.chat;
+  for (const std::string* s : {&m.subject, &m.body, &m.chat}) EXPECT_EQ(s->find_first_of("{}"), std::string::npos) << *s;
+  // An individual flag has no team line and no empty line in its place.
+  FlagFacts one = f;
+  one.team.clear();
+  one.measures.clear();
+  const RenderedMessage i = render_flag(default_templates(), one);
+  EXPECT_EQ(i.body.find("领导班子"), std::string::npos) << i.body;
+  EXPECT_EQ(i.body.find("\n\n情节"), std::string::npos) << i.body;
+  EXPECT_NE(i.body.find("建议措施（第二十八条，供研究决定参考）：无"), std::string::npos) << i.body;
+}
+
+TEST(Templates, EveryFlagPlaceholderRenders) {
+  Templates t = default_templates();
+  t.flag_body.clear();
+  for (auto p : flag_placeholders()) t.flag_body += "[{" + std::string(p) + "}]";
+  FlagFacts f = sample_flag();
+  f.measures.push_back("通报批评");
+  const RenderedMessage m = render_flag(t, f);
+  EXPECT_EQ(m.body.find_first_of("{}"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("[7]"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("[责令作出书面检查；通报批评]"), std::string::npos) << m.body;
+}
+
 TEST(Templates, DoubledBracesAreLiteral) {
   Templates t = default_templates();
   t.reminder_body = "{{name}} {name} }} {{";
@@ -241,7 +300,8 @@ TEST_F(TemplateFile, OverridesReplaceOnlyTheKeysGiven) {
                                            "overdue_chat = '''\n"
                                            "{name}同志：{title}{days}。\n"
                                            "{link}'''\n"
-                                           "alert_body = \"{{{channel}}} {problem}\"\n"),
+                                           "alert_body = \"{{{channel}}} {problem}\"\n"
+                                           "flag_subject = \"【本单位问责提示】{org}{title}\"\n"),
                                      diags);
   EXPECT_EQ(diags.items().size(), 0u) << all(diags);
   const Templates& d = default_templates();
@@ -253,6 +313,9 @@ TEST_F(TemplateFile, OverridesReplaceOnlyTheKeysGiven) {
   EXPECT_EQ(t.overdue_subject, d.overdue_subject);
   EXPECT_EQ(t.overdue_body, d.overdue_body);
   EXPECT_EQ(t.alert_subject, d.alert_subject);
+  EXPECT_EQ(t.flag_subject, "【本单位问责提示】{org}{title}");
+  EXPECT_EQ(t.flag_body, d.flag_body);
+  EXPECT_EQ(t.flag_chat, d.flag_chat);
 
   ReminderFacts f = sample();
   EXPECT_EQ(render_reminder(t, f).subject, "【提醒】研究制定年度全面从严治党工作计划：2026-02-28");
@@ -279,6 +342,8 @@ TEST_F(TemplateFile, ErrorsNameLineColumnAndWhatToDo) {
        "unknown placeholder '{nmae}' in reminder_body — did you mean '{name}'?"},
       {"[templates]\nalert_body = \"{channel} {name}\"\n", 2, 25,
        "unknown placeholder '{name}' in alert_body"},
+      {"[templates]\nflag_chat = \"{org} {link}\"\n", 2, 20,
+       "unknown placeholder '{link}' in flag_chat"},
       {"[templates]\nreminder_chat = \"前文 {name 后文\"\n", 2, 21, "unbalanced '{'"},
       {"[templates]\nreminder_chat = \"\"\"\n第一行\n{name}}\n\"\"\"\n", 4, 7, "unbalanced '}'"},
       {"[templates]\nreminder_subject = \"第一行\\n第二行\"\n", 2, 20,
