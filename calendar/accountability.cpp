@@ -113,6 +113,35 @@ bool flag_due(const Occurrence& o, std::optional<Day> done_on, Day today, int gr
   return !(done_on && *done_on <= last_grace);
 }
 
+OccurrenceState occurrence_state(Day due, std::optional<Day> done_on, Day today, int grace_days) {
+  if (done_on && *done_on <= today) return *done_on <= due ? OccurrenceState::on_time : OccurrenceState::late;
+  if (today <= due) return OccurrenceState::upcoming;
+  const std::int64_t last_grace = std::int64_t{due} + std::max(grace_days, 0);
+  return today <= last_grace ? OccurrenceState::overdue : OccurrenceState::missed;
+}
+
+std::string_view occurrence_state_name(OccurrenceState s) {
+  switch (s) {
+    case OccurrenceState::upcoming: return "upcoming";
+    case OccurrenceState::overdue: return "overdue";
+    case OccurrenceState::missed: return "missed";
+    case OccurrenceState::on_time: return "on_time";
+    case OccurrenceState::late: return "late";
+  }
+  return "upcoming";
+}
+
+std::string_view occurrence_state_zh(OccurrenceState s) {
+  switch (s) {
+    case OccurrenceState::upcoming: return "未到期";
+    case OccurrenceState::overdue: return "已逾期";
+    case OccurrenceState::missed: return "未履行";
+    case OccurrenceState::on_time: return "按时完成";
+    case OccurrenceState::late: return "逾期完成";
+  }
+  return "未到期";
+}
+
 Attribution attribute(const Config& config, const Occurrence& o, Day today) {
   Attribution a;
   a.responsible = o.person;

@@ -23,6 +23,18 @@ namespace dutyd {
 // before that day never gets a flag (a late completion inside the grace period is only "late").
 bool flag_due(const Occurrence& o, std::optional<Day> done_on, Day today, int grace_days);
 
+// How an occurrence stands on `today`, for reports and the dashboard (one rule for both):
+//   upcoming  open and not yet past its due date;
+//   overdue   open, past the due date but still inside the grace period;
+//   missed    open after the grace period (what flag_due flags);
+//   on_time   completed on or before the due date;
+//   late      completed after the due date (inside or after the grace period).
+// A completion dated after `today` (a --now in the past) does not count yet.
+enum class OccurrenceState : std::uint8_t { upcoming, overdue, missed, on_time, late };
+OccurrenceState occurrence_state(Day due, std::optional<Day> done_on, Day today, int grace_days);
+std::string_view occurrence_state_name(OccurrenceState s);  // upcoming, overdue, missed, on_time, late
+std::string_view occurrence_state_zh(OccurrenceState s);    // 未到期, 已逾期, 未履行, 按时完成, 逾期完成
+
 // 第二十六条: 集体责任 (a leadership team's duty) or 个人责任.
 enum class FlagScope : std::uint8_t { individual, collective };
 

@@ -107,6 +107,24 @@ class AccountabilityTest : public ::testing::Test {
   std::int32_t team, principal_duty, member_duty, org_duty;
 };
 
+// --- occurrence_state ------------------------------------------------------------------------
+
+TEST(OccurrenceStateTest, OpenCompletedAndGrace) {
+  const Day due = make_day(2027, 3, 31);
+  EXPECT_EQ(occurrence_state(due, std::nullopt, day("2027-03-31"), 15), OccurrenceState::upcoming);
+  EXPECT_EQ(occurrence_state(due, std::nullopt, day("2027-04-01"), 15), OccurrenceState::overdue);
+  EXPECT_EQ(occurrence_state(due, std::nullopt, day("2027-04-15"), 15), OccurrenceState::overdue);
+  EXPECT_EQ(occurrence_state(due, std::nullopt, day("2027-04-16"), 15), OccurrenceState::missed);
+  EXPECT_EQ(occurrence_state(due, std::nullopt, day("2027-04-01"), 0), OccurrenceState::missed);
+  EXPECT_EQ(occurrence_state(due, day("2027-03-31"), day("2027-06-01"), 15), OccurrenceState::on_time);
+  EXPECT_EQ(occurrence_state(due, day("2027-04-01"), day("2027-06-01"), 15), OccurrenceState::late);
+  EXPECT_EQ(occurrence_state(due, day("2027-05-20"), day("2027-06-01"), 15), OccurrenceState::late);
+  // A completion the store knows of for a later day does not count on an earlier "today".
+  EXPECT_EQ(occurrence_state(due, day("2027-05-20"), day("2027-04-20"), 15), OccurrenceState::missed);
+  EXPECT_EQ(occurrence_state_zh(OccurrenceState::missed), "未履行");
+  EXPECT_EQ(occurrence_state_name(OccurrenceState::late), "late");
+}
+
 // --- flag_due -------------------------------------------------------------------------------
 
 TEST_F(AccountabilityTest, FlagDueOnlyAfterTheGracePeriod) {
