@@ -162,6 +162,7 @@ Attribution attribute(const Config& config, const Occurrence& o, Day today) {
 
 std::string_view severity_zh(FlagSeverity s) { return entry(kSeverities, s).zh; }
 std::string_view severity_name(FlagSeverity s) { return entry(kSeverities, s).name; }
+std::optional<FlagSeverity> parse_severity(std::string_view name_or_zh) { return parse(kSeverities, name_or_zh); }
 
 SeverityGrade grade(const SeverityInput& in, const SeverityRules& rules) {
   int g = in.days_late >= rules.grave_days ? 3 : in.days_late >= rules.serious_days ? 2 : 1;

@@ -61,6 +61,7 @@ Attribution attribute(const Config& config, const Occurrence& o, Day today);
 enum class FlagSeverity : std::uint8_t { light = 1, serious = 2, grave = 3 };
 std::string_view severity_zh(FlagSeverity s);    // 较轻, 较重, 严重
 std::string_view severity_name(FlagSeverity s);  // light, serious, grave
+std::optional<FlagSeverity> parse_severity(std::string_view name_or_zh);
 
 struct SeverityInput {
   int days_late = 0;        // today - due (> 0)

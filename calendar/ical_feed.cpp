@@ -212,6 +212,33 @@ std::string render_feed(const Expander& ex, const Expansion& expansion, const Fe
     icalcomponent_add_property(ev, icalproperty_new_categories("全面从严治党"));
     icalcomponent_add_component(cal.get(), ev);
   }
+  for (const SubordinateFlag& f : options.subordinate_flags) {
+    const icaltimetype stamp = icaltime_from_timet_with_zone(static_cast<time_t>(f.updated_unix), 0,
+                                                             icaltimezone_get_utc_timezone());
+    icalcomponent* ev = icalcomponent_new(ICAL_VEVENT_COMPONENT);
+    const std::string uid = "flag/" + std::to_string(f.id) + "@dutyd";
+    icalcomponent_add_property(ev, icalproperty_new_uid(uid.c_str()));
+    icalcomponent_add_property(ev, icalproperty_new_dtstamp(stamp));
+    icalcomponent_add_property(ev, icalproperty_new_lastmodified(stamp));
+    icalcomponent_add_property(ev, icalproperty_new_dtstart(ical_date(f.raised_on)));
+    icalcomponent_add_property(ev, icalproperty_new_dtend(ical_date(f.raised_on + 1)));
+    const std::string text = "【下级问责提示·" + f.status_zh + "】" + f.org_name + "：【" + f.citation + "】" + f.title;
+    icalcomponent_add_property(ev, icalproperty_new_summary(text.c_str()));
+    std::string d = "下级组织：" + f.org_name + "\n";
+    d += "未履行责任：" + f.citation + " " + f.title + "\n";
+    d += "到期日：" + zh_date(f.due) + "；提出日：" + zh_date(f.raised_on) + "（逾期" + std::to_string(f.days_late) + "天）\n";
+    d += "责任人：" + (f.responsible.empty() ? std::string("空缺") : f.responsible) + "\n";
+    d += "对应情形：" + citation(27, f.art27) + (f.art27_clause.empty() ? "" : "：" + f.art27_clause) + "\n";
+    d += "情节：" + f.severity_zh + "；建议措施（供组织决定）：" + f.suggested + "\n";
+    d += "处理进度（第二十九条）：" + f.status_zh + "\n";
+    d += "此为下一级党组织未按期履行责任的提示，撤销或实施完毕后自动从日历中消失。";
+    icalcomponent_add_property(ev, icalproperty_new_description(d.c_str()));
+    icalcomponent_add_property(ev, icalproperty_new_transp(ICAL_TRANSP_TRANSPARENT));
+    icalcomponent_add_property(ev, icalproperty_new_status(ICAL_STATUS_CONFIRMED));
+    icalcomponent_add_property(ev, icalproperty_new_sequence(f.step));
+    icalcomponent_add_property(ev, icalproperty_new_categories("问责提示"));
+    icalcomponent_add_component(cal.get(), ev);
+  }
   char* text = icalcomponent_as_ical_string_r(cal.get());
   std::string out = refold_ical(text ? text : "");
   icalmemory_free_buffer(text);

@@ -10,6 +10,7 @@
 #include <unordered_set>
 #include <variant>
 
+#include "calendar/accountability.hpp"
 #include "daemon/crypto.hpp"
 #include "daemon/deliveries.hpp"
 #include "daemon/flags.hpp"
@@ -374,6 +375,59 @@ void Service::refresh() {
     last_completion_id_ = c.id;
     ++generation_;
   }
+  if (const std::int64_t t = store_.last_flag_transition(); t != last_flag_transition_) {
+    last_flag_transition_ = t;
+    FlagFilter open;
+    open.open_only = true;
+    open_flags_ = store_.flags(open);
+    ++generation_;
+  }
+}
+
+std::vector<SubordinateFlag> Service::subordinate_flags(std::int32_t org) const {
+  const Config& c = snapshot_->config();
+  auto name_of = [&](const std::string& person) -> std::string {
+    auto it = c.person_index.find(person);
+    return it == c.person_index.end() ? person : c.persons[static_cast<std::size_t>(it->second)].name;
+  };
+  std::vector<SubordinateFlag> out;
+  for (const FlagRecord& f : open_flags_) {
+    auto it = c.org_index.find(f.org);
+    // A flag of an organisation the configuration no longer has stays in the store and the API.
+    if (it == c.org_index.end() || c.orgs[static_cast<std::size_t>(it->second)].parent != org) continue;
+    SubordinateFlag s;
+    s.id = f.id;
+    s.org_name = c.orgs[static_cast<std::size_t>(it->second)].name;
+    s.citation = f.citation;
+    s.title = f.title;
+    s.art27 = f.art27;
+    s.art27_clause = f.art27_clause;
+    s.due = f.due;
+    s.raised_on = f.raised_on;
+    s.days_late = f.days_late;
+    // 第二十六条: who answered for it on the due date, 前任 noted with the 现任.
+    std::string who = f.responsible.empty() ? std::string() : name_of(f.responsible);
+    if (!who.empty() && f.responsible_moved_on)
+      who += "（前任；现任" + (f.incumbent.empty() ? std::string("空缺") : name_of(f.incumbent)) + "）";
+    if (f.scope == "collective") {
+      s.responsible = "领导班子集体";
+      if (!f.principal.empty())
+        s.responsible += "；主要负责人" + (f.principal == f.responsible ? who : name_of(f.principal));
+      for (const auto& p : f.in_charge) s.responsible += "；分管" + name_of(p);
+    } else {
+      s.responsible = who;
+    }
+    const auto status = parse_flag_status(f.status);
+    s.status_zh = status ? std::string(flag_status_zh(*status)) : f.status;
+    s.step = status ? static_cast<int>(*status) : 0;
+    const auto severity = parse_severity(f.severity);
+    s.severity_zh = severity ? std::string(severity_zh(*severity)) : f.severity;
+    for (const auto& m : f.suggested_measures) s.suggested += (s.suggested.empty() ? "" : "、") + m;
+    std::tm tm{};
+    if (::strptime(f.updated_at.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) s.updated_unix = ::timegm(&tm);
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 void Service::publish_reset(FileStamp stamp, Day day) {
@@ -483,6 +537,7 @@ Response Service::feed(const Request& req, const std::string& token) {
     opts.today = day;
     opts.completions = [this](const Occurrence& o) { return notes_for(o); };
     opts.utc_offset = utc_offset_;
+    if (org >= 0) opts.subordinate_flags = subordinate_flags(org);
     auto body = std::make_shared<const std::string>(render_feed(snapshot_->expander(), e, opts));
     const std::string etag = "\"" + sha256_hex(*body).substr(0, 32) + "\"";
     if (etag != cached.etag) {
@@ -895,6 +950,7 @@ Response Service::api_flag_step(const Request& req, const std::string& rest) {
     const FlagRecord f = step == "advance"
                              ? store_.advance_flag(id, actor, fields["reason"], fields["measure"], decided_on, now)
                              : store_.dismiss_flag(id, actor, fields["reason"], now);
+    data_version_ = -1;  // our own commit: pull it like any other (the parent's feed shows the step)
     return json(req, http::status::ok, Json{{"flag", flag_json(f, store_.flag_transitions(id))}});
   } catch (const FlagError& e) {
     switch (e.kind) {

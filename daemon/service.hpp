@@ -102,6 +102,11 @@ class Service {
   std::unordered_map<std::string, TokenRecord> tokens_by_hash_;
   std::optional<TokenRecord> find_token(const std::string& secret) const;
   std::map<std::string, std::uint64_t> completions_by_channel_;
+  // Open flags (第二十九条: until 实施 or 撤销), reloaded when a flag transition is added; an
+  // organisation's feed shows those of its direct subordinates (下一级党组织).
+  std::int64_t last_flag_transition_ = -1;
+  std::vector<FlagRecord> open_flags_;
+  std::vector<SubordinateFlag> subordinate_flags(std::int32_t org) const;
 
   struct CachedFeed {
     std::uint64_t generation = 0;

@@ -878,6 +878,9 @@ std::vector<std::pair<std::string, TokenRecord>> Store::tokens_with_hashes() {
 
 namespace {
 
+// A flag is open until its measure is carried out (实施) or it is dismissed (撤销).
+constexpr const char* kOpenFlagStatuses = "('raised', 'submitted', 'investigating', 'decided')";
+
 constexpr const char* kFlagColumns =
     "id, occurrence, org, obligation, citation, title, art27, art27_clause, window_start, due, "
     "raised_on, days_late, scope, responsible, incumbent, responsible_moved_on, team_org, principal, "
@@ -1016,6 +1019,7 @@ std::vector<FlagRecord> Store::flags(const FlagFilter& f) {
   if (!f.org.empty()) sql += " AND org = :org";
   if (!f.status.empty()) sql += " AND status = :status";
   if (!f.occurrence.empty()) sql += " AND occurrence = :occurrence";
+  if (f.open_only) sql += std::string(" AND status IN ") + kOpenFlagStatuses;
   SQLite::Statement q(db_, sql + " ORDER BY due, id");
   if (!f.org.empty()) q.bind(":org", f.org);
   if (!f.status.empty()) q.bind(":status", f.status);
@@ -1136,12 +1140,16 @@ int Store::count_flags(const std::string& obligation, const std::string& org, Da
 }
 
 int Store::open_flags(const std::string& org) {
-  SQLite::Statement q(db_,
-                      "SELECT count(*) FROM flags WHERE org = ? "
-                      "AND status IN ('raised', 'submitted', 'investigating', 'decided')");
+  SQLite::Statement q(db_, std::string("SELECT count(*) FROM flags WHERE org = ? AND status IN ") + kOpenFlagStatuses);
   q.bind(1, org);
   q.executeStep();
   return q.getColumn(0).getInt();
+}
+
+std::int64_t Store::last_flag_transition() {
+  SQLite::Statement q(db_, "SELECT coalesce(max(id), 0) FROM flag_transitions");
+  q.executeStep();
+  return q.getColumn(0).getInt64();
 }
 
 std::unordered_set<std::string> Store::flagged_occurrences() {

@@ -150,6 +150,7 @@ struct FlagFilter {
   std::string org;         // empty: every organisation
   std::string status;      // empty: every status
   std::string occurrence;  // empty: every occurrence
+  bool open_only = false;  // only flags still open: raised, submitted, investigating, decided
 };
 
 // A workflow step that cannot be taken: no such flag (not_found), the flag's state does not
@@ -274,6 +275,9 @@ class Store {
   // due strictly between `after` and `before`; and the organisation's open flags (提出 to 决定).
   int count_flags(const std::string& obligation, const std::string& org, Day after, Day before);
   int open_flags(const std::string& org);
+  // The id of the last flag transition (0 when none): it changes with every raise and every step,
+  // so a reader can tell cheaply whether the flags changed.
+  std::int64_t last_flag_transition();
   // The occurrences that have a flag, whatever its state.
   std::unordered_set<std::string> flagged_occurrences();
   // Per occurrence UID, the dates its completions were done on, earliest first.

@@ -10,13 +10,29 @@ a6.16.report-jul on 31 July. The default grace period is 5 days.
 """
 import json
 import os
+import shutil
 import sqlite3
+import subprocess
+import tomllib
 import unittest
 
 import harness
 from harness import Daemon, wait_until
 
 PASS_LINE = "flags: pass over "
+
+
+def example_parents(root):
+    """{org id: parent id} of the example configuration in `root`, read with Python's own TOML
+    parser."""
+    files = [os.path.join(root, "province.toml")] + sorted(
+        os.path.join(root, "conf.d", n) for n in os.listdir(os.path.join(root, "conf.d")) if n.endswith(".toml"))
+    parents = {}
+    for path in files:
+        with open(path, "rb") as f:
+            for org in tomllib.load(f).get("org", []):
+                parents[org["id"]] = org.get("parent")
+    return parents
 
 
 class FlagsTestCase(harness.DaemonTestCase):
@@ -304,6 +320,54 @@ class WorkflowTest(FlagsTestCase):
                       table)
         table = self.d.cli_ok("flags", "--status", "dismissed")
         self.assertIn("撤销理由：情况说明已采纳：按期报送，系统漏登", table)
+
+    def test_open_flags_of_subordinates_in_the_parent_organisations_feed(self):
+        a = self.flag_ids["a6.1.plan/dl/2026@dutyd"]
+        own = self.flag_ids["a6.1.plan/ln/2026@dutyd"]
+        province, city = self.d.feed_token(org="ln"), self.d.feed_token(org="dl")
+
+        def flag_events(path):
+            r = self.d.get(path)
+            self.assertEqual(r.status, 200, r)
+            _, events = harness.parse_ics(r.text)
+            return {uid: ev for uid, ev in events.items() if uid.startswith("flag/")}
+
+        # Dalian (dl) is directly under the province (ln): its open flags show in ln's feed, not
+        # in its own (where the duty itself already shows 【逾期】); ln's own flag is not there.
+        shown = flag_events(province)
+        self.assertIn("flag/%d@dutyd" % a, shown)
+        self.assertNotIn("flag/%d@dutyd" % own, shown)
+        # Dalian's feed shows the open flags of its own subordinates (its departments, its
+        # districts), exactly those.
+        parent = example_parents(self.d.confdir)
+        expected = {"flag/%d@dutyd" % f["id"] for f in self.flags()
+                    if parent.get(f["org"]) == "dl" and f["status"] == "raised"}
+        self.assertTrue(expected)
+        self.assertEqual(set(flag_events(city)), expected)
+        # The feed with flag events still parses in two real calendar parsers.
+        body = self.d.get(province).text
+        path = os.path.join(self.d.tmp, "ln-with-flags.ics")
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            f.write(body)
+        feeds = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "feeds")
+        for cmd in (["/usr/bin/python3", os.path.join(feeds, "check_pyicalendar.py"), path],
+                    [shutil.which("node") or "node", os.path.join(feeds, "check_icaljs.mjs"), path]):
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+            self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+        ev = shown["flag/%d@dutyd" % a]
+        self.assertTrue(ev["SUMMARY"].startswith("【下级问责提示·提出】中共大连市委：【第六条第（一）项】"), ev["SUMMARY"])
+        self.assertEqual(ev["DTSTART"], "20260707")
+        self.assertEqual(ev["SEQUENCE"], "0")
+        self.assertIn("责任人：领导班子集体；主要负责人钱某（前任；现任欧阳明远）", ev["DESCRIPTION"])
+        self.assertIn("处理进度（第二十九条）：提出", ev["DESCRIPTION"])
+
+        # A step shows, with a higher SEQUENCE; a dismissed flag leaves the feed.
+        self.assertEqual(self.api("POST", "/api/v1/flags/%d/advance" % a, {"reason": "报批"}).status, 200)
+        ev = flag_events(province)["flag/%d@dutyd" % a]
+        self.assertTrue(ev["SUMMARY"].startswith("【下级问责提示·报批】"), ev["SUMMARY"])
+        self.assertEqual(ev["SEQUENCE"], "1")
+        self.d.cli_ok("flag", "dismiss", "--id", str(a), "--reason", "情况说明已采纳")
+        self.assertNotIn("flag/%d@dutyd" % a, flag_events(province))
 
     def test_impact_periods_of_dismissal_and_demotion(self):
         for uid, measure, impacts in [
