@@ -51,6 +51,9 @@ struct EscalationStep {
   Anchor from = Anchor::due;
   std::vector<Relation> notify;
   std::vector<std::string> via;  // "email", "chat", a channel kind ("wecom", ...) or a channel id
+  // `flag = true`: an occurrence still open on this step's day is flagged that day (第二十七条),
+  // when that comes before the end of its grace period. Only on steps after the due date.
+  bool raise_flag = false;
 };
 
 // When an overdue step (its day is after the due date) lands outside working time.

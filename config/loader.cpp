@@ -972,7 +972,8 @@ bool FileReader::read_step(const toml::table& t, Anchor ladder_from, LadderSpec&
   auto notify = r.strings("notify", true);
   auto via = r.strings("via", true);
   auto from = r.string("from");
-  r.finish({"at", "notify", "via", "from"});
+  auto flag = r.boolean("flag");
+  r.finish({"at", "notify", "via", "from", "flag"});
   bool ok = at && notify && via;
   EscalationStep step;
   step.from = ladder_from;
@@ -987,6 +988,14 @@ bool FileReader::read_step(const toml::table& t, Anchor ladder_from, LadderSpec&
   } catch (const std::invalid_argument& e) {
     error(r.loc("from"), e.what());
     ok = false;
+  }
+  if (flag && *flag) {
+    if (step.from != Anchor::due || step.at.amount <= 0) {
+      error(r.loc("flag"), "only a step after the due date can raise a flag" + std::string(kDash) +
+                               "put flag = true on a step such as at = \"+5wd\" counted from the due date");
+      ok = false;
+    }
+    step.raise_flag = true;
   }
   if (notify) {
     if (notify->empty()) {

@@ -266,6 +266,11 @@ Flagger::Pass Flagger::raise_due_flags(const Snapshot& snapshot, const ReminderD
       today,
       now,
       email == c.channels.end() ? -1 : static_cast<std::int32_t>(email - c.channels.begin())};
+  // Ladders with a step that raises the flag on its day (flag = true).
+  std::vector<char> ladder_raises(c.ladders.size(), 0);
+  for (std::size_t i = 0; i < c.ladders.size(); ++i)
+    for (const EscalationStep& st : c.ladders[i].steps) ladder_raises[i] |= st.raise_flag ? 1 : 0;
+  const notify::ScheduleContext schedule{data.calendar, c.reminders.quiet, utc_offset};
   const auto completions = store.completion_days();
   const auto flagged = store.flagged_occurrences();
   Pass pass;
@@ -274,7 +279,19 @@ Flagger::Pass Flagger::raise_due_flags(const Snapshot& snapshot, const ReminderD
   snapshot.for_each_occurrence([&](const Occurrence& o, const Expansion&) {
     if (o.due < since || cancel.load(std::memory_order_relaxed)) return;
     const Obligation& ob = c.obligations[idx(o.obligation)];
-    const int grace = c.grace_days(ob);
+    int grace = c.grace_days(ob);
+    // A ladder step with flag = true that comes before the end of grace shortens it: the flag is
+    // raised on the step's day (working-day offsets count the holiday data, as the reminders do).
+    std::string by_step;  // 督办第N步（+5wd，2026-07-07）
+    if (const std::int32_t l = c.ladder_for(ob, c.orgs[idx(o.org)]); l >= 0 && ladder_raises[idx(l)]) {
+      const Ladder& ladder = c.ladders[idx(l)];
+      for (const notify::StepSchedule& t : notify::schedule_steps(ladder, o.due, o.window_start, schedule))
+        if (ladder.steps[t.step].raise_flag && t.nominal_day - o.due - 1 < grace) {
+          grace = t.nominal_day - o.due - 1;
+          by_step = "督办第" + std::to_string(t.step + 1) + "步（" + format_step_offset(ladder.steps[t.step].at) +
+                    "，" + format_day(t.nominal_day) + "）";
+        }
+    }
     if (!flag_due(o, std::nullopt, today, grace)) return;  // still within its grace period
     std::string uid = snapshot.expander().uid(o);
     if (flagged.count(uid)) return;
@@ -285,8 +302,9 @@ Flagger::Pass Flagger::raise_due_flags(const Snapshot& snapshot, const ReminderD
       done_on = it->second[static_cast<std::size_t>(ob.min_count) - 1];
     if (!flag_due(o, done_on, today, grace)) return;
     const FlagInput in = describe_miss(ctx, o, std::move(uid));
-    std::string reason = "截止" + format_day(o.due) + "，宽限期" + std::to_string(grace) +
-                         "天届满（" + format_day(o.due + grace) + "）" +
+    const std::string when = !by_step.empty() ? "，到" + by_step
+                                              : "，宽限期" + std::to_string(grace) + "天届满（" + format_day(o.due + grace) + "）";
+    std::string reason = "截止" + format_day(o.due) + when +
                          (done_on ? "后才完成（" + format_day(*done_on) + "）" : "仍未完成");
     std::vector<std::string> notes;
     const std::vector<OutboxEntry> told = notices(ctx, o, in, notes);

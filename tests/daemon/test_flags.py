@@ -140,6 +140,32 @@ class RaisingTest(FlagsTestCase):
                          "截止2026-07-31，宽限期3天届满（2026-08-03）仍未完成")
 
 
+    def test_a_ladder_step_raises_the_flag_before_grace_ends(self):
+        # a6.16.report-jul is due Friday 31 July 2026; its own ladder's +3wd step (5 August)
+        # raises the flag although its grace period would run 20 days.
+        extra = ('\n[[ladder]]\nid = "strict"\nsteps = [\n'
+                 '  { at = "-1wd", notify = ["responsible"], via = ["email"] },\n'
+                 '  { at = "+3wd", notify = ["responsible", "principal"], via = ["email"], flag = true },\n]\n'
+                 '\n[[override]]\nobligation = "a6.16.report-jul"\nladder = "strict"\ngrace_days = 20\n')
+        self.d.write_config(self.d.base_config, extra)
+        self.start_at("2026-07-10T09:00:00")
+        jul = "a6.16.report-jul/dl/2026@dutyd"
+        self.restart_at("2026-08-04T09:00:00")
+        self.assertNotIn(jul, self.by_occurrence())
+        self.restart_at("2026-08-05T09:00:00")
+        flag = self.by_occurrence()[jul]
+        self.assertEqual((flag["raised_on"], flag["days_late"]), ("2026-08-05", 5))
+        reason = self.sql("SELECT reason FROM flag_transitions WHERE flag = ?", flag["id"])
+        self.assertEqual(reason, [{"reason": "截止2026-07-31，到督办第2步（+3wd，2026-08-05）仍未完成"}])
+        # Obligations without such a step keep their grace period: none of them was flagged
+        # before 5 days after its due date.
+        for f in self.flags():
+            if f["obligation"] == "a6.16.report-jul":
+                self.assertEqual((f["raised_on"], f["days_late"]), ("2026-08-05", 5), f["occurrence"])
+            else:
+                self.assertGreater(f["days_late"], 5, f["occurrence"])
+
+
 class AttributionTest(FlagsTestCase):
     def test_predecessor_incumbent_and_collective_responsibility(self):
         # 吕某 (p-lv), a member of Dalian's team, is also in charge of the Wafangdian committee.
