@@ -280,9 +280,8 @@ Flagger::Pass Flagger::raise_due_flags(const Snapshot& snapshot, const ReminderD
     if (flagged.count(uid)) return;
     // Done on the day of the completion that reached the minimum count.
     std::optional<Day> done_on;
-    if (const auto it = completions.find(uid);
-        it != completions.end() && it->second.size() >= static_cast<std::size_t>(ob.min_count))
-      done_on = it->second[static_cast<std::size_t>(ob.min_count) - 1];
+    if (const auto it = completions.find(uid); it != completions.end())
+      done_on = done_day(it->second, ob.min_count);
     if (!flag_due(o, done_on, today, grace)) return;
     const FlagInput in = describe_miss(ctx, o, std::move(uid));
     std::string reason = "截止" + format_day(o.due) + "，宽限期" + std::to_string(grace) +
