@@ -659,21 +659,12 @@ int cmd_flags(const Args& a, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
-// --year: a calendar year of four digits.
-std::optional<int> parse_year(const std::string& text) {
-  if (text.size() != 4 || !std::all_of(text.begin(), text.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
-    return std::nullopt;
-  const int y = std::stoi(text);
-  if (y < 1970) return std::nullopt;
-  return y;
-}
-
 int cmd_report(const Args& a, std::ostream& out, std::ostream& err) {
   const std::string format = format_option(a, {"table", "csv", "json"});
   if (a.has("--today") && a.has("--now")) throw UsageError("give --today or --now, not both");
   std::optional<int> year;
   if (a.has("--year")) {
-    year = parse_year(a.get("--year"));
+    year = parse_report_year(a.get("--year"));
     if (!year) throw UsageError("--year '" + a.get("--year") + "' is not a year; write four digits, e.g. 2026");
   }
   auto ctx = open_state(a, err);

@@ -134,6 +134,14 @@ std::string as_of_text(const Report& r) {
 std::optional<double> ReportCounts::completion_rate() const { return ratio(done(), assessed()); }
 std::optional<double> ReportCounts::on_time_rate() const { return ratio(on_time, assessed()); }
 
+std::optional<int> parse_report_year(std::string_view text) {
+  if (text.size() != 4 || !std::all_of(text.begin(), text.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+    return std::nullopt;
+  const int y = std::stoi(std::string(text));
+  if (y < 1970) return std::nullopt;
+  return y;
+}
+
 std::vector<std::int32_t> subtree(const Config& c, std::int32_t root) {
   std::vector<std::vector<std::int32_t>> children(c.orgs.size());
   std::vector<std::int32_t> tops;

@@ -95,6 +95,9 @@ Report build_report(const Config& config, const Expander& expander,
                     const std::vector<const Expansion*>& parts, const ReportStore& store, int year,
                     Day as_of, std::int32_t root);
 
+// A report's year as given on the command line or in the query: four digits, 1970 or later.
+std::optional<int> parse_report_year(std::string_view text);
+
 // The organisations of `root`'s subtree (root first, children in configuration order,
 // depth first); every organisation's subtrees in turn when root is -1.
 std::vector<std::int32_t> subtree(const Config& config, std::int32_t root);

@@ -869,11 +869,8 @@ Response Service::api_reports(const Request& req) {
       return json_error(req, http::status::bad_request,
                         "unknown parameter '" + name + "'; accepted: year, org, format");
   const std::string& year_text = (*params)["year"];
-  const bool year_ok = year_text.size() == 4 &&
-                       std::all_of(year_text.begin(), year_text.end(), [](char ch) { return ch >= '0' && ch <= '9'; }) &&
-                       year_text >= "1970";
-  if (!year_ok) return json_error(req, http::status::bad_request, "'year' is required: four digits, e.g. year=2026");
-  const int year = std::stoi(year_text);
+  const std::optional<int> year = parse_report_year(year_text);
+  if (!year) return json_error(req, http::status::bad_request, "'year' is required: four digits, e.g. year=2026");
   const std::string format = (*params)["format"].empty() ? "json" : (*params)["format"];
   if (format != "json" && format != "csv")
     return json_error(req, http::status::bad_request, "'format' must be json or csv");
@@ -894,7 +891,7 @@ Response Service::api_reports(const Request& req) {
   }
   const std::int32_t root = org.empty() ? -1 : c.org_index.at(org);
   // The snapshot's blocks hold the horizon; a year outside it is derived for this request.
-  const Day from = make_day(year, 1, 1), to = make_day(year, 12, 31);
+  const Day from = make_day(*year, 1, 1), to = make_day(*year, 12, 31);
   Expansion derived;
   std::vector<const Expansion*> parts;
   if (from >= snapshot_->horizon_from() && to <= snapshot_->horizon_to()) {
@@ -904,7 +901,7 @@ Response Service::api_reports(const Request& req) {
     parts.push_back(&derived);
   }
   const ReportStore known{store_.completion_days(), store_.flags({})};
-  const Report report = build_report(c, snapshot_->expander(), parts, known, year, today(), root);
+  const Report report = build_report(c, snapshot_->expander(), parts, known, *year, today(), root);
   Response r;
   if (format == "csv") {
     std::ostringstream csv;
