@@ -120,6 +120,12 @@ OccurrenceState occurrence_state(Day due, std::optional<Day> done_on, Day today,
   return today <= last_grace ? OccurrenceState::overdue : OccurrenceState::missed;
 }
 
+std::optional<Day> done_day(const std::vector<Day>& completion_days, int min_count) {
+  const std::size_t n = static_cast<std::size_t>(std::max(min_count, 1));
+  if (completion_days.size() < n) return std::nullopt;
+  return completion_days[n - 1];
+}
+
 std::string_view occurrence_state_name(OccurrenceState s) {
   switch (s) {
     case OccurrenceState::upcoming: return "upcoming";

@@ -34,6 +34,10 @@ enum class OccurrenceState : std::uint8_t { upcoming, overdue, missed, on_time, 
 OccurrenceState occurrence_state(Day due, std::optional<Day> done_on, Day today, int grace_days);
 std::string_view occurrence_state_name(OccurrenceState s);  // upcoming, overdue, missed, on_time, late
 std::string_view occurrence_state_zh(OccurrenceState s);    // 未到期, 已逾期, 未履行, 按时完成, 逾期完成
+// The day a duty counts as done: that of the completion reaching `min_count` (duties done
+// "不少于两次" need two records), given the days of its completions earliest first; nullopt
+// while fewer were recorded.
+std::optional<Day> done_day(const std::vector<Day>& completion_days, int min_count);
 
 // 第二十六条: 集体责任 (a leadership team's duty) or 个人责任.
 enum class FlagScope : std::uint8_t { individual, collective };

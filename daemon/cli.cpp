@@ -14,6 +14,7 @@
 #include "daemon/deliveries.hpp"
 #include "daemon/flags.hpp"
 #include "daemon/reminder_data.hpp"
+#include "daemon/report.hpp"
 #include "daemon/run.hpp"
 #include "daemon/service.hpp"
 #include "daemon/simulate.hpp"
@@ -65,6 +66,10 @@ const char* kUsage =
     "      records the measure (admonishment, dismissal, ... or 诫勉谈话, 免职, ...) and its date\n"
     "  flag dismiss -c FILE --id N --reason TEXT\n"
     "      撤销 a flag before 实施, e.g. after an accepted 情况说明\n"
+    "  report -c FILE [--year Y] [--org ID] [--format table|csv|json] [--today DATE | --now DATETIME]\n"
+    "      the annual report (第二十一条, 第二十五条): per organisation and per post held, duties\n"
+    "      due, done on time, done late, missed, open flags by 第二十七条 item and grade, decided\n"
+    "      measures; as of today (default year: today's), for ID and its subtree\n"
     "\n"
     "State commands take --database PATH (default: [daemon] database). DATE is YYYY-MM-DD;\n"
     "DATETIME is YYYY-MM-DDTHH:MM:SS or YYYY-MM-DD in the configured time zone.\n";
@@ -92,7 +97,8 @@ Args parse_args(const std::vector<std::string>& argv) {
                                                    "--database", "--listen", "--now", "--kind",
                                                    "--note", "--id", "--occurrence", "--done-on",
                                                    "--document-number", "--minutes", "--evidence",
-                                                   "--status", "--reason", "--measure", "--decided-on"};
+                                                   "--status", "--reason", "--measure", "--decided-on",
+                                                   "--year"};
   static const std::vector<std::string> flags{"--all", "--help", "-h", "--admin"};
   Args a;
   for (std::size_t i = 0; i < argv.size(); ++i) {
@@ -653,6 +659,45 @@ int cmd_flags(const Args& a, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+int cmd_report(const Args& a, std::ostream& out, std::ostream& err) {
+  const std::string format = format_option(a, {"table", "csv", "json"});
+  if (a.has("--today") && a.has("--now")) throw UsageError("give --today or --now, not both");
+  std::optional<int> year;
+  if (a.has("--year")) {
+    year = parse_report_year(a.get("--year"));
+    if (!year) throw UsageError("--year '" + a.get("--year") + "' is not a year; write four digits, e.g. 2026");
+  }
+  auto ctx = open_state(a, err);
+  if (!ctx) return kExitConfig;
+  const Config& c = ctx->config();
+  const std::int64_t now = ctx->clock.now();
+  const Day as_of = date_option(a, "--today", local_day(now, utc_offset_of(c.timezone, now)));
+  if (!year) year = civil(as_of).year;
+  std::int32_t root = -1;
+  if (a.has("--org")) {
+    const auto it = c.org_index.find(a.get("--org"));
+    if (it == c.org_index.end()) {
+      err << "dutyd: unknown org '" << a.get("--org") << "' — see the [[org]] ids in " << a.get("-c") << "\n";
+      return 1;
+    }
+    root = it->second;
+  }
+  if (make_day(*year, 1, 1) > as_of)
+    err << "dutyd: note: " << *year << " has not begun on " << format_day(as_of)
+        << "; every duty of it is still upcoming\n";
+  const Expander ex(c);
+  const Expansion e = ex.expand(make_day(*year, 1, 1), make_day(*year, 12, 31));
+  const ReportStore known{ctx->store->completion_days(), ctx->store->flags({})};
+  const Report r = build_report(c, ex, {&e}, known, *year, as_of, root);
+  if (format == "json")
+    print_report_json_lines(c, r, out);
+  else if (format == "csv")
+    print_report_csv(c, r, out);
+  else
+    print_report_table(c, r, out);
+  return 0;
+}
+
 int cmd_flag(const Args& a, std::ostream& out, std::ostream& err) {
   const std::string sub = a.positional.empty() ? "" : a.positional[0];
   if (sub != "advance" && sub != "dismiss") throw UsageError("flag needs advance or dismiss");
@@ -720,6 +765,7 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
     if (a.command == "deliveries") return cmd_deliveries(a, out, err);
     if (a.command == "flags") return cmd_flags(a, out, err);
     if (a.command == "flag") return cmd_flag(a, out, err);
+    if (a.command == "report") return cmd_report(a, out, err);
     if (a.command == "run") return cmd_run(a, out, err);
     if (a.command == "token") return cmd_token(a, out, err);
     if (a.command == "complete") return cmd_complete_or_link(a, out, err, false);

@@ -297,9 +297,8 @@ Flagger::Pass Flagger::raise_due_flags(const Snapshot& snapshot, const ReminderD
     if (flagged.count(uid)) return;
     // Done on the day of the completion that reached the minimum count.
     std::optional<Day> done_on;
-    if (const auto it = completions.find(uid);
-        it != completions.end() && it->second.size() >= static_cast<std::size_t>(ob.min_count))
-      done_on = it->second[static_cast<std::size_t>(ob.min_count) - 1];
+    if (const auto it = completions.find(uid); it != completions.end())
+      done_on = done_day(it->second, ob.min_count);
     if (!flag_due(o, done_on, today, grace)) return;
     const FlagInput in = describe_miss(ctx, o, std::move(uid));
     const std::string when = !by_step.empty() ? "，到" + by_step

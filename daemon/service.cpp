@@ -14,6 +14,7 @@
 #include "daemon/crypto.hpp"
 #include "daemon/deliveries.hpp"
 #include "daemon/flags.hpp"
+#include "daemon/report.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/parallel.hpp"
 
@@ -492,6 +493,8 @@ Response Service::handle(const Request& req) {
     res = api_deliveries(req);
   } else if (path == "/api/v1/flags") {
     res = api_flags(req);
+  } else if (path == "/api/v1/reports") {
+    res = api_reports(req);
   } else if (path.rfind("/api/v1/flags/", 0) == 0) {
     res = api_flag_step(req, path.substr(14));
   } else {
@@ -899,6 +902,71 @@ Response Service::api_flags(const Request& req) {
   for (const FlagRecord& flag : store_.flags(f)) list.push_back(flag_json(flag, store_.flag_transitions(flag.id)));
   const std::size_t count = list.size();
   Response r = json(req, http::status::ok, Json{{"count", count}, {"flags", std::move(list)}});
+  r.set(http::field::cache_control, "no-store");
+  return r;
+}
+
+// GET /api/v1/reports?year=Y[&org=ID][&format=json|csv]: an administrator's token reports on
+// any organisation or the whole tree; an organisation's API token on its own subtree only.
+Response Service::api_reports(const Request& req) {
+  if (req.method() != http::verb::get) return json_method_not_allowed(req, "GET");
+  const auto token = bearer(req);
+  if (!token)
+    return json_error(req, http::status::unauthorized,
+                      "an administrator's or an organisation's API token is required (Authorization: Bearer ...)");
+  if (token->subject_kind == "person")
+    return json_error(req, http::status::forbidden,
+                      "reports need an administrator's or an organisation's token, not a person's");
+  auto params = query_params(req);
+  if (!params) return json_error(req, http::status::bad_request, "malformed query string");
+  for (const auto& [name, value] : *params)
+    if (name != "year" && name != "org" && name != "format")
+      return json_error(req, http::status::bad_request,
+                        "unknown parameter '" + name + "'; accepted: year, org, format");
+  const std::string& year_text = (*params)["year"];
+  const std::optional<int> year = parse_report_year(year_text);
+  if (!year) return json_error(req, http::status::bad_request, "'year' is required: four digits, e.g. year=2026");
+  const std::string format = (*params)["format"].empty() ? "json" : (*params)["format"];
+  if (format != "json" && format != "csv")
+    return json_error(req, http::status::bad_request, "'format' must be json or csv");
+  const Config& c = snapshot_->config();
+  std::string org = (*params)["org"];
+  if (!org.empty() && !c.org_index.count(org)) return json_error(req, http::status::not_found, "unknown org '" + org + "'");
+  if (token->subject_kind == "org") {
+    const auto own = c.org_index.find(token->subject);
+    if (own == c.org_index.end())
+      return json_error(req, http::status::forbidden, "this token's organisation is no longer in the configuration");
+    if (org.empty()) org = token->subject;
+    // Its own subtree: the token's organisation is org or one of its ancestors.
+    bool inside = false;
+    for (std::int32_t o = c.org_index.at(org); o >= 0 && !inside; o = c.orgs[static_cast<std::size_t>(o)].parent)
+      inside = o == own->second;
+    if (!inside)
+      return json_error(req, http::status::forbidden, "an organisation's token reports only on its own subtree");
+  }
+  const std::int32_t root = org.empty() ? -1 : c.org_index.at(org);
+  // The snapshot's blocks hold the horizon; a year outside it is derived for this request.
+  const Day from = make_day(*year, 1, 1), to = make_day(*year, 12, 31);
+  Expansion derived;
+  std::vector<const Expansion*> parts;
+  if (from >= snapshot_->horizon_from() && to <= snapshot_->horizon_to()) {
+    for (const std::int32_t o : subtree(c, root)) parts.push_back(&snapshot_->for_org(o));
+  } else {
+    derived = snapshot_->expander().expand(from, to);
+    parts.push_back(&derived);
+  }
+  const ReportStore known{store_.completion_days(), store_.flags({})};
+  const Report report = build_report(c, snapshot_->expander(), parts, known, *year, today(), root);
+  Response r;
+  if (format == "csv") {
+    std::ostringstream csv;
+    print_report_csv(c, report, csv);
+    r = make_response(req, http::status::ok, csv.str(), "text/csv; charset=utf-8");
+    r.set(http::field::content_disposition,
+          "attachment; filename=\"report-" + year_text + (org.empty() ? "" : "-" + org) + ".csv\"");
+  } else {
+    r = json(req, http::status::ok, report_json(c, report));
+  }
   r.set(http::field::cache_control, "no-store");
   return r;
 }

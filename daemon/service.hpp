@@ -76,6 +76,7 @@ class Service {
   Response api_occurrences(const Request& req);
   Response api_deliveries(const Request& req);
   Response api_flags(const Request& req);
+  Response api_reports(const Request& req);
   Response api_flag_step(const Request& req, const std::string& rest);
   std::variant<TokenRecord, Response> admin(const Request& req);
   Response metrics(const Request& req);

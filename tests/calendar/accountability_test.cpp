@@ -125,6 +125,16 @@ TEST(OccurrenceStateTest, OpenCompletedAndGrace) {
   EXPECT_EQ(occurrence_state_name(OccurrenceState::late), "late");
 }
 
+// "不少于两次": done on the day of the second completion; one alone is not done.
+TEST(OccurrenceStateTest, DoneDayIsTheCompletionReachingTheCount) {
+  const std::vector<Day> days{day("2027-03-01"), day("2027-06-01"), day("2027-07-01")};
+  EXPECT_EQ(done_day(days, 1), day("2027-03-01"));
+  EXPECT_EQ(done_day(days, 2), day("2027-06-01"));
+  EXPECT_EQ(done_day({day("2027-03-01")}, 2), std::nullopt);
+  EXPECT_EQ(done_day({}, 1), std::nullopt);
+  EXPECT_EQ(done_day(days, 0), day("2027-03-01"));  // a count below one means once
+}
+
 // --- flag_due -------------------------------------------------------------------------------
 
 TEST_F(AccountabilityTest, FlagDueOnlyAfterTheGracePeriod) {
