@@ -458,8 +458,8 @@ std::optional<StateContext> open_state(const Args& a, std::ostream& err) {
   auto r = load(a, err);
   if (!r) return std::nullopt;
   StateContext ctx{std::move(*r), {}, nullptr, nullptr};
-  ctx.clock.offset_seconds = clock_offset(a, ctx.config());
-  const std::string path = database_path(ctx.config().daemon.database, a.get("--database"));
+  ctx.clock.offset_seconds = clock_offset(a, *ctx.loaded.config);
+  const std::string path = database_path(ctx.loaded.config->daemon.database, a.get("--database"));
   try {
     ctx.store = std::make_unique<Store>(path);
   } catch (const StoreError& e) {

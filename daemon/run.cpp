@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <thread>
+#include <unordered_set>
 
 #include "daemon/events.hpp"
 #include "daemon/flagger.hpp"
@@ -130,6 +131,9 @@ int run_daemon(const RunOptions& opt) {
   }
   // Events recorded at run time join the configuration's [[event]]s (daemon/events.hpp).
   std::string events_seen = store->events_revision();
+  // The occurrences of the stored events installed last: one that is new gets a catch-up plan.
+  std::unordered_set<std::string> event_occurrences;
+  for (const EventRecord& e : store->events()) event_occurrences.insert(e.occurrence);
   std::shared_ptr<const Config> base_config = first.config;
   auto step = SteadyClock::now();
   std::vector<std::string> skipped;
@@ -202,7 +206,7 @@ int run_daemon(const RunOptions& opt) {
       auto loaded = std::make_shared<Loaded>(load(opt, today, load_cache, previous.get(), *events, std::move(base),
                                                   std::move(reminders)));
       previous.reset();
-      net::post(io, [&, loaded, reparse, t_start] {
+      net::post(io, [&, loaded, reparse, t_start, events] {
         reloading = false;
         if (stopping) return;
         for (const auto& line : loaded->skipped_events) log(4, line);
@@ -219,6 +223,16 @@ int run_daemon(const RunOptions& opt) {
             flagger.install(loaded->snapshot, loaded->reminders);
             base_config = loaded->base;
             reminder_data = loaded->reminders;
+            std::unordered_set<std::string> now_live;
+            std::vector<std::string> added;
+            Day earliest = service.today();
+            for (const EventRecord& e : *events) {
+              now_live.insert(e.occurrence);
+              if (!event_occurrences.count(e.occurrence)) added.push_back(e.occurrence), earliest = std::min(earliest, e.date);
+            }
+            event_occurrences = std::move(now_live);
+            // Steps of a new event's duty that fell between the event and now are caught up.
+            scheduler.catch_up(added, notify::to_unix({earliest, 0}, offset));
             if (reparse) service.reload_succeeded();
             loaded->snapshot.reset();
             malloc_trim(0);  // the previous snapshot and the diff texts are gone
