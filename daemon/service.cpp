@@ -148,6 +148,17 @@ std::optional<Response> string_fields(const Request& req, const std::vector<std:
   return std::nullopt;
 }
 
+// "{id}/{step}" of a path under /api/v1/flags/ or /api/v1/events/: the id (digits, at most 18)
+// and the step; nullopt when the id is not a number.
+std::optional<std::pair<std::int64_t, std::string>> id_and_step(const std::string& rest) {
+  const auto slash = rest.find('/');
+  const std::string id_text = rest.substr(0, slash);
+  const bool numeric = !id_text.empty() && id_text.size() <= 18 &&
+                       std::all_of(id_text.begin(), id_text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!numeric) return std::nullopt;
+  return std::make_pair(std::stoll(id_text), slash == std::string::npos ? std::string() : rest.substr(slash + 1));
+}
+
 // 404 for an unknown org, person, obligation or event; 409 for a duplicate or a second withdrawal.
 Response event_error(const Request& req, const EventError& e) {
   switch (e.kind) {
@@ -893,18 +904,15 @@ Response Service::api_flags(const Request& req) {
 
 // POST /api/v1/flags/{id}/advance and /api/v1/flags/{id}/dismiss: `rest` is "{id}/{step}".
 Response Service::api_flag_step(const Request& req, const std::string& rest) {
-  const auto slash = rest.find('/');
-  const std::string id_text = rest.substr(0, slash);
-  const std::string step = slash == std::string::npos ? "" : rest.substr(slash + 1);
-  const bool numeric = !id_text.empty() && id_text.size() <= 18 &&
-                       std::all_of(id_text.begin(), id_text.end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (!numeric || (step != "advance" && step != "dismiss"))
+  const auto path = id_and_step(rest);
+  const std::string step = path ? path->second : "";
+  if (!path || (step != "advance" && step != "dismiss"))
     return json_error(req, http::status::not_found,
                       "unknown path; use POST /api/v1/flags/{id}/advance or /api/v1/flags/{id}/dismiss");
   if (req.method() != http::verb::post) return json_method_not_allowed(req, "POST");
   auto who = admin(req);
   if (auto* refused = std::get_if<Response>(&who)) return std::move(*refused);
-  const std::int64_t id = std::stoll(id_text);
+  const std::int64_t id = path->first;
   std::map<std::string, std::string> fields;
   if (auto bad = string_fields(req, {"reason", "measure", "decided_on"}, fields)) return std::move(*bad);
   std::optional<Day> decided_on;
@@ -1002,11 +1010,8 @@ Response Service::api_events(const Request& req) {
 
 // POST /api/v1/events/{id}/withdraw {"reason": "..."}: administrators only.
 Response Service::api_event_withdraw(const Request& req, const std::string& rest) {
-  const auto slash = rest.find('/');
-  const std::string id_text = rest.substr(0, slash);
-  const bool numeric = !id_text.empty() && id_text.size() <= 18 &&
-                       std::all_of(id_text.begin(), id_text.end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (!numeric || slash == std::string::npos || rest.substr(slash + 1) != "withdraw")
+  const auto path = id_and_step(rest);
+  if (!path || path->second != "withdraw")
     return json_error(req, http::status::not_found, "unknown path; use POST /api/v1/events/{id}/withdraw");
   if (req.method() != http::verb::post) return json_method_not_allowed(req, "POST");
   auto who = admin(req);
@@ -1014,7 +1019,7 @@ Response Service::api_event_withdraw(const Request& req, const std::string& rest
   std::map<std::string, std::string> fields;
   if (auto bad = string_fields(req, {"reason"}, fields)) return std::move(*bad);
   try {
-    const EventRecord e = store_.withdraw_event(std::stoll(id_text), "admin:token-" + std::to_string(std::get<TokenRecord>(who).id),
+    const EventRecord e = store_.withdraw_event(path->first, "admin:token-" + std::to_string(std::get<TokenRecord>(who).id),
                                                 fields["reason"], iso_utc(clock_.now()));
     data_version_ = -1;
     if (events_changed_) events_changed_();
