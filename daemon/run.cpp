@@ -188,13 +188,15 @@ int run_daemon(const RunOptions& opt) {
   auto finish_worker = [&] {
     if (worker.joinable()) worker.join();
   };
-  // Whether the stored events changed while a derivation was running: derive again after it.
-  bool events_pending = false;
+  // Whether the stored events changed, or a SIGHUP came, while a derivation for changed events
+  // was running: derive again (or reload) after it.
+  bool events_pending = false, reparse_pending = false, reparsing = false;
   std::function<void()> events_changed;
   // A reload (`reparse`: the configuration files are read again, on SIGHUP) or a re-derivation
   // for changed stored events, on a worker thread; the result is installed on the loop.
   std::function<void(bool)> start_derive = [&](bool reparse) {
     reloading = true;
+    reparsing = reparse;
     finish_worker();
     const Day today = service.today();
     events_seen = store->events_revision();  // before reading them: a later change is seen again
@@ -255,7 +257,12 @@ int run_daemon(const RunOptions& opt) {
             }
           }
         }
-        if (events_pending) {
+        if (reparse_pending) {
+          reparse_pending = false, events_pending = false;
+          sd::notify("RELOADING=1\nSTATUS=reloading configuration");
+          log(6, "reloading " + opt.config_path);
+          start_derive(true);  // reads the events again too
+        } else if (events_pending) {
           events_pending = false;
           events_changed();
         }
@@ -298,7 +305,10 @@ int run_daemon(const RunOptions& opt) {
     signals.async_wait([&](const boost::system::error_code& ec, int signo) {
       if (ec) return;
       if (signo == SIGHUP) {
-        if (reloading || stopping) {
+        if (reloading && !reparsing && !stopping) {
+          reparse_pending = true;  // after the derivation for changed events
+          log(6, "SIGHUP: reloading after the running derivation for changed events");
+        } else if (reloading || stopping) {
           log(4, "reload already in progress; SIGHUP ignored");
         } else {
           sd::notify("RELOADING=1\nSTATUS=reloading configuration");
