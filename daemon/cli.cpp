@@ -12,6 +12,7 @@
 #include "calendar/ical_feed.hpp"
 #include "config/loader.hpp"
 #include "daemon/deliveries.hpp"
+#include "daemon/events.hpp"
 #include "daemon/flags.hpp"
 #include "daemon/reminder_data.hpp"
 #include "daemon/report.hpp"
@@ -70,6 +71,15 @@ const char* kUsage =
     "      the annual report (第二十一条, 第二十五条): per organisation and per post held, duties\n"
     "      due, done on time, done late, missed, open flags by 第二十七条 item and grade, decided\n"
     "      measures; as of today (default year: today's), for ID and its subtree\n"
+    "  event add -c FILE --org ID [--person ID] (--kind K | --obligation ID) --date DATE\n"
+    "            [--note TEXT]\n"
+    "      record an event that triggers a duty; K is incident (第六条第（九）项),\n"
+    "      family-event (第七条第（十一）项 / 第八条第（九）项, needs --person) or promotion\n"
+    "      (第十条第（五）项); a running daemon picks it up within seconds\n"
+    "  event list -c FILE [--all] [--format table|json]\n"
+    "      events recorded at run time (--all: withdrawn ones too)\n"
+    "  event withdraw -c FILE ID --reason TEXT\n"
+    "      withdraw a mistaken event: its occurrence disappears, its reminders are cancelled\n"
     "\n"
     "State commands take --database PATH (default: [daemon] database). DATE is YYYY-MM-DD;\n"
     "DATETIME is YYYY-MM-DDTHH:MM:SS or YYYY-MM-DD in the configured time zone.\n";
@@ -98,7 +108,7 @@ Args parse_args(const std::vector<std::string>& argv) {
                                                    "--note", "--id", "--occurrence", "--done-on",
                                                    "--document-number", "--minutes", "--evidence",
                                                    "--status", "--reason", "--measure", "--decided-on",
-                                                   "--year"};
+                                                   "--year", "--date", "--obligation"};
   static const std::vector<std::string> flags{"--all", "--help", "-h", "--admin"};
   Args a;
   for (std::size_t i = 0; i < argv.size(); ++i) {
@@ -444,21 +454,26 @@ struct StateContext {
   LoadResult loaded;
   Clock clock;
   std::unique_ptr<Store> store;
-  const Config& config() const { return *loaded.config; }
+  // The configuration with the events recorded at run time merged in, as the daemon serves it.
+  std::shared_ptr<const Config> served;
+  const Config& config() const { return *served; }
 };
 
 std::optional<StateContext> open_state(const Args& a, std::ostream& err) {
   auto r = load(a, err);
   if (!r) return std::nullopt;
-  StateContext ctx{std::move(*r), {}, nullptr};
-  ctx.clock.offset_seconds = clock_offset(a, ctx.config());
-  const std::string path = database_path(ctx.config().daemon.database, a.get("--database"));
+  StateContext ctx{std::move(*r), {}, nullptr, nullptr};
+  ctx.clock.offset_seconds = clock_offset(a, *ctx.loaded.config);
+  const std::string path = database_path(ctx.loaded.config->daemon.database, a.get("--database"));
   try {
     ctx.store = std::make_unique<Store>(path);
   } catch (const StoreError& e) {
     err << "dutyd: " << e.what() << "\n";
     return std::nullopt;
   }
+  std::vector<std::string> skipped;
+  ctx.served = with_stored_events(ctx.loaded.config, ctx.store->events(), &skipped);
+  for (const auto& s : skipped) err << "dutyd: warning: " << s << "\n";
   return ctx;
 }
 
@@ -565,7 +580,7 @@ int cmd_complete_or_link(const Args& a, std::ostream& out, std::ostream& err, bo
   const Config& c = ctx->config();
   const std::int32_t offset = utc_offset_of(c.timezone, ctx->clock.now());
   const Day today = local_day(ctx->clock.now(), offset);
-  const Snapshot snap(ctx->loaded.config, today);
+  const Snapshot snap(ctx->served, today);
   const std::string uid = a.get("--occurrence");
   const auto found = snap.find(uid);
   if (!found) {
@@ -748,6 +763,73 @@ int cmd_flag(const Args& a, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+int cmd_event(const Args& a, std::ostream& out, std::ostream& err) {
+  const std::string sub = a.positional.empty() ? "" : a.positional[0];
+  if (sub != "add" && sub != "list" && sub != "withdraw") throw UsageError("event needs add, list or withdraw");
+  auto text_option = [&](const char* key) {
+    auto v = clean_text(a.get(key));
+    if (!v) throw UsageError(std::string(key) + " is not valid UTF-8 text");
+    return *v;
+  };
+  if (sub == "list") {
+    const std::string format = format_option(a, {"table", "json"});
+    auto ctx = open_state(a, err);
+    if (!ctx) return kExitConfig;
+    print_events(ctx->config(), ctx->store->events(a.has("--all")), format == "json", out);
+    return 0;
+  }
+  if (sub == "withdraw") {
+    const std::string id_text = a.positional.size() > 1 ? a.positional[1] : a.get("--id");
+    char* end = nullptr;
+    const long long id = std::strtoll(id_text.c_str(), &end, 10);
+    if (id_text.empty() || !end || *end || id <= 0)
+      throw UsageError("event withdraw needs the event's number: `dutyd event withdraw -c FILE ID --reason TEXT` "
+                       "(see `dutyd event list`)");
+    const std::string reason = text_option("--reason");
+    if (reason.find_first_not_of(" \t\n") == std::string::npos)
+      throw UsageError("event withdraw needs --reason TEXT: why the event is withdrawn, e.g. 录入错误");
+    auto ctx = open_state(a, err);
+    if (!ctx) return kExitConfig;
+    try {
+      const EventRecord e = ctx->store->withdraw_event(id, cli_actor(), reason, iso_utc(ctx->clock.now()));
+      out << "withdrew event " << e.id << ": " << e.occurrence << "\n";
+    } catch (const EventError& e) {
+      err << "dutyd: " << e.what() << "\n";
+      return 1;
+    }
+    return 0;
+  }
+  if (a.positional.size() > 1) throw UsageError("event add takes no positional arguments");
+  EventRequest r;
+  r.kind = a.get("--kind");
+  r.obligation = a.get("--obligation");
+  r.org = a.get("--org");
+  r.person = a.get("--person");
+  r.date = a.get("--date");
+  r.note = text_option("--note");
+  if (r.org.empty()) throw UsageError("event add needs --org ID");
+  if (r.date.empty()) throw UsageError("event add needs --date DATE, the day the event happened");
+  if (r.kind.empty() == r.obligation.empty())
+    throw UsageError("event add needs exactly one of --kind incident|family-event|promotion and --obligation ID");
+  auto ctx = open_state(a, err);
+  if (!ctx) return kExitConfig;
+  const std::int64_t now = ctx->clock.now();
+  const Day today = local_day(now, utc_offset_of(ctx->config().timezone, now));
+  try {
+    EventInput in = prepare_event(ctx->config(), r, today);
+    in.created_by = cli_actor();
+    const EventRecord e = ctx->store->add_event(in, iso_utc(now));
+    const Obligation& ob = *ctx->config().find_obligation(e.obligation);
+    out << "recorded event " << e.id << ": " << e.occurrence << "\n"
+        << "  " << citation(ob.article, ob.item) << " " << ob.title << ", due " << format_day(e.date + ob.deadline_days)
+        << " (" << ob.deadline_days << " days after " << format_day(e.date) << ")\n";
+  } catch (const EventError& e) {
+    err << "dutyd: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
@@ -766,6 +848,7 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
     if (a.command == "flags") return cmd_flags(a, out, err);
     if (a.command == "flag") return cmd_flag(a, out, err);
     if (a.command == "report") return cmd_report(a, out, err);
+    if (a.command == "event") return cmd_event(a, out, err);
     if (a.command == "run") return cmd_run(a, out, err);
     if (a.command == "token") return cmd_token(a, out, err);
     if (a.command == "complete") return cmd_complete_or_link(a, out, err, false);

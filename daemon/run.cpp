@@ -9,7 +9,9 @@
 #include <cstdlib>
 #include <iostream>
 #include <thread>
+#include <unordered_set>
 
+#include "daemon/events.hpp"
 #include "daemon/flagger.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/reminder_data.hpp"
@@ -25,9 +27,11 @@ void log(int priority, const std::string& message) {
 }
 
 struct Loaded {
+  std::shared_ptr<const Config> base;  // the configuration files' model, without stored events
   std::shared_ptr<const Snapshot> snapshot;
   std::shared_ptr<const ReminderData> reminders;
   std::vector<std::string> errors;
+  std::vector<std::string> skipped_events;
   double parse_seconds = 0, derive_seconds = 0;
   std::size_t files_parsed = 0, files_reused = 0;
 };
@@ -42,10 +46,21 @@ std::string fixed(double v) {
   return buf;
 }
 
-// Reads and validates the whole configuration and derives its snapshot. Runs on a worker
-// thread for reloads; touches no shared state.
-Loaded load(const RunOptions& opt, Day today, LoadCache& cache, const Snapshot* previous) {
+// Reads and validates the whole configuration (or, with `base`, takes the one already read), merges
+// the stored events in and derives the snapshot. Runs on a worker thread; touches no shared state.
+Loaded load(const RunOptions& opt, Day today, LoadCache& cache, const Snapshot* previous,
+            const std::vector<EventRecord>& events, std::shared_ptr<const Config> base,
+            std::shared_ptr<const ReminderData> reminders_in) {
   Loaded out;
+  if (base) {  // only the stored events changed
+    out.base = std::move(base);
+    out.reminders = std::move(reminders_in);
+    const auto t0 = SteadyClock::now();
+    out.snapshot = std::make_shared<const Snapshot>(with_stored_events(out.base, events, &out.skipped_events),
+                                                    today, previous);
+    out.derive_seconds = seconds_since(t0);
+    return out;
+  }
   auto t0 = SteadyClock::now();
   LoadResult r = load_config(opt.config_path, {opt.catalogue_path}, &cache);
   out.parse_seconds = seconds_since(t0);
@@ -60,8 +75,10 @@ Loaded load(const RunOptions& opt, Day today, LoadCache& cache, const Snapshot* 
     if (d.severity == Severity::error) out.errors.push_back(format(d));
   if (diags.error_count()) return out;
   out.reminders = std::move(reminders);
+  out.base = r.config;
   t0 = SteadyClock::now();
-  out.snapshot = std::make_shared<const Snapshot>(r.config, today, previous);
+  out.snapshot = std::make_shared<const Snapshot>(with_stored_events(out.base, events, &out.skipped_events),
+                                                  today, previous);
   out.derive_seconds = seconds_since(t0);
   malloc_trim(0);  // the TOML documents are gone: give their memory back
   return out;
@@ -103,13 +120,8 @@ int run_daemon(const RunOptions& opt) {
   }
   const double parse_seconds = seconds_since(started);
   const std::int32_t offset = utc_offset_of(first.config->timezone, clock.now());
-  auto step = SteadyClock::now();
-  auto snapshot = std::make_shared<const Snapshot>(first.config, local_day(clock.now(), offset));
-  const double derive_seconds = seconds_since(step);
-  first = {};
-  malloc_trim(0);
 
-  const std::string db_path = database_path(snapshot->config().daemon.database, opt.database);
+  const std::string db_path = database_path(first.config->daemon.database, opt.database);
   std::unique_ptr<Store> store;
   try {
     store = std::make_unique<Store>(db_path);
@@ -117,6 +129,20 @@ int run_daemon(const RunOptions& opt) {
     log(3, e.what());
     return 1;
   }
+  // Events recorded at run time join the configuration's [[event]]s (daemon/events.hpp).
+  std::string events_seen = store->events_revision();
+  // The occurrences of the stored events installed last: one that is new gets a catch-up plan.
+  std::unordered_set<std::string> event_occurrences;
+  for (const EventRecord& e : store->events()) event_occurrences.insert(e.occurrence);
+  std::shared_ptr<const Config> base_config = first.config;
+  auto step = SteadyClock::now();
+  std::vector<std::string> skipped;
+  auto snapshot = std::make_shared<const Snapshot>(with_stored_events(base_config, store->events(), &skipped),
+                                                   local_day(clock.now(), offset));
+  for (const auto& line : skipped) log(4, line);
+  const double derive_seconds = seconds_since(step);
+  first = {};
+  malloc_trim(0);
   const std::string key = load_link_key(snapshot->config(), *store, iso_utc(clock.now()));
   Service service(*store, clock, key);
   step = SteadyClock::now();
@@ -162,52 +188,132 @@ int run_daemon(const RunOptions& opt) {
   auto finish_worker = [&] {
     if (worker.joinable()) worker.join();
   };
+  // Whether the stored events changed, or a SIGHUP came, while a derivation for changed events
+  // was running: derive again (or reload) after it.
+  bool events_pending = false, reparse_pending = false, reparsing = false;
+  std::function<void()> events_changed;
+  // A reload (`reparse`: the configuration files are read again, on SIGHUP) or a re-derivation
+  // for changed stored events, on a worker thread; the result is installed on the loop.
+  std::function<void(bool)> start_derive = [&](bool reparse) {
+    reloading = true;
+    reparsing = reparse;
+    finish_worker();
+    const Day today = service.today();
+    events_seen = store->events_revision();  // before reading them: a later change is seen again
+    auto events = std::make_shared<std::vector<EventRecord>>(store->events());
+    const auto t_start = SteadyClock::now();
+    // The snapshot being served lends the blocks of unchanged organisations.
+    worker = std::thread([&, today, reparse, events, t_start, previous = service.snapshot_ptr(),
+                          base = reparse ? nullptr : base_config, reminders = reminder_data]() mutable {
+      auto loaded = std::make_shared<Loaded>(load(opt, today, load_cache, previous.get(), *events, std::move(base),
+                                                  std::move(reminders)));
+      previous.reset();
+      net::post(io, [&, loaded, reparse, t_start, events] {
+        reloading = false;
+        if (stopping) return;
+        for (const auto& line : loaded->skipped_events) log(4, line);
+        if (!loaded->snapshot) {
+          for (const auto& e : loaded->errors) log(3, "reload failed: " + e);
+          log(3, "reload failed; still serving the previous configuration");
+          service.reload_failed();
+          sd::notify("READY=1\nSTATUS=reload failed; serving the previous configuration");
+        } else {
+          try {
+            const auto t0 = SteadyClock::now();
+            service.install(loaded->snapshot, reparse ? "config.reload" : "events.change");
+            scheduler.install(loaded->snapshot, loaded->reminders);
+            flagger.install(loaded->snapshot, loaded->reminders);
+            base_config = loaded->base;
+            reminder_data = loaded->reminders;
+            std::unordered_set<std::string> now_live;
+            std::vector<std::string> added;
+            Day earliest = service.today();
+            for (const EventRecord& e : *events) {
+              now_live.insert(e.occurrence);
+              if (!event_occurrences.count(e.occurrence)) added.push_back(e.occurrence), earliest = std::min(earliest, e.date);
+            }
+            event_occurrences = std::move(now_live);
+            // Steps of a new event's duty that fell between the event and now are caught up.
+            scheduler.catch_up(added, notify::to_unix({earliest, 0}, offset));
+            if (reparse) service.reload_succeeded();
+            loaded->snapshot.reset();
+            malloc_trim(0);  // the previous snapshot and the diff texts are gone
+            if (reparse) {
+              log(6, "reloaded: parsed in " + fixed(loaded->parse_seconds) + " s (" +
+                         std::to_string(loaded->files_parsed) + " changed file(s) parsed, " +
+                         std::to_string(loaded->files_reused) + " unchanged), derived in " +
+                         fixed(loaded->derive_seconds) + " s, stored in " + fixed(seconds_since(t0)) + " s");
+              sd::notify("READY=1\nSTATUS=serving (reloaded)");
+            } else {
+              log(6, "events changed: derived in " + fixed(loaded->derive_seconds) + " s, stored in " +
+                         fixed(seconds_since(t0)) + " s, " + fixed(seconds_since(t_start)) + " s after the change was seen");
+            }
+          } catch (const std::exception& e) {
+            log(3, std::string(reparse ? "reload" : "re-derivation for changed events") + " failed while storing: " +
+                       e.what());
+            if (reparse) {
+              service.reload_failed();
+              sd::notify("READY=1\nSTATUS=reload failed; serving the previous configuration");
+            }
+          }
+        }
+        if (reparse_pending) {
+          reparse_pending = false, events_pending = false;
+          sd::notify("RELOADING=1\nSTATUS=reloading configuration");
+          log(6, "reloading " + opt.config_path);
+          start_derive(true);  // reads the events again too
+        } else if (events_pending) {
+          events_pending = false;
+          events_changed();
+        }
+      });
+    });
+  };
+  events_changed = [&] {
+    if (stopping) return;
+    if (reloading) {
+      events_pending = true;
+    } else if (store->events_revision() != events_seen) {
+      log(6, "events recorded at run time changed; deriving again");
+      start_derive(false);
+    }
+  };
+  service.on_events_changed([&] { events_changed(); });
+  // The CLI commits to the same database: one stat() of the WAL a second, and a query only
+  // when it changed.
+  net::steady_timer events_poll(io);
+  FileStamp events_stamp = FileStamp::of(db_path + "-wal");
+  std::function<void()> poll_events;
+  poll_events = [&] {
+    events_poll.expires_after(std::chrono::seconds(1));
+    events_poll.async_wait([&](const boost::system::error_code& ec) {
+      if (ec || stopping) return;
+      const FileStamp now_stamp = FileStamp::of(db_path + "-wal");
+      if (!(now_stamp == events_stamp)) {
+        events_stamp = now_stamp;
+        try {
+          events_changed();
+        } catch (const std::exception& e) {
+          log(3, std::string("cannot read the stored events: ") + e.what());
+        }
+      }
+      poll_events();
+    });
+  };
+  poll_events();
   wait_signal = [&] {
     signals.async_wait([&](const boost::system::error_code& ec, int signo) {
       if (ec) return;
       if (signo == SIGHUP) {
-        if (reloading || stopping) {
+        if (reloading && !reparsing && !stopping) {
+          reparse_pending = true;  // after the derivation for changed events
+          log(6, "SIGHUP: reloading after the running derivation for changed events");
+        } else if (reloading || stopping) {
           log(4, "reload already in progress; SIGHUP ignored");
         } else {
-          reloading = true;
           sd::notify("RELOADING=1\nSTATUS=reloading configuration");
           log(6, "reloading " + opt.config_path);
-          finish_worker();
-          const Day today = service.today();
-          // The snapshot being served lends the blocks of unchanged organisations.
-          worker = std::thread([&, today, previous = service.snapshot_ptr()]() mutable {
-            auto loaded = std::make_shared<Loaded>(load(opt, today, load_cache, previous.get()));
-            previous.reset();
-            net::post(io, [&, loaded] {
-              reloading = false;
-              if (stopping) return;
-              if (!loaded->snapshot) {
-                for (const auto& e : loaded->errors) log(3, "reload failed: " + e);
-                log(3, "reload failed; still serving the previous configuration");
-                service.reload_failed();
-                sd::notify("READY=1\nSTATUS=reload failed; serving the previous configuration");
-                return;
-              }
-              try {
-                const auto t0 = SteadyClock::now();
-                service.install(loaded->snapshot, "config.reload");
-                scheduler.install(loaded->snapshot, loaded->reminders);
-                flagger.install(loaded->snapshot, loaded->reminders);
-                service.reload_succeeded();
-                loaded->snapshot.reset();
-                malloc_trim(0);  // the previous snapshot and the diff texts are gone
-                log(6, "reloaded: parsed in " + fixed(loaded->parse_seconds) + " s (" +
-                           std::to_string(loaded->files_parsed) + " changed file(s) parsed, " +
-                           std::to_string(loaded->files_reused) + " unchanged), derived in " +
-                           fixed(loaded->derive_seconds) + " s, stored in " + fixed(seconds_since(t0)) + " s");
-                sd::notify("READY=1\nSTATUS=serving (reloaded)");
-              } catch (const std::exception& e) {
-                log(3, std::string("reload failed while storing: ") + e.what());
-                service.reload_failed();
-                sd::notify("READY=1\nSTATUS=reload failed; serving the previous configuration");
-              }
-            });
-          });
+          start_derive(true);
         }
       } else {
         stopping = true;
@@ -219,6 +325,7 @@ int run_daemon(const RunOptions& opt) {
         signals.cancel();
         watchdog.cancel();
         daily.cancel();
+        events_poll.cancel();
         return;
       }
       wait_signal();

@@ -285,7 +285,9 @@ void Scheduler::launch_plan(std::vector<PlanRange> ranges, std::int64_t new_plan
       Store store(path);
       for (const PlanRange& r : ranges) {
         const auto t0 = std::chrono::steady_clock::now();
-        const std::vector<OutboxEntry> entries = plan_entries(*snapshot, planner, reach, offset, r, cancel_);
+        std::vector<OutboxEntry> entries = plan_entries(*snapshot, planner, reach, offset, r, cancel_);
+        if (r.only)
+          std::erase_if(entries, [&](const OutboxEntry& e) { return !r.only->count(e.occurrence); });
         if (cancel_) break;
         const Store::Enqueued e = entries.empty() ? Store::Enqueued{} : store.enqueue_deliveries(entries, now, r.catch_up);
         result->added += e.added;
@@ -331,11 +333,31 @@ void Scheduler::on_planned(const PlanResult& r) {
     ready_ = true;
     log_(6, "reminders: planned through " + iso_utc(planned_until_) + "; sending");
   }
+  std::vector<PlanRange> next;
+  if (!catch_up_wanted_.empty()) {
+    next.push_back({catch_up_from_, clock_.now(), true,
+                    std::make_shared<const std::unordered_set<std::string>>(std::move(catch_up_wanted_))});
+    catch_up_wanted_.clear();
+  }
   if (replan_wanted_) {
     replan_wanted_ = false;
-    if (planned_until_ > clock_.now()) launch_plan({{clock_.now(), planned_until_, false}}, 0, false);
+    if (planned_until_ > clock_.now()) next.push_back({clock_.now(), planned_until_, false});
   }
+  if (!next.empty()) launch_plan(std::move(next), 0, false);
   tick();
+}
+
+void Scheduler::catch_up(const std::vector<std::string>& occurrences, std::int64_t from) {
+  if (occurrences.empty() || stopping_) return;
+  catch_up_from_ = catch_up_wanted_.empty() ? from : std::min(catch_up_from_, from);
+  catch_up_wanted_.insert(occurrences.begin(), occurrences.end());
+  // Before start() the start's own plan covers them; while a plan runs, on_planned() follows up.
+  if (!started_ || planning_) return;
+  const std::int64_t now = clock_.now();
+  launch_plan({{std::min(catch_up_from_, now), now, true,
+                std::make_shared<const std::unordered_set<std::string>>(std::move(catch_up_wanted_))}},
+              0, false);
+  catch_up_wanted_.clear();
 }
 
 // Rows are written through the end of the next local day, and again each time less than half

@@ -24,6 +24,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "daemon/channels.hpp"
@@ -59,6 +60,11 @@ class Scheduler {
   // A new snapshot (start or reload) and its reminder data: channels and credentials are read
   // again, the planner rebuilt and the rows of the planned period written again (idempotent).
   void install(std::shared_ptr<const Snapshot> snapshot, std::shared_ptr<const ReminderData> data);
+  // Occurrences that appeared while running (events recorded at run time, see daemon/events.hpp),
+  // after the install of the snapshot that has them: their steps from `from` until now are
+  // planned as a catch-up (per recipient and channel only the latest missed step goes out), as
+  // at a start after downtime; later steps are planned like any other.
+  void catch_up(const std::vector<std::string>& occurrences, std::int64_t from);
   // Once, after the first install: requeues interrupted rows, plans the catch-up and starts.
   void start();
   // No new sends; claimed rows not yet handed to a worker are released; transfers in flight
@@ -97,6 +103,8 @@ class Scheduler {
   struct PlanRange {
     std::int64_t from = 0, until = 0;
     bool catch_up = false;
+    // Only these occurrences' rows (null: every occurrence's).
+    std::shared_ptr<const std::unordered_set<std::string>> only;
   };
   struct PlanResult {
     std::vector<std::string> lines;  // for the log, written by the loop
@@ -147,6 +155,8 @@ class Scheduler {
   bool started_ = false, stopping_ = false;
   bool ready_ = false;           // the first plan (catch-up, coalescing) is written
   bool planning_ = false, replan_wanted_ = false;
+  std::unordered_set<std::string> catch_up_wanted_;  // see catch_up(); planned after the plan running
+  std::int64_t catch_up_from_ = 0;
   std::int64_t plan_retry_at_ = 0;
   std::atomic<bool> cancel_{false};
   std::thread planning_thread_;

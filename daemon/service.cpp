@@ -13,6 +13,7 @@
 #include "calendar/accountability.hpp"
 #include "daemon/crypto.hpp"
 #include "daemon/deliveries.hpp"
+#include "daemon/events.hpp"
 #include "daemon/flags.hpp"
 #include "daemon/report.hpp"
 #include "daemon/http_server.hpp"
@@ -119,6 +120,55 @@ Response json_method_not_allowed(const Request& req, const char* method) {
   Response r = json_error(req, http::status::method_not_allowed, std::string("use ") + method);
   r.set(http::field::allow, method);
   return r;
+}
+
+// A JSON object body of optional string fields, each cleaned (clean_text) into `fields`; the
+// 400 answer when the body is not that or names a field outside `accepted` (a comma list).
+std::optional<Response> string_fields(const Request& req, const std::vector<std::string>& accepted,
+                                      std::map<std::string, std::string>& fields) {
+  Json body = Json::object();
+  if (!req.body().empty()) {
+    try {
+      body = Json::parse(req.body());
+    } catch (const std::exception&) {
+      return json_error(req, http::status::bad_request, "the body is not valid JSON");
+    }
+  }
+  if (!body.is_object()) return json_error(req, http::status::bad_request, "the body must be a JSON object");
+  for (const auto& [key, value] : body.items()) {
+    if (std::find(accepted.begin(), accepted.end(), key) == accepted.end()) {
+      std::string list;
+      for (const auto& a : accepted) list += (list.empty() ? "" : ", ") + a;
+      return json_error(req, http::status::bad_request, "unknown field '" + key + "'; accepted: " + list);
+    }
+    if (value.is_null()) continue;
+    if (!value.is_string()) return json_error(req, http::status::bad_request, "'" + key + "' must be a string");
+    const auto clean = clean_text(value.get<std::string>());
+    if (!clean) return json_error(req, http::status::bad_request, "'" + key + "' must be valid UTF-8 text");
+    fields[key] = *clean;
+  }
+  return std::nullopt;
+}
+
+// "{id}/{step}" of a path under /api/v1/flags/ or /api/v1/events/: the id (digits, at most 18)
+// and the step; nullopt when the id is not a number.
+std::optional<std::pair<std::int64_t, std::string>> id_and_step(const std::string& rest) {
+  const auto slash = rest.find('/');
+  const std::string id_text = rest.substr(0, slash);
+  const bool numeric = !id_text.empty() && id_text.size() <= 18 &&
+                       std::all_of(id_text.begin(), id_text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!numeric) return std::nullopt;
+  return std::make_pair(std::stoll(id_text), slash == std::string::npos ? std::string() : rest.substr(slash + 1));
+}
+
+// 404 for an unknown org, person, obligation or event; 409 for a duplicate or a second withdrawal.
+Response event_error(const Request& req, const EventError& e) {
+  switch (e.kind) {
+    case EventError::not_found: return json_error(req, http::status::not_found, e.what());
+    case EventError::conflict: return json_error(req, http::status::conflict, e.what());
+    case EventError::invalid: break;
+  }
+  return json_error(req, http::status::bad_request, e.what());
 }
 
 // The parameters of the request target's query string; nullopt when it is malformed.
@@ -497,6 +547,10 @@ Response Service::handle(const Request& req) {
     res = api_reports(req);
   } else if (path.rfind("/api/v1/flags/", 0) == 0) {
     res = api_flag_step(req, path.substr(14));
+  } else if (path == "/api/v1/events") {
+    res = req.method() == http::verb::post ? api_event_add(req) : api_events(req);
+  } else if (path.rfind("/api/v1/events/", 0) == 0) {
+    res = api_event_withdraw(req, path.substr(15));
   } else {
     res = text(req, http::status::not_found, "未找到\n");
   }
@@ -973,37 +1027,17 @@ Response Service::api_reports(const Request& req) {
 
 // POST /api/v1/flags/{id}/advance and /api/v1/flags/{id}/dismiss: `rest` is "{id}/{step}".
 Response Service::api_flag_step(const Request& req, const std::string& rest) {
-  const auto slash = rest.find('/');
-  const std::string id_text = rest.substr(0, slash);
-  const std::string step = slash == std::string::npos ? "" : rest.substr(slash + 1);
-  const bool numeric = !id_text.empty() && id_text.size() <= 18 &&
-                       std::all_of(id_text.begin(), id_text.end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (!numeric || (step != "advance" && step != "dismiss"))
+  const auto path = id_and_step(rest);
+  const std::string step = path ? path->second : "";
+  if (!path || (step != "advance" && step != "dismiss"))
     return json_error(req, http::status::not_found,
                       "unknown path; use POST /api/v1/flags/{id}/advance or /api/v1/flags/{id}/dismiss");
   if (req.method() != http::verb::post) return json_method_not_allowed(req, "POST");
   auto who = admin(req);
   if (auto* refused = std::get_if<Response>(&who)) return std::move(*refused);
-  const std::int64_t id = std::stoll(id_text);
-  Json body = Json::object();
-  if (!req.body().empty()) {
-    try {
-      body = Json::parse(req.body());
-    } catch (const std::exception&) {
-      return json_error(req, http::status::bad_request, "the body is not valid JSON");
-    }
-  }
-  if (!body.is_object()) return json_error(req, http::status::bad_request, "the body must be a JSON object");
+  const std::int64_t id = path->first;
   std::map<std::string, std::string> fields;
-  for (const auto& [key, value] : body.items()) {
-    if (key != "reason" && key != "measure" && key != "decided_on")
-      return json_error(req, http::status::bad_request, "unknown field '" + key + "'; accepted: reason, measure, decided_on");
-    if (value.is_null()) continue;
-    if (!value.is_string()) return json_error(req, http::status::bad_request, "'" + key + "' must be a string");
-    const auto clean = clean_text(value.get<std::string>());
-    if (!clean) return json_error(req, http::status::bad_request, "'" + key + "' must be valid UTF-8 text");
-    fields[key] = *clean;
-  }
+  if (auto bad = string_fields(req, {"reason", "measure", "decided_on"}, fields)) return std::move(*bad);
   std::optional<Day> decided_on;
   if (!fields["decided_on"].empty()) {
     decided_on = parse_day(fields["decided_on"]);
@@ -1031,6 +1065,91 @@ Response Service::api_flag_step(const Request& req, const std::string& rest) {
       case FlagError::invalid: break;
     }
     return json_error(req, http::status::bad_request, e.what());
+  }
+}
+
+// POST /api/v1/events. An administrator token records an event for any organisation; an
+// organisation's token only one whose duty falls to that organisation itself (after --kind has
+// chosen it: a promotion's duty is the organisation department's); a person's token none.
+Response Service::api_event_add(const Request& req) {
+  const auto token = bearer(req);
+  if (!token) return json_error(req, http::status::unauthorized, "a valid API token is required (Authorization: Bearer ...)");
+  if (token->subject_kind == "person")
+    return json_error(req, http::status::forbidden, "events are recorded with an administrator's or an organisation's token");
+  std::map<std::string, std::string> fields;
+  if (auto bad = string_fields(req, {"kind", "obligation", "org", "person", "date", "note"}, fields))
+    return std::move(*bad);
+  EventRequest r{fields["kind"], fields["obligation"], fields["org"], fields["person"], fields["date"], fields["note"]};
+  const Config& c = snapshot_->config();
+  try {
+    EventInput in = prepare_event(c, r, today());
+    if (token->subject_kind == "org") {
+      if (in.org != token->subject)
+        return json_error(req, http::status::forbidden,
+                          "this token belongs to organisation '" + token->subject + "'; the duty falls to '" + in.org +
+                              "': ask an administrator");
+      in.created_by = "org:" + token->subject + ":token-" + std::to_string(token->id);
+    } else {
+      in.created_by = "admin:token-" + std::to_string(token->id);
+    }
+    const EventRecord e = store_.add_event(in, iso_utc(clock_.now()));
+    data_version_ = -1;  // our own commit: pull it like any other
+    if (events_changed_) events_changed_();
+    return json(req, http::status::created, Json{{"event", event_json(c, e)}});
+  } catch (const EventError& e) {
+    return event_error(req, e);
+  }
+}
+
+// GET /api/v1/events[?org=ID&status=active|withdrawn|all]: an organisation's token sees its own.
+Response Service::api_events(const Request& req) {
+  if (req.method() != http::verb::get) return json_method_not_allowed(req, "GET, POST");
+  const auto token = bearer(req);
+  if (!token) return json_error(req, http::status::unauthorized, "a valid API token is required (Authorization: Bearer ...)");
+  if (token->subject_kind == "person")
+    return json_error(req, http::status::forbidden, "events are listed with an administrator's or an organisation's token");
+  auto params = query_params(req);
+  if (!params) return json_error(req, http::status::bad_request, "malformed query string");
+  for (const auto& [name, value] : *params)
+    if (name != "org" && name != "status")
+      return json_error(req, http::status::bad_request, "unknown parameter '" + name + "'; accepted: org, status");
+  const std::string status = (*params)["status"].empty() ? "active" : (*params)["status"];
+  if (status != "active" && status != "withdrawn" && status != "all")
+    return json_error(req, http::status::bad_request, "status must be active, withdrawn or all");
+  std::string org = (*params)["org"];
+  if (token->subject_kind == "org") {
+    if (!org.empty() && org != token->subject)
+      return json_error(req, http::status::forbidden, "this token belongs to another organisation");
+    org = token->subject;
+  }
+  Json list = Json::array();
+  for (const EventRecord& e : store_.events(status != "active"))
+    if ((org.empty() || e.org == org) && (status == "all" || (status == "withdrawn") == e.withdrawn_at.has_value()))
+      list.push_back(event_json(snapshot_->config(), e));
+  const std::size_t count = list.size();
+  Response r = json(req, http::status::ok, Json{{"count", count}, {"events", std::move(list)}});
+  r.set(http::field::cache_control, "no-store");
+  return r;
+}
+
+// POST /api/v1/events/{id}/withdraw {"reason": "..."}: administrators only.
+Response Service::api_event_withdraw(const Request& req, const std::string& rest) {
+  const auto path = id_and_step(rest);
+  if (!path || path->second != "withdraw")
+    return json_error(req, http::status::not_found, "unknown path; use POST /api/v1/events/{id}/withdraw");
+  if (req.method() != http::verb::post) return json_method_not_allowed(req, "POST");
+  auto who = admin(req);
+  if (auto* refused = std::get_if<Response>(&who)) return std::move(*refused);
+  std::map<std::string, std::string> fields;
+  if (auto bad = string_fields(req, {"reason"}, fields)) return std::move(*bad);
+  try {
+    const EventRecord e = store_.withdraw_event(path->first, "admin:token-" + std::to_string(std::get<TokenRecord>(who).id),
+                                                fields["reason"], iso_utc(clock_.now()));
+    data_version_ = -1;
+    if (events_changed_) events_changed_();
+    return json(req, http::status::ok, Json{{"event", event_json(snapshot_->config(), e)}});
+  } catch (const EventError& e) {
+    return event_error(req, e);
   }
 }
 

@@ -67,6 +67,8 @@ class Service {
   // More Prometheus text for /metrics (the reminder scheduler's counters); event loop only.
   void set_extra_metrics(std::function<std::string()> f) { extra_metrics_ = std::move(f); }
   Day today() const;
+  // Called on the loop after the API added or withdrew an event: the owner re-derives.
+  void on_events_changed(std::function<void()> f) { events_changed_ = std::move(f); }
   std::int64_t now() const { return clock_.now(); }
 
  private:
@@ -78,6 +80,9 @@ class Service {
   Response api_flags(const Request& req);
   Response api_reports(const Request& req);
   Response api_flag_step(const Request& req, const std::string& rest);
+  Response api_event_add(const Request& req);
+  Response api_events(const Request& req);
+  Response api_event_withdraw(const Request& req, const std::string& rest);
   std::variant<TokenRecord, Response> admin(const Request& req);
   Response metrics(const Request& req);
 
@@ -128,6 +133,7 @@ class Service {
   mutable std::mutex responses_mutex_;
   std::map<unsigned, std::uint64_t> responses_by_code_;
   std::function<std::string()> extra_metrics_;
+  std::function<void()> events_changed_;
 };
 
 }  // namespace dutyd

@@ -162,6 +162,33 @@ struct FlagError : StoreError {
   Kind kind;
 };
 
+// An event recorded at run time (`dutyd event add`, POST /api/v1/events): it triggers one
+// occurrence of an event-type obligation, like an [[event]] of the configuration. Names are ids.
+struct EventInput {
+  std::string occurrence;  // the UID of the occurrence it triggers
+  std::string obligation, org;
+  std::string person;      // empty: none named
+  std::string kind;        // incident | family-event | promotion; empty: named by obligation
+  Day date = 0;
+  std::string note;
+  std::string created_by;  // "cli:<user>", "admin:<token id>" or "org:<id>:<token id>"
+};
+
+struct EventRecord : EventInput {
+  std::int64_t id = 0;
+  std::string created_at;  // UTC, ISO 8601
+  std::optional<std::string> withdrawn_at;
+  std::string withdrawn_by, withdraw_reason;
+};
+
+// An event that cannot be added or withdrawn: not_found (no such event), conflict (a live event
+// already triggers that occurrence; already withdrawn), invalid (no reason). Says what to do.
+struct EventError : StoreError {
+  enum Kind : std::uint8_t { not_found, conflict, invalid };
+  EventError(Kind k, const std::string& what) : StoreError(what), kind(k) {}
+  Kind kind;
+};
+
 struct AuditCheck {
   std::int64_t rows = 0;
   std::optional<std::int64_t> first_broken;  // id of the first row whose hash does not match
@@ -170,8 +197,9 @@ struct AuditCheck {
 
 class Store {
  public:
-  // 2: the deliveries outbox; 3: its purpose and note; 4: flags and their transitions
-  static constexpr int kSchemaVersion = 4;
+  // 2: the deliveries outbox; 3: its purpose and note; 4: flags and their transitions;
+  // 5: events recorded at run time
+  static constexpr int kSchemaVersion = 5;
 
   // Opens or creates the database and migrates it. Throws StoreError, with what to do, when the
   // file is not a dutyd database or was written by a newer dutyd (nothing is changed then).
@@ -282,6 +310,19 @@ class Store {
   std::unordered_set<std::string> flagged_occurrences();
   // Per occurrence UID, the dates its completions were done on, earliest first.
   std::unordered_map<std::string, std::vector<Day>> completion_days();
+
+  // Run-time events. add_event and withdraw_event are one transaction each with their audit
+  // row (event.add, event.withdraw); withdrawing also cancels the occurrence's queued and
+  // sending reminders (a flag's notices stay). Both throw EventError.
+  EventRecord add_event(const EventInput& in, const std::string& now);
+  EventRecord withdraw_event(std::int64_t id, const std::string& actor, const std::string& reason,
+                             const std::string& now);
+  std::optional<EventRecord> event(std::int64_t id);
+  // In the order they were added; withdrawn ones only when asked for.
+  std::vector<EventRecord> events(bool include_withdrawn = false);
+  // Changes whenever an event is added or withdrawn (cheap: the daemon asks after every commit
+  // it did not make).
+  std::string events_revision();
 
   // The key for completion links: kept in the database, created once.
   std::string link_key(const std::string& now);

@@ -58,6 +58,7 @@ const std::map<std::string, std::string> kEventDue = {
     {"a7.8.warning-talk", "2027-05-25"},  {"a7.8.subordinate-talk", "2027-05-25"},
     {"a7.11.family-events", "2027-05-17"}, {"a8.5.warning-talk", "2027-05-25"},
     {"a8.9.family-events", "2027-05-17"}, {"a10.3.unfit-cadres", "2027-05-25"},
+    {"a10.5.promotion-training", "2028-05-09"},  // 365 days, across 29 February 2028
     {"a10.7.report-clues", "2027-05-25"}, {"a11.5.public-concern", "2027-05-25"},
     {"a14.5.report-opinions", "2027-05-25"}, {"a14.6.request", "2027-05-25"},
     {"a15.7.request", "2027-05-25"},      {"a16.5.report-opinions", "2027-05-25"},
@@ -117,7 +118,7 @@ TEST(CatalogueDates, EventEntries) {
     c.events.push_back(ev);
   }
   Expander ex(c);
-  const Expansion e = ex.expand(make_day(2027, 5, 1), make_day(2027, 7, 1));
+  const Expansion e = ex.expand(make_day(2027, 5, 1), make_day(2028, 7, 1));  // a10.5: one year
   std::map<std::string, std::string> got;
   for (const Occurrence& o : e.occurrences) {
     if (o.event < 0) continue;

@@ -358,12 +358,13 @@ TEST(Flags, MigratesAVersion3DatabaseInPlace) {
   {
     Store s(path);
     s.enqueue_deliveries({notice("p-tao", "mail")}, kT0);
+    s.db().exec("DROP TABLE events");
     s.db().exec("DROP TABLE flag_transitions");
     s.db().exec("DROP TABLE flags");
     s.db().exec("PRAGMA user_version = 3");
   }
   Store s(path);
-  EXPECT_EQ(s.db().execAndGet("PRAGMA user_version").getInt(), 4);
+  EXPECT_EQ(s.db().execAndGet("PRAGMA user_version").getInt(), Store::kSchemaVersion);
   EXPECT_TRUE(s.db().tableExists("flags"));
   EXPECT_TRUE(s.db().tableExists("flag_transitions"));
   EXPECT_EQ(s.deliveries({}).size(), 1u);

@@ -273,8 +273,9 @@ TEST(Outbox, MigratesAVersion1DatabaseInPlace) {
     Store s(path);
     secret = s.issue_token("feed", "person", "p-qian", "", "2026-06-01T00:00:00Z").second;
     s.record_completion(completion_of(kOcc), false, "2026-06-25T02:00:00Z");
-    // Back to schema version 1: migrations 2 and 4 only add tables and their indexes (3 adds
+    // Back to schema version 1: migrations 2, 4 and 5 only add tables and their indexes (3 adds
     // columns to the outbox).
+    s.db().exec("DROP TABLE events");
     s.db().exec("DROP TABLE flag_transitions");
     s.db().exec("DROP TABLE flags");
     s.db().exec("DROP TABLE deliveries");
