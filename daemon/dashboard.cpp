@@ -32,7 +32,8 @@ constexpr const char* kStyle =
     ".crumbs{margin:.3em 0 1em}.meta{color:#555}.err{color:#b00;font-weight:bold}"
     "table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ccc;padding:.2em .4em;"
     "vertical-align:top}th{background:#f4f4f4}.grid{overflow-x:auto}"
-    ".grid th.duty{writing-mode:vertical-rl;white-space:nowrap;font-weight:normal;font-size:.85em}"
+    ".grid th.duty{min-width:5.5em;max-width:8em;font-weight:normal;font-size:.8em;vertical-align:bottom}"
+    ".grid th.duty span{display:block;font-weight:bold}"
     ".grid td.org{white-space:nowrap}"
     ".st{display:inline-block;padding:0 .3em;margin:1px;border-radius:3px;text-decoration:none;"
     "color:#000;font-size:.85em;white-space:nowrap}"
@@ -323,8 +324,8 @@ Response Service::dashboard_org(const Request& req, const TokenRecord& who) {
   body += "<div class=\"grid\"><table id=\"grid\"><thead><tr><th>组织</th>";
   for (std::int32_t d : duties) {
     const Obligation& ob = c.obligations[static_cast<std::size_t>(d)];
-    body += "<th class=\"duty\" title=\"" + html_escape(ob.title) + "\" data-obligation=\"" + html_escape(ob.id) + "\">" +
-            html_escape(citation(ob.article, ob.item)) + " " + html_escape(ob.title) + "</th>";
+    body += "<th class=\"duty\" title=\"" + html_escape(ob.quote) + "\" data-obligation=\"" + html_escape(ob.id) +
+            "\"><span>" + html_escape(citation(ob.article, ob.item)) + "</span>" + html_escape(ob.title) + "</th>";
   }
   body += "</tr></thead><tbody>";
   for (std::size_t r = 0; r < rows.size(); ++r) {
@@ -346,9 +347,17 @@ Response Service::dashboard_org(const Request& req, const TokenRecord& who) {
         for (const Occurrence* o : it->second) {
           const OccurrenceState st = occurrence_state(o->due, done_on(*o), today_, grace);
           const std::string uid = snapshot_->expander().uid(*o);
-          char label[8];
+          char mmdd[8];
           const Civil due = civil(o->due);
-          std::snprintf(label, sizeof label, "%02u-%02u", due.month % 100, due.day % 100);
+          std::snprintf(mmdd, sizeof mmdd, "%02u-%02u", due.month % 100, due.day % 100);
+          // Several occurrences of a duty in one cell (talks with each member, inspections of
+          // each unit): the chip also names whom it concerns.
+          std::string label = mmdd;
+          if (it->second.size() > 1) {
+            if (o->counterpart_org >= 0) label += " " + c.orgs[static_cast<std::size_t>(o->counterpart_org)].name;
+            else if (o->counterpart_person >= 0) label += " " + person_name(c, o->counterpart_person);
+            else if (o->member >= 0) label += " " + person_name(c, o->member);
+          }
           body += state_chip(st, label, summary(snapshot_->expander(), *o) + "：" + std::string(occurrence_state_zh(st)), uid);
         }
       body += "</td>";
