@@ -28,6 +28,8 @@ from harness import Daemon, wait_until  # noqa: E402
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service as ChromeService  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 ARTIFACTS = os.environ.get("DUTYD_ARTIFACTS") or os.path.join(os.getcwd(), "tests", "artifacts")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -135,13 +137,19 @@ class DashboardTest(unittest.TestCase):
     def url(self, path):
         return self.d.public_url + path
 
+    def follow(self, element):
+        """Clicks a link or button and waits until its page has been replaced: a click returns
+        before the navigation it starts has finished."""
+        element.click()
+        WebDriverWait(self.browser, 20).until(expected_conditions.staleness_of(element))
+
     def sign_in(self, token):
         b = self.browser
         b.delete_all_cookies()
         b.get(self.url("/dashboard/"))
         self.assertTrue(b.current_url.endswith("/dashboard/login"), b.current_url)
         b.find_element(By.ID, "token").send_keys(token)
-        b.find_element(By.ID, "login").click()
+        self.follow(b.find_element(By.ID, "login"))
 
     def chip(self, uid):
         return self.browser.find_element(By.CSS_SELECTOR, 'a.st[data-uid="%s"]' % uid)
@@ -192,7 +200,7 @@ class DashboardTest(unittest.TestCase):
         self.assertEqual(self.chip("a6.1.plan/ln/2026@dutyd").get_attribute("data-state"), "missed")
         self.screenshot("province")
 
-        b.find_element(By.CSS_SELECTOR, 'tr[data-org="dl"] a.drill').click()
+        self.follow(b.find_element(By.CSS_SELECTOR, 'tr[data-org="dl"] a.drill'))
         self.assertIn("中共大连市委", b.find_element(By.ID, "org-name").text)
         self.assertIn("中共辽宁省委", b.find_element(By.CSS_SELECTOR, ".crumbs").text)
         expected = {PLAN: "missed", INSPECT % "dl-bgs": "on_time", INSPECT % "dl-zzb": "late",
@@ -211,7 +219,7 @@ class DashboardTest(unittest.TestCase):
         self.assertGreater(os.path.getsize(shot), 10000)
 
         # The missed plan: its duty, the responsible person, no completion, the flag, deliveries.
-        self.chip(PLAN).click()
+        self.follow(self.chip(PLAN))
         self.assertIn("研究制定年度全面从严治党工作计划", b.find_element(By.ID, "occurrence-title").text)
         text = b.find_element(By.TAG_NAME, "main").text
         self.assertIn("未履行", text)
@@ -230,7 +238,7 @@ class DashboardTest(unittest.TestCase):
 
         # Back to Dalian and into the late inspection: its evidence, escaped, and no flag.
         b.back()
-        self.chip(INSPECT % "dl-zzb").click()
+        self.follow(self.chip(INSPECT % "dl-zzb"))
         self.assertIn("逾期完成", b.find_element(By.TAG_NAME, "main").text)
         completions = b.find_element(By.ID, "completions").text
         self.assertIn("2026-04-04（逾期）", completions)
@@ -238,7 +246,7 @@ class DashboardTest(unittest.TestCase):
         self.assertEqual(b.find_elements(By.CSS_SELECTOR, "#completions script"), [])
         self.assertTrue(b.find_elements(By.ID, "no-flag"))
         b.back()
-        self.chip(INSPECT % "dl-bgs").click()
+        self.follow(self.chip(INSPECT % "dl-bgs"))
         self.assertIn("大委办〔2026〕7号", b.find_element(By.ID, "completions").text)
         self.assertIn("按时完成", b.find_element(By.TAG_NAME, "main").text)
 
@@ -267,7 +275,7 @@ class DashboardTest(unittest.TestCase):
         self.screenshot("dalian-token")
         # Signing out clears the cookie.
         b.get(self.url("/dashboard/org?id=dl"))
-        b.find_element(By.CSS_SELECTOR, "header form button").click()
+        self.follow(b.find_element(By.CSS_SELECTOR, "header form button"))
         self.assertTrue(b.current_url.endswith("/dashboard/login"), b.current_url)
         self.assertIsNone(b.get_cookie("dutyd_dashboard"))
 
