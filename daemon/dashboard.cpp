@@ -156,6 +156,16 @@ std::optional<Day> Service::done_on(const Occurrence& o) const {
 }
 
 Response Service::dashboard(const Request& req, const std::string& path) {
+  Response r = dashboard_page(req, path);
+  if (req.method() == http::verb::head) {  // the headers of the GET, without its body
+    const std::size_t size = r.body() ? r.body()->size() : 0;
+    r.body() = std::make_shared<const std::string>();
+    r.content_length(size);
+  }
+  return r;
+}
+
+Response Service::dashboard_page(const Request& req, const std::string& path) {
   if (path == "/dashboard/style.css") {
     Response r = make_response(req, http::status::ok, kStyle, "text/css; charset=utf-8");
     harden(r);

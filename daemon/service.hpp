@@ -82,6 +82,7 @@ class Service {
 
   // The read-only dashboard under /dashboard/ (daemon/dashboard.cpp).
   Response dashboard(const Request& req, const std::string& path);
+  Response dashboard_page(const Request& req, const std::string& path);  // GET's answer to HEAD too
   Response dashboard_login(const Request& req);
   Response dashboard_org(const Request& req, const TokenRecord& who);
   Response dashboard_occurrence(const Request& req, const TokenRecord& who);

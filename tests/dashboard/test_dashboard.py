@@ -160,10 +160,10 @@ class DashboardTest(unittest.TestCase):
         check_png(path)
         return path
 
-    def raw(self, path, cookie=None):
+    def raw(self, path, cookie=None, method="GET"):
         conn = http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=10)
         try:
-            conn.request("GET", path, headers={"Cookie": "dutyd_dashboard=" + cookie} if cookie else {})
+            conn.request(method, path, headers={"Cookie": "dutyd_dashboard=" + cookie} if cookie else {})
             r = conn.getresponse()
             return r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read().decode("utf-8")
         finally:
@@ -300,6 +300,16 @@ class DashboardTest(unittest.TestCase):
             status, _, body = self.raw(path, cookie=self.admin)
             self.assertEqual(status, code, path)
             self.assertIn(text, body, path)
+        # HEAD: the GET's headers, no body.
+        status, head, nothing = self.raw("/dashboard/org?id=dl", cookie=self.admin, method="HEAD")
+        self.assertEqual((status, nothing), (200, ""))
+        self.assertEqual(head["content-length"], h["content-length"])
+        self.assertEqual(head["content-security-policy"], h["content-security-policy"])
+        for method, allow in (("POST", "GET, HEAD"), ("DELETE", "GET, HEAD")):
+            status, h2, _ = self.raw("/dashboard/org?id=dl", cookie=self.admin, method=method)
+            self.assertEqual((status, h2["allow"]), (405, allow))
+        status, h2, _ = self.raw("/dashboard/logout", method="GET")
+        self.assertEqual((status, h2["allow"]), (405, "POST"))
         status, h, css = self.raw("/dashboard/style.css")
         self.assertEqual((status, h["content-type"]), (200, "text/css; charset=utf-8"))
         self.assertIn(".st-missed", css)
