@@ -64,9 +64,16 @@ def check_png(path):
     return width, height
 
 
+TOWNS = 60  # township committees added under Wafangdian: its children need two pages of 50
+
+
 class LogChannelDaemon(Daemon):
     def __init__(self):
         super().__init__()
+        self.write_file("conf.d/towns.toml", "\n".join(
+            '[[org]]\nid = "wfd-town%02d"\nname = "瓦房店第%d镇党委"\nkind = "party-committee"\n'
+            'level = "township"\nparent = "wfd"\ndiscipline_organ = "wfd-jw"\n' % (i, i)
+            for i in range(1, TOWNS + 1)))
         self.write_config(self.base_config, '\n[[channel]]\nid = "log"\nkind = "log"\n')
 
 
@@ -255,6 +262,26 @@ class DashboardTest(unittest.TestCase):
         self.assertIn("2027年度", b.find_element(By.ID, "org-name").text)
         states = {c.get_attribute("data-state") for c in b.find_elements(By.CSS_SELECTOR, "a.st")}
         self.assertEqual(states, {"upcoming"})
+
+    def test_2b_children_are_paged(self):
+        b = self.browser
+        self.sign_in(self.admin)
+        b.get(self.url("/dashboard/org?id=wfd&year=2026"))
+        rows = [r.get_attribute("data-org") for r in b.find_elements(By.CSS_SELECTOR, "#grid tbody tr")]
+        self.assertEqual(rows[0], "wfd")
+        self.assertEqual(len(rows), 51)
+        children = int(b.find_element(By.CSS_SELECTOR, "p.meta").text.split("下级组织 ")[1].split(" ")[0])
+        self.assertGreaterEqual(children, TOWNS + 1)
+        self.assertIn("第 1 / 2 页", b.find_element(By.CSS_SELECTOR, ".pages").text)
+        self.follow(b.find_element(By.LINK_TEXT, "下一页"))
+        rows2 = [r.get_attribute("data-org") for r in b.find_elements(By.CSS_SELECTOR, "#grid tbody tr")]
+        self.assertEqual(len(rows2), children - 50)
+        self.assertNotIn("wfd", rows2)
+        self.assertEqual(set(rows[1:]) & set(rows2), set())
+        self.assertIn("wfd-town%02d" % TOWNS, rows[1:] + rows2)
+        self.follow(b.find_element(By.LINK_TEXT, "上一页"))
+        self.assertEqual(b.find_element(By.CSS_SELECTOR, "#grid tbody tr").get_attribute("data-org"), "wfd")
+        self.screenshot("paged")
 
     def test_3_org_token_sees_only_its_subtree(self):
         b = self.browser
