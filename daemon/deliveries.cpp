@@ -7,9 +7,8 @@
 #include "notifiers/workdays.hpp"
 
 namespace dutyd {
-namespace {
 
-const char* status_zh(const std::string& s) {
+const char* delivery_status_zh(const std::string& s) {
   if (s == "queued") return "待发送";
   if (s == "sending") return "发送中";
   if (s == "sent") return "已发送";
@@ -18,7 +17,6 @@ const char* status_zh(const std::string& s) {
   return "已合并";  // superseded by a later step in a catch-up
 }
 
-// "2026-06-23 09:00" in the configured zone.
 std::string local_minute(std::int64_t unix_seconds, const std::string& tz) {
   const notify::LocalTime t = notify::to_local(unix_seconds, utc_offset_of(tz, unix_seconds));
   char buf[16];
@@ -26,15 +24,12 @@ std::string local_minute(std::int64_t unix_seconds, const std::string& tz) {
   return format_day(t.day) + buf;
 }
 
-// What a row is, when it is not a ladder's reminder.
-const char* purpose_zh(const std::string& purpose) {
+const char* delivery_purpose_zh(const std::string& purpose) {
   if (purpose == "fallback") return "（改发邮件）";
   if (purpose == "alert") return "（管理员告警）";
   if (purpose == "flag") return "（问责提示）";
   return "";
 }
-
-}  // namespace
 
 nlohmann::ordered_json delivery_json(const DeliveryRecord& d) {
   nlohmann::ordered_json j;
@@ -69,9 +64,9 @@ void print_deliveries(const Config& c, const std::vector<DeliveryRecord>& rows, 
   out << "计划时间(" << c.timezone << ")  状态  尝试  步骤  渠道  收件人（关系）  事项  最后错误\n";
   for (const DeliveryRecord& d : rows) {
     const Person* p = c.find_person(d.person);  // a person since removed from the configuration: the id
-    out << local_minute(d.send_at, c.timezone) << "  " << status_zh(d.status) << "(" << d.status << ")  "
+    out << local_minute(d.send_at, c.timezone) << "  " << delivery_status_zh(d.status) << "(" << d.status << ")  "
         << d.attempts << "  " << (d.purpose == "flag" ? "-" : "#" + std::to_string(d.step + 1)) << "  " << d.channel
-        << purpose_zh(d.purpose) << "  " << (p ? p->name : d.person) << "（"
+        << delivery_purpose_zh(d.purpose) << "  " << (p ? p->name : d.person) << "（"
         << d.relation << "）  " << d.occurrence << "  " << (d.last_error.empty() ? "-" : d.last_error) << "\n";
   }
   out << rows.size() << " delivery(ies)\n";

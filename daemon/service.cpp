@@ -18,6 +18,7 @@
 #include "daemon/report.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/parallel.hpp"
+#include "daemon/web.hpp"
 
 namespace dutyd {
 namespace {
@@ -25,82 +26,6 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 std::string log_prefix(int priority) { return "<" + std::to_string(priority) + ">"; }
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decoding; `plus` turns '+' into a space (form bodies). nullopt when malformed.
-std::optional<std::string> url_decode(std::string_view s, bool plus) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%') {
-      if (i + 2 >= s.size()) return std::nullopt;
-      const int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else if (plus && s[i] == '+') {
-      out += ' ';
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-std::string url_encode(std::string_view s) {
-  static const char* digits = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += digits[c >> 4];
-      out += digits[c & 15];
-    }
-  }
-  return out;
-}
-
-using Params = std::map<std::string, std::string>;
-
-std::optional<Params> parse_params(std::string_view q, bool plus) {
-  Params out;
-  while (!q.empty()) {
-    const auto amp = q.find('&');
-    const std::string_view pair = q.substr(0, amp);
-    q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
-    if (pair.empty()) continue;
-    const auto eq = pair.find('=');
-    auto k = url_decode(pair.substr(0, eq), plus);
-    auto v = url_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), plus);
-    if (!k || !v) return std::nullopt;
-    out[*k] = *v;
-  }
-  return out;
-}
-
-std::string html_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 Response text(const Request& req, http::status st, std::string body) {
   return make_response(req, st, std::move(body), "text/plain; charset=utf-8");
@@ -173,10 +98,7 @@ Response event_error(const Request& req, const EventError& e) {
 
 // The parameters of the request target's query string; nullopt when it is malformed.
 std::optional<Params> query_params(const Request& req) {
-  const std::string_view target(req.target().data(), req.target().size());
-  const auto q = target.find('?');
-  return parse_params(q == std::string_view::npos ? std::string_view{} : target.substr(q + 1),
-                      false);
+  return target_params(std::string_view(req.target().data(), req.target().size()));
 }
 
 Response html(const Request& req, http::status st, const std::string& title, const std::string& body) {
@@ -525,6 +447,8 @@ Response Service::handle(const Request& req) {
   Response res;
   if (path == "/healthz") {
     res = text(req, http::status::ok, "ok\n");
+  } else if (path == "/dashboard" || path.rfind("/dashboard/", 0) == 0) {
+    res = dashboard(req, path);
   } else if (path == "/metrics") {
     res = metrics(req);
   } else if (path.rfind("/feeds/", 0) == 0) {

@@ -86,6 +86,17 @@ class Service {
   std::variant<TokenRecord, Response> admin(const Request& req);
   Response metrics(const Request& req);
 
+  // The read-only dashboard under /dashboard/ (daemon/dashboard.cpp).
+  Response dashboard(const Request& req, const std::string& path);
+  Response dashboard_page(const Request& req, const std::string& path);  // GET's answer to HEAD too
+  Response dashboard_login(const Request& req);
+  Response dashboard_org(const Request& req, const TokenRecord& who);
+  Response dashboard_occurrence(const Request& req, const TokenRecord& who);
+  // The token a dashboard request carries in its cookie, when it may use the dashboard: an API
+  // token of an administrator or of an organisation still in the configuration.
+  std::optional<TokenRecord> dashboard_token(const std::string& secret) const;
+  std::optional<Day> done_on(const Occurrence& o) const;  // the day min_count was reached
+
   void refresh();  // picks up what other processes (the CLI) committed
   const std::vector<CompletionNote>* notes_for(const Occurrence& o) const;
   std::optional<TokenRecord> bearer(const Request& req);

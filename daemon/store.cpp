@@ -819,6 +819,15 @@ std::vector<Completion> Store::completions_after(std::int64_t id) {
   return out;
 }
 
+std::vector<Completion> Store::completions_of(const std::string& uid) {
+  std::vector<Completion> out;
+  SQLite::Statement q(db_, std::string("SELECT ") + kCompletionColumns +
+                               " FROM completions WHERE uid = ? ORDER BY id");
+  q.bind(1, uid);
+  while (q.executeStep()) out.push_back(read_completion(q));
+  return out;
+}
+
 std::string Store::link_key(const std::string& now) {
   SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   SQLite::Statement q(db_, "SELECT value FROM meta WHERE key = 'link_key'");

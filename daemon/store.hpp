@@ -224,6 +224,8 @@ class Store {
   };
   Recorded record_completion(const CompletionInput& in, bool late, const std::string& now);
   std::vector<Completion> completions_after(std::int64_t id);
+  // The completions recorded for one occurrence, in the order they were recorded.
+  std::vector<Completion> completions_of(const std::string& uid);
 
   // Outbox. Enqueue is idempotent (a row already there, whatever its status, is left alone) and
   // skips occurrences that have a completion. With catch_up, queued rows of earlier steps of
