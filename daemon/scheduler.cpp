@@ -17,7 +17,7 @@ constexpr const char* kPlannedUntil = "reminders.planned_until";
 constexpr std::size_t kClaimBatch = 1024;  // rows claimed per channel at a time (no rate limit)
 // Each batch costs an fsync'd commit (5-10 ms on a busy disk), on the event loop.
 constexpr std::size_t kFlushBatch = 1024;  // results written at once ...
-constexpr int kFlushDelayMs = 50;          // ... or this long after the first of them
+constexpr int kFlushDelayMs = 20;          // ... or this long after the first of them
 constexpr std::int64_t kIdleWakeMs = 60'000;  // wake at least this often (planning, new rows)
 constexpr std::size_t kTransfersPerWorker = 16;  // HTTP transfers a worker keeps going at once
 
@@ -459,7 +459,9 @@ void Scheduler::pump() {
       if (!work_) work_.emplace(net::make_work_guard(io_));
       {
         std::lock_guard lock(mutex_);
-        jobs_.push_back(std::move(*job));
+        // A robot's message goes out right after its slot: ahead of the queue.
+        if (limiter) jobs_.push_front(std::move(*job));
+        else jobs_.push_back(std::move(*job));
       }
       ++handed;
     }
@@ -704,7 +706,8 @@ void Scheduler::worker_loop(unsigned index) {
         }
       }
       render(job);
-      if (!ChannelSender::is_http(job.envelope)) {
+      // E-mail, and robots (their rate-limit slot was taken just now: sent at once, in order).
+      if (!ChannelSender::is_http(job.envelope) || rate_limited(job.envelope.channel->channel.kind)) {
         results.push_back({std::move(job.row), sender.send(job.envelope, wall_ms()), now_ms()});
         continue;
       }
@@ -726,7 +729,8 @@ void Scheduler::worker_loop(unsigned index) {
       active.emplace(handle, Active{std::move(job), std::move(t)});
     }
     if (!active.empty()) {
-      for (const auto& [handle, code] : multi.run(1000)) {
+      // Waits for answers only when this batch brought nothing to post.
+      for (const auto& [handle, code] : multi.run(results.empty() ? 1000 : 0)) {
         const auto it = active.find(handle);
         if (it == active.end()) continue;
         Active& a = it->second;
