@@ -36,6 +36,7 @@ BASELINE_N=${BASELINE_N:-}
 py=/usr/bin/python3
 say() { printf '%s\n' "$*" >&2; }
 die() { say "deliveries_bench: $*"; exit 1; }
+. bench/common.sh
 
 ((SLACK >= 1 && SLACK <= 50)) || die "SLACK must be 1..50 seconds"
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
@@ -43,14 +44,7 @@ nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 for tool in curl "$py"; do command -v "$tool" >/dev/null || die "$tool not found"; done
 
 # --- binaries ------------------------------------------------------------------------------------
-if [[ ! -f $build/CMakeCache.txt ]]; then
-  say "configuring $build (Release) ..."
-  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDUTYD_BUILD_TESTS=OFF >/dev/null
-fi
-build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt")
-[[ $build_type == Release ]] || say "warning: $build is CMAKE_BUILD_TYPE='$build_type', not Release"
-cmake --build "$build" --target dutyd curl_loop -j"$(nproc)" >/dev/null
-build=$(cd "$build" && pwd)
+build=$(release_build "$build" dutyd curl_loop)
 dutyd=$build/daemon/dutyd
 curl_loop=$build/bench/curl_loop
 [[ -x $dutyd && -x $curl_loop ]] || die "dutyd or curl_loop was not built in $build"

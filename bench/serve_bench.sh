@@ -20,6 +20,7 @@ OUT=${OUT:-}
 py=/usr/bin/python3
 say() { printf '%s\n' "$*" >&2; }
 die() { say "serve_bench: $*"; exit 1; }
+. bench/common.sh
 
 # --- tools -------------------------------------------------------------------------------------
 need=()
@@ -49,14 +50,7 @@ nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 for tool in curl "$py"; do command -v "$tool" >/dev/null || die "$tool not found"; done
 
 # --- dutyd binary --------------------------------------------------------------------------------
-if [[ ! -f $build/CMakeCache.txt ]]; then
-  say "configuring $build (Release) ..."
-  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDUTYD_BUILD_TESTS=OFF >/dev/null
-fi
-build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt")
-[[ $build_type == Release ]] || say "warning: $build is CMAKE_BUILD_TYPE='$build_type', not Release"
-cmake --build "$build" --target dutyd -j"$(nproc)" >/dev/null
-dutyd=$(cd "$build" && pwd)/daemon/dutyd
+dutyd=$(release_build "$build" dutyd)/daemon/dutyd
 [[ -x $dutyd ]] || die "$dutyd was not built"
 export DUTYD_CATALOGUE=$repo/config/catalogue/obligations.toml
 

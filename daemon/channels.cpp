@@ -81,35 +81,42 @@ notify::TransferOptions ChannelSender::options_for(const ChannelRuntime& ch) con
   return o;
 }
 
+notify::HttpRequest ChannelSender::request_for(const ChannelRuntime& ch, const Envelope& e,
+                                               std::int64_t now_ms) const {
+  notify::ChatMessage m;
+  // The chat templates are whole messages (they start with 【履责提醒】 and the person); robots
+  // would put a title line above them that says the same again. A webhook gets it as a field.
+  if (ch.channel.kind == ChannelKind::webhook) m.title = e.subject;
+  m.text = e.chat;
+  m.link = e.link;
+  m.mentions = e.mentions;
+  switch (ch.channel.kind) {
+    case ChannelKind::wecom: return notify::wecom_request({ch.channel.url, ch.key}, m, notify::WecomFormat::text);
+    case ChannelKind::dingtalk: return notify::dingtalk_request({ch.channel.url, ch.token, ch.secret}, m, now_ms);
+    case ChannelKind::feishu: return notify::feishu_request({ch.channel.url, ch.token, ch.secret}, m, now_ms / 1000);
+    default: {
+      notify::HttpRequest request = notify::webhook_request(ch.channel.url, m);
+      if (!ch.token.empty()) request.headers.push_back("Authorization: Bearer " + ch.token);
+      return request;
+    }
+  }
+}
+
+bool ChannelSender::is_http(const Envelope& e) {
+  const ChannelKind k = e.channel->channel.kind;
+  return k != ChannelKind::email && k != ChannelKind::log;
+}
+
 Verdict ChannelSender::send(const Envelope& e, std::int64_t now_ms) {
   const ChannelRuntime& ch = *e.channel;
   const std::int64_t now_s = now_ms / 1000;
   try {
-    notify::ChatMessage m;
-    // The chat templates are whole messages (they start with 【履责提醒】 and the person); robots
-    // would put a title line above them that says the same again. A webhook gets it as a field.
-    if (ch.channel.kind == ChannelKind::webhook) m.title = e.subject;
-    m.text = e.chat;
-    m.link = e.link;
-    m.mentions = e.mentions;
-    notify::HttpRequest request;
     switch (ch.channel.kind) {
       case ChannelKind::email: return send_email(e, now_s);
       case ChannelKind::log: return {Outcome::ok, std::nullopt, "written to the log"};  // see Scheduler
-      case ChannelKind::wecom:
-        request = notify::wecom_request({ch.channel.url, ch.key}, m, notify::WecomFormat::text);
-        break;
-      case ChannelKind::dingtalk:
-        request = notify::dingtalk_request({ch.channel.url, ch.token, ch.secret}, m, now_ms);
-        break;
-      case ChannelKind::feishu:
-        request = notify::feishu_request({ch.channel.url, ch.token, ch.secret}, m, now_s);
-        break;
-      case ChannelKind::webhook:
-        request = notify::webhook_request(ch.channel.url, m);
-        if (!ch.token.empty()) request.headers.push_back("Authorization: Bearer " + ch.token);
-        break;
+      default: break;
     }
+    const notify::HttpRequest request = request_for(ch, e, now_ms);
     auto& http = http_[ch.channel.id];
     if (!http.session || http.runtime != e.channel) {
       http.session = std::make_unique<notify::HttpSession>(options_for(ch));
@@ -122,6 +129,40 @@ Verdict ChannelSender::send(const Envelope& e, std::int64_t now_ms) {
     // A message that cannot be built or a handle libcurl refuses: retrying would not help.
     return {Outcome::permanent, std::nullopt, ex.what()};
   }
+}
+
+std::unique_ptr<notify::HttpTransfer> ChannelSender::start(const Envelope& e, std::int64_t now_ms,
+                                                           notify::Verdict& failed) {
+  const ChannelRuntime& ch = *e.channel;
+  try {
+    notify::HttpRequest request = request_for(ch, e, now_ms);
+    IdleTransfers& pool = transfers_[ch.channel.id];
+    if (pool.runtime != e.channel) {
+      pool.idle.clear();  // made for the channel before a reload (URL, CA file)
+      pool.runtime = e.channel;
+    }
+    std::unique_ptr<notify::HttpTransfer> t;
+    if (pool.idle.empty()) {
+      t = std::make_unique<notify::HttpTransfer>(options_for(ch));
+    } else {
+      t = std::move(pool.idle.back());
+      pool.idle.pop_back();
+    }
+    t->start(std::move(request));
+    return t;
+  } catch (const std::exception& ex) {
+    failed = {Outcome::permanent, std::nullopt, ex.what()};
+    return nullptr;
+  }
+}
+
+Verdict ChannelSender::finish(const Envelope& e, std::unique_ptr<notify::HttpTransfer> t, CURLcode code,
+                              std::int64_t now_ms) {
+  const ChannelRuntime& ch = *e.channel;
+  const notify::HttpResult r = t->finish(code);
+  if (IdleTransfers& pool = transfers_[ch.channel.id]; pool.runtime == e.channel) pool.idle.push_back(std::move(t));
+  if (!r.answered) return notify::transport_failure(r.error);
+  return notify::classify_http(wire_kind(ch.channel.kind), r.status, r.body, r.retry_after, now_ms / 1000);
 }
 
 Verdict ChannelSender::send_email(const Envelope& e, std::int64_t now_s) {

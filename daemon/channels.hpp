@@ -55,7 +55,23 @@ class ChannelSender {
   // Never throws: a libcurl or builder error becomes a Verdict.
   notify::Verdict send(const Envelope& e, std::int64_t now_ms);
 
+  // The non-blocking path for HTTP channels (robots, webhooks), driven by a notify::CurlMulti:
+  // a transfer started with the envelope's request, or nullptr with `failed` set when the
+  // request cannot be built. E-mail and log channels are not HTTP: use send().
+  static bool is_http(const Envelope& e);
+  std::unique_ptr<notify::HttpTransfer> start(const Envelope& e, std::int64_t now_ms, notify::Verdict& failed);
+  // The answer read as the channel's kind reads it; the transfer goes back to the channel's
+  // idle handles (kept while the channel's runtime is the same).
+  notify::Verdict finish(const Envelope& e, std::unique_ptr<notify::HttpTransfer> t, CURLcode code,
+                         std::int64_t now_ms);
+
  private:
+  notify::HttpRequest request_for(const ChannelRuntime& ch, const Envelope& e, std::int64_t now_ms) const;
+  struct IdleTransfers {
+    std::shared_ptr<const ChannelRuntime> runtime;
+    std::vector<std::unique_ptr<notify::HttpTransfer>> idle;
+  };
+  std::map<std::string, IdleTransfers> transfers_;
   notify::Verdict send_email(const Envelope& e, std::int64_t now_s);
   notify::TransferOptions options_;
   notify::TransferOptions options_for(const ChannelRuntime& ch) const;

@@ -14,10 +14,12 @@ namespace {
 using notify::Outcome;
 
 constexpr const char* kPlannedUntil = "reminders.planned_until";
-constexpr std::size_t kClaimBatch = 256;  // rows claimed per channel at a time (no rate limit)
-constexpr std::size_t kFlushBatch = 256;  // results written at once ...
-constexpr int kFlushDelayMs = 20;         // ... or this long after the first of them
+constexpr std::size_t kClaimBatch = 1024;  // rows claimed per channel at a time (no rate limit)
+// Each batch costs an fsync'd commit (5-10 ms on a busy disk), on the event loop.
+constexpr std::size_t kFlushBatch = 1024;  // results written at once ...
+constexpr int kFlushDelayMs = 20;          // ... or this long after the first of them
 constexpr std::int64_t kIdleWakeMs = 60'000;  // wake at least this often (planning, new rows)
+constexpr std::size_t kTransfersPerWorker = 16;  // HTTP transfers a worker keeps going at once
 
 std::int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -99,6 +101,7 @@ Scheduler::Scheduler(net::io_context& io, Store& store, Clock clock, std::string
       options_(std::move(options)),
       timer_(io),
       flush_timer_(io) {
+  for (unsigned i = 0; i < std::max(1u, options_.workers); ++i) multis_.push_back(std::make_unique<notify::CurlMulti>());
   for (unsigned i = 0; i < std::max(1u, options_.workers); ++i)
     workers_.emplace_back([this, i] { worker_loop(i); });
 }
@@ -111,6 +114,7 @@ Scheduler::~Scheduler() {
     pool_stop_ = true;
   }
   cv_.notify_all();
+  for (const auto& m : multis_) m->wakeup();
   for (std::thread& t : workers_) t.join();
 }
 
@@ -414,10 +418,28 @@ void Scheduler::claim() {
   }
 }
 
+// Channels whose last claim was a full batch get the next one as soon as their rows in hand run
+// low, not only when results are written: the workers never wait for the flush timer.
+void Scheduler::refill() {
+  if (more_due_.empty()) return;
+  try {
+    const std::int64_t now = clock_.now();
+    for (const std::string& channel : std::vector<std::string>(more_due_.begin(), more_due_.end()))
+      claim_channel(channel, now);
+  } catch (const std::exception& e) {
+    // The store is busy: the rows stay queued; tick() claims them again.
+    log_(3, std::string("reminders: cannot claim due rows: ") + e.what() + "; trying again in 5 s");
+    more_due_.clear();
+    arm(now_ms() + 5000);
+  }
+}
+
 void Scheduler::pump() {
   // Handed to the workers and not yet answered. Claimed rows are `sending` in the store either
   // way; a crash re-sends only those actually transmitted and not yet recorded.
-  const std::size_t max_in_flight = 16 * workers_.size();
+  // Twice what the workers can have going: the next jobs wait for them in the queue.
+  const std::size_t max_in_flight = 2 * kTransfersPerWorker * workers_.size();
+  refill();
   limit_wake_ = 0;
   std::size_t handed = 0;
   std::vector<Result> done_here;  // written to the log: no worker needed
@@ -441,6 +463,13 @@ void Scheduler::pump() {
       if (!job) continue;  // cancelled inside prepare: no slot used
       if (limiter) limiter->try_acquire(t);
       if (job->envelope.channel->channel.kind == ChannelKind::log) {
+        if (job->undescribed) {
+          job->undescribed = false;
+          if (auto why = describe(*job, *planner_)) {
+            add_result({std::move(job->row), {Outcome::permanent, std::nullopt, "cancel:" + *why}, now_ms()});
+            continue;
+          }
+        }
         render(*job);
         std::string text = job->envelope.chat;  // one log line: journald splits at newlines
         std::replace(text.begin(), text.end(), '\n', ' ');
@@ -452,12 +481,17 @@ void Scheduler::pump() {
       if (!work_) work_.emplace(net::make_work_guard(io_));
       {
         std::lock_guard lock(mutex_);
-        jobs_.push_back(std::move(*job));
+        // A robot's message goes out right after its slot: ahead of the queue.
+        if (limiter) jobs_.push_front(std::move(*job));
+        else jobs_.push_back(std::move(*job));
       }
       ++handed;
     }
   }
-  if (handed) cv_.notify_all();
+  if (handed) {
+    cv_.notify_all();
+    for (const auto& m : multis_) m->wakeup();  // a worker waiting for answers takes them too
+  }
   std::erase_if(pending_, [](const auto& p) { return p.second.empty(); });
   for (Result& r : done_here) add_result(std::move(r));
 }
@@ -482,6 +516,22 @@ void Scheduler::arm(std::int64_t wake_ms) {
   });
 }
 
+namespace {
+// Who an envelope goes to: the person's mailbox and, on a chat channel, the mention.
+void address(Envelope& env, const Person& p) {
+  env.to = {p.name, p.email};
+  if (!env.channel->channel.chat()) return;
+  notify::Mention who;
+  who.name = p.name;
+  who.wecom_userid = p.wecom;
+  who.mobile = p.mobile;
+  who.dingtalk_userid = p.dingtalk;
+  who.feishu_open_id = p.feishu;
+  if (!who.wecom_userid.empty() || !who.mobile.empty() || !who.dingtalk_userid.empty() || !who.feishu_open_id.empty())
+    env.mentions.push_back(std::move(who));
+}
+}  // namespace
+
 std::optional<Scheduler::Job> Scheduler::prepare(DeliveryRecord& row) {
   const Config& c = snapshot_->config();
   auto cancel = [&](const std::string& why) -> std::optional<Job> {
@@ -490,17 +540,34 @@ std::optional<Scheduler::Job> Scheduler::prepare(DeliveryRecord& row) {
   };
   const auto ch = channels_.find(row.channel);
   if (ch == channels_.end()) return cancel("channel " + row.channel + " is no longer configured");
-  const auto occ = snapshot_->find(row.occurrence);
   Job job;
   job.data = data_;
+  job.snapshot = snapshot_;
+  job.utc_offset = utc_offset_;
+  job.now = clock_.now();
   Envelope& env = job.envelope;
   env.id = row.id;
   env.channel = ch->second;
   env.message_id = notify::make_message_id("dutyd." + std::to_string(row.id) + "." + std::to_string(row.attempts),
                                    domain_of(ch->second->channel.from));
-  const std::int64_t now = clock_.now();
-  const Day today = local_day(now, utc_offset_);
 
+  if (row.purpose != "alert" && row.purpose != "flag") {
+    job.row = std::move(row);
+    job.undescribed = true;
+    // Reminders and fallbacks: the check against the current configuration and the facts are
+    // made on a worker (describe(), with the worker's own planner of this snapshot), so that the
+    // event loop's share per message stays small. A robot's row is checked here, before it
+    // takes a rate-limit slot.
+    if (!rate_limited(ch->second->channel.kind)) return job;
+    job.undescribed = false;
+    if (auto why = describe(job, *planner_)) {
+      row = std::move(job.row);
+      return cancel(*why);
+    }
+    return job;
+  }
+
+  const auto occ = snapshot_->find(row.occurrence);
   if (row.purpose == "alert") {
     const AlertNote note = unpack(row.note);
     notify::AlertFacts f;
@@ -522,49 +589,46 @@ std::optional<Scheduler::Job> Scheduler::prepare(DeliveryRecord& row) {
     return job;
   }
 
+  // A flag's notice: told whatever became of the occurrence since (a flag outlives a late
+  // completion and a change of configuration), unless people dismissed the flag meanwhile.
   const auto pi = c.person_index.find(row.person);
   if (pi == c.person_index.end()) return cancel("person " + row.person + " is no longer in the configuration");
   const Person& p = c.persons[static_cast<std::size_t>(pi->second)];
-  auto address = [&] {
-    env.to = {p.name, p.email};
-    if (!ch->second->channel.chat()) return;
-    notify::Mention who;
-    who.name = p.name;
-    who.wecom_userid = p.wecom;
-    who.mobile = p.mobile;
-    who.dingtalk_userid = p.dingtalk;
-    who.feishu_open_id = p.feishu;
-    if (!who.wecom_userid.empty() || !who.mobile.empty() || !who.dingtalk_userid.empty() || !who.feishu_open_id.empty())
-      env.mentions.push_back(std::move(who));
-  };
+  const auto flag = store_.flag_of(row.occurrence);
+  if (!flag) return cancel("the flag no longer exists");
+  if (flag->status == "dismissed") return cancel("the flag was dismissed (撤销): " + flag->dismiss_reason);
+  const notify::RenderedMessage m =
+      notify::render_flag(data_->templates, flag_facts(c, *flag, p.name, relation_text(row.relation)));
+  env.subject = m.subject, env.body = m.body, env.chat = m.chat;
+  address(env, p);
+  job.row = std::move(row);
+  return job;
+}
 
-  if (row.purpose == "flag") {
-    // Told whatever became of the occurrence since (a flag outlives a late completion and a
-    // change of configuration), unless people dismissed the flag meanwhile.
-    const auto flag = store_.flag_of(row.occurrence);
-    if (!flag) return cancel("the flag no longer exists");
-    if (flag->status == "dismissed") return cancel("the flag was dismissed (撤销): " + flag->dismiss_reason);
-    const notify::RenderedMessage m =
-        notify::render_flag(data_->templates, flag_facts(c, *flag, p.name, relation_text(row.relation)));
-    env.subject = m.subject, env.body = m.body, env.chat = m.chat;
-    address();
-    job.row = std::move(row);
-    return job;
-  }
-
-  if (!occ) return cancel("the occurrence is no longer in the configuration");
+// A reminder or fallback as the job's configuration plans it (posts, ladders, channels,
+// holidays): its facts and addressee, or why it is no longer wanted. Reads only the job's
+// immutable snapshot and data and the caller's planner, so it runs on a worker.
+std::optional<std::string> Scheduler::describe(Job& job, const notify::ReminderPlanner& planner) {
+  const Snapshot& snapshot = *job.snapshot;
+  const Config& c = snapshot.config();
+  const DeliveryRecord& row = job.row;
+  const Day today = local_day(job.now, job.utc_offset);
+  const auto pi = c.person_index.find(row.person);
+  if (pi == c.person_index.end()) return "person " + row.person + " is no longer in the configuration";
+  const Person& p = c.persons[static_cast<std::size_t>(pi->second)];
+  const auto occ = snapshot.find(row.occurrence);
+  if (!occ) return std::string("the occurrence is no longer in the configuration");
   const Occurrence& o = **occ;
-  // The step as the current configuration plans it (posts, ladders, channels, holidays): a
-  // reminder no longer in it is cancelled; the others it tells are "who else was told".
+  // A reminder no longer planned is cancelled; the others its step tells are "who else was told".
   notify::ReminderPlan check;
   const notify::ReminderSubject s{o.obligation, o.org, o.person, o.member >= 0, o.window_start, o.due};
-  planner_->plan(s, 0, row.send_at, row.send_at + 1, check);
+  planner.plan(s, 0, row.send_at, row.send_at + 1, check);
   if (row.purpose == "reminder") {
     const bool planned = std::any_of(check.deliveries.begin(), check.deliveries.end(), [&](const auto& d) {
       return d.step == row.step && c.persons[static_cast<std::size_t>(d.person)].id == row.person &&
              c.channels[static_cast<std::size_t>(d.channel)].id == row.channel;
     });
-    if (!planned) return cancel("no longer planned by the configuration");
+    if (!planned) return std::string("no longer planned by the configuration");
   }
   const Obligation& ob = c.obligations[static_cast<std::size_t>(o.obligation)];
   notify::ReminderFacts f;
@@ -573,7 +637,7 @@ std::optional<Scheduler::Job> Scheduler::prepare(DeliveryRecord& row) {
   f.responsible = o.person >= 0 ? c.persons[static_cast<std::size_t>(o.person)].name : "（空缺）";
   f.org = c.orgs[static_cast<std::size_t>(o.org)].name;
   f.citation = citation(ob.article, ob.item);
-  f.title = snapshot_->expander().title(o);
+  f.title = snapshot.expander().title(o);
   f.quote = ob.quote;
   f.due = format_day(o.due);
   if (o.window_start != o.due) f.window_start = format_day(o.window_start);
@@ -588,12 +652,11 @@ std::optional<Scheduler::Job> Scheduler::prepare(DeliveryRecord& row) {
   f.step = row.step + 1;
   f.overdue = o.due < today;
   f.via_vacancy = o.person < 0 && (row.relation == "responsible" || row.relation == "principal");
-  address();
-  // Rendering and the link's HMAC happen on the worker (see render()).
+  address(job.envelope, p);
+  // Rendering and the link's HMAC follow in render().
   job.render = Render{std::move(f), c.daemon.public_url, row.occurrence, row.person,
-                      now + std::int64_t{c.daemon.link_ttl_days} * 86400};
-  job.row = std::move(row);
-  return job;
+                      job.now + std::int64_t{c.daemon.link_ttl_days} * 86400};
+  return std::nullopt;
 }
 
 void Scheduler::render(Job& job) const {
@@ -605,33 +668,100 @@ void Scheduler::render(Job& job) const {
   job.envelope.link = r.facts.link;
 }
 
-// Takes several jobs at a time and posts their results together: one hand-off each way per
-// batch instead of per message (a burst is otherwise bound by thread wake-ups, not transfers).
-void Scheduler::worker_loop(unsigned) {
+// Each worker keeps up to kTransfersPerWorker HTTP transfers going at once on its own CurlMulti and
+// posts the results of each wake-up together: one poll answers many requests, and one hand-off
+// each way serves a batch instead of a message (a burst is otherwise bound by thread wake-ups,
+// not transfers). E-mail goes blocking, one message at a time (one SMTP session per channel).
+void Scheduler::worker_loop(unsigned index) {
   ChannelSender sender(options_.transfer);
-  constexpr std::size_t kTake = 8;
+  notify::CurlMulti& multi = *multis_[index];
+  struct Active {
+    Job job;
+    std::unique_ptr<notify::HttpTransfer> transfer;
+  };
+  std::map<CURL*, Active> active;
+  // Signatures, timestamps and Date headers use the real clock: receivers check them against
+  // theirs, also when the daemon runs "as if" at another time (--now).
+  auto wall_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  // The worker's own planner for the re-check (the planner caches schedules: not shared),
+  // made again when a job comes from another snapshot.
+  std::unique_ptr<notify::ReminderPlanner> planner;
+  std::shared_ptr<const Snapshot> planner_snapshot;
+  std::shared_ptr<const ReminderData> planner_data;
+  std::int32_t planner_offset = 0;
   for (;;) {
     std::vector<Job> batch;
     {
       std::unique_lock lock(mutex_);
-      cv_.wait(lock, [&] { return pool_stop_ || !jobs_.empty(); });
-      if (jobs_.empty()) return;  // stopping and nothing left
-      while (!jobs_.empty() && batch.size() < kTake) {
+      if (active.empty()) {
+        cv_.wait(lock, [&] { return pool_stop_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;  // stopping and nothing left
+      }
+      while (!jobs_.empty() && active.size() + batch.size() < kTransfersPerWorker) {
         batch.push_back(std::move(jobs_.front()));
         jobs_.pop_front();
       }
     }
     std::vector<Result> results;
-    results.reserve(batch.size());
     for (Job& job : batch) {
+      if (job.undescribed) {
+        job.undescribed = false;
+        if (!planner || job.snapshot != planner_snapshot || job.data != planner_data || job.utc_offset != planner_offset) {
+          const Config& c = job.snapshot->config();
+          planner = std::make_unique<notify::ReminderPlanner>(
+              c, notify::ScheduleContext{job.data->calendar, c.reminders.quiet, job.utc_offset});
+          planner_snapshot = job.snapshot, planner_data = job.data, planner_offset = job.utc_offset;
+        }
+        std::optional<std::string> why;
+        try {
+          why = describe(job, *planner);
+        } catch (const std::exception& e) {
+          why = std::string("cannot be described: ") + e.what();
+        }
+        if (why) {
+          results.push_back({std::move(job.row), {Outcome::permanent, std::nullopt, "cancel:" + *why}, now_ms()});
+          continue;
+        }
+      }
       render(job);
-      // Signatures, timestamps and Date headers use the real clock: receivers check them
-      // against theirs, also when the daemon runs "as if" at another time (--now).
-      const std::int64_t wall = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    std::chrono::system_clock::now().time_since_epoch())
-                                    .count();
-      results.push_back({std::move(job.row), sender.send(job.envelope, wall), now_ms()});
+      // E-mail, and robots (their rate-limit slot was taken just now: sent at once, in order).
+      if (!ChannelSender::is_http(job.envelope) || rate_limited(job.envelope.channel->channel.kind)) {
+        results.push_back({std::move(job.row), sender.send(job.envelope, wall_ms()), now_ms()});
+        continue;
+      }
+      notify::Verdict failed;
+      std::unique_ptr<notify::HttpTransfer> t = sender.start(job.envelope, wall_ms(), failed);
+      if (t) {
+        try {
+          multi.add(*t);
+        } catch (const std::exception& e) {
+          failed = {Outcome::permanent, std::nullopt, e.what()};
+          t.reset();
+        }
+      }
+      if (!t) {
+        results.push_back({std::move(job.row), failed, now_ms()});
+        continue;
+      }
+      CURL* handle = t->easy().get();
+      active.emplace(handle, Active{std::move(job), std::move(t)});
     }
+    if (!active.empty()) {
+      // Waits for answers only when this batch brought nothing to post.
+      for (const auto& [handle, code] : multi.run(results.empty() ? 1000 : 0)) {
+        const auto it = active.find(handle);
+        if (it == active.end()) continue;
+        Active& a = it->second;
+        const notify::Verdict v = sender.finish(a.job.envelope, std::move(a.transfer), code, wall_ms());
+        results.push_back({std::move(a.job.row), v, now_ms()});
+        active.erase(it);
+      }
+    }
+    if (results.empty()) continue;
     net::post(io_, [this, results = std::move(results)]() mutable {
       in_flight_ -= results.size();
       for (Result& r : results) add_result(std::move(r));
@@ -641,7 +771,8 @@ void Scheduler::worker_loop(unsigned) {
   }
 }
 
-// Results are written when 256 have gathered or 20 ms after the first, whichever is sooner.
+// Results are written when kFlushBatch have gathered or kFlushDelayMs after the first, whichever
+// is sooner.
 void Scheduler::add_result(Result r) {
   results_.push_back(std::move(r));
   if (results_.size() >= kFlushBatch) {
@@ -722,25 +853,28 @@ void Scheduler::flush_results() {
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     const DeliveryOutcome& o = outcomes[i];
     const DeliveryRecord& row = batch[i].row;
-    const std::string what = "delivery #" + std::to_string(row.id) + " (" + row.purpose + ", step " +
-                             std::to_string(row.step + 1) + ", " + row.channel + " → " + row.person + ")";
+    // Built only for the lines written: a burst's sent rows are counted, not named.
+    auto what = [&] {
+      return "delivery #" + std::to_string(row.id) + " (" + row.purpose + ", step " + std::to_string(row.step + 1) +
+             ", " + row.channel + " → " + row.person + ")";
+    };
     switch (o.result) {
       case DeliveryOutcome::sent:
         ++counters_.sent;
         ++sent_here;
-        if (!applied[i]) log_(6, "sent " + what + "; it had been cancelled meanwhile");
+        if (!applied[i]) log_(6, "sent " + what() + "; it had been cancelled meanwhile");
         break;
       case DeliveryOutcome::retry:
         ++counters_.retried;
-        log_(4, what + " failed for now (" + redact_error(o.error) + "); retrying at " + iso_utc(o.next_attempt_at));
+        log_(4, what() + " failed for now (" + redact_error(o.error) + "); retrying at " + iso_utc(o.next_attempt_at));
         break;
       case DeliveryOutcome::failed:
         ++counters_.failed;
-        log_(3, what + " failed permanently: " + redact_error(o.error));
+        log_(3, what() + " failed permanently: " + redact_error(o.error));
         break;
       case DeliveryOutcome::cancelled:
         if (applied[i]) ++counters_.cancelled;
-        log_(6, what + " cancelled: " + o.error);
+        log_(6, what() + " cancelled: " + o.error);
         break;
     }
   }
@@ -756,11 +890,7 @@ void Scheduler::flush_results() {
     }
   if (stopping_) return;
   try {
-    // Channels whose last claim was a full batch get the next one when they run low.
-    const std::int64_t claim_at = clock_.now();
-    for (const std::string& channel : std::vector<std::string>(more_due_.begin(), more_due_.end()))
-      claim_channel(channel, claim_at);
-    pump();
+    pump();  // claims the next batch of channels running low
     schedule_wake();
   } catch (const std::exception& e) {
     log_(3, std::string("reminders: ") + e.what() + "; trying again in 5 s");

@@ -93,6 +93,10 @@ class Scheduler {
     Envelope envelope;
     std::optional<Render> render;  // empty: the envelope is rendered already (alerts)
     std::shared_ptr<const ReminderData> data;
+    std::shared_ptr<const Snapshot> snapshot;  // the configuration it was claimed under
+    std::int32_t utc_offset = 0;
+    std::int64_t now = 0;      // when it was handed out (days left, link expiry)
+    bool undescribed = false;  // describe() has yet to run (on the worker)
   };
   struct Result {
     DeliveryRecord row;
@@ -124,11 +128,13 @@ class Scheduler {
   void claim();
   void claim_channel(const std::string& channel, std::int64_t now);
   std::size_t claim_cap(const std::string& channel) const;
+  void refill();
   void pump();
   void schedule_wake();
   void arm(std::int64_t wake_ms);
   // A claimed row made ready to send, or nullopt with the row cancelled (no longer planned).
   std::optional<Job> prepare(DeliveryRecord& row);
+  static std::optional<std::string> describe(Job& job, const notify::ReminderPlanner& planner);
   void render(Job& job) const;  // on a worker: the templates and the link's HMAC
   void add_result(Result r);
   void flush_results();
@@ -180,6 +186,7 @@ class Scheduler {
   std::condition_variable cv_;
   std::deque<Job> jobs_;
   bool pool_stop_ = false;
+  std::vector<std::unique_ptr<notify::CurlMulti>> multis_;  // one per worker
   std::vector<std::thread> workers_;
 };
 

@@ -713,17 +713,6 @@ std::size_t Store::coalesce_due_deliveries(std::int64_t now) {
   return n;
 }
 
-std::vector<std::pair<std::string, std::string>> Store::recipients_of(const std::string& occurrence, int step) {
-  std::vector<std::pair<std::string, std::string>> out;
-  SQLite::Statement q(db_,
-                      "SELECT person, MIN(relation) FROM deliveries WHERE occurrence = ? AND step = ? "
-                      "AND purpose = 'reminder' AND status NOT IN ('cancelled', 'superseded') "
-                      "GROUP BY person ORDER BY MIN(id)");
-  SQLite::bind(q, occurrence, step);
-  while (q.executeStep()) out.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getString());
-  return out;
-}
-
 std::optional<std::string> Store::meta(const std::string& key) {
   SQLite::Statement q(db_, "SELECT value FROM meta WHERE key = ?");
   q.bind(1, key);

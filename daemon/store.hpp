@@ -254,8 +254,6 @@ class Store {
   // Catch-up after downtime: of the queued reminder rows due at `now`, only the latest step per
   // (occurrence, recipient, channel) stays; the others become superseded. Returns how many.
   std::size_t coalesce_due_deliveries(std::int64_t now);
-  // Who a step of an occurrence tells: (person id, relation) of its reminder rows.
-  std::vector<std::pair<std::string, std::string>> recipients_of(const std::string& occurrence, int step);
   // Small daemon state (e.g. how far reminders are planned).
   std::optional<std::string> meta(const std::string& key);
   void set_meta(const std::string& key, const std::string& value);

@@ -17,10 +17,7 @@ void global_init() {
   });
 }
 
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
+using Slist = std::unique_ptr<curl_slist, SlistFree>;
 
 Slist make_slist(const std::vector<std::string>& items) {
   curl_slist* head = nullptr;
@@ -37,26 +34,6 @@ Slist make_slist(const std::vector<std::string>& items) {
 
 size_t append_body(char* data, size_t size, size_t n, void* user) {
   static_cast<std::string*>(user)->append(data, size * n);
-  return size * n;
-}
-
-struct HeaderSink {
-  std::string retry_after;
-};
-
-size_t read_header(char* data, size_t size, size_t n, void* user) {
-  const std::string_view line(data, size * n);
-  constexpr std::string_view kName = "retry-after:";
-  if (line.size() > kName.size()) {
-    bool match = true;
-    for (std::size_t i = 0; i < kName.size() && match; ++i)
-      match = static_cast<char>(std::tolower(static_cast<unsigned char>(line[i]))) == kName[i];
-    if (match) {
-      std::string v(line.substr(kName.size()));
-      while (!v.empty() && (v.back() == '\r' || v.back() == '\n')) v.pop_back();
-      static_cast<HeaderSink*>(user)->retry_after = v;
-    }
-  }
   return size * n;
 }
 
@@ -107,10 +84,14 @@ void CurlEasy::set(CURLoption option, void* value, const char* name) {
 }
 
 CURLcode CurlEasy::perform(std::string& error) {
-  error_buffer_[0] = '\0';
+  clear_error();
   const CURLcode c = curl_easy_perform(handle_.get());
-  if (c != CURLE_OK) error = error_buffer_[0] ? error_buffer_.get() : curl_easy_strerror(c);
+  if (c != CURLE_OK) error = error_text(c);
   return c;
+}
+
+std::string CurlEasy::error_text(CURLcode c) const {
+  return error_buffer_[0] ? error_buffer_.get() : curl_easy_strerror(c);
 }
 
 long CurlEasy::response_code() const {
@@ -119,37 +100,102 @@ long CurlEasy::response_code() const {
   return code;
 }
 
-HttpSession::HttpSession(TransferOptions options) : options_(std::move(options)) {
-  common_options(easy_, options_);
+HttpTransfer::HttpTransfer(const TransferOptions& options) {
+  common_options(easy_, options);
   easy_.set(CURLOPT_WRITEFUNCTION, &append_body, "CURLOPT_WRITEFUNCTION");
-  easy_.set(CURLOPT_HEADERFUNCTION, &read_header, "CURLOPT_HEADERFUNCTION");
+  easy_.set(CURLOPT_HEADERFUNCTION, &HttpTransfer::read_header, "CURLOPT_HEADERFUNCTION");
+  easy_.set(CURLOPT_WRITEDATA, static_cast<void*>(&result_.body), "CURLOPT_WRITEDATA");
+  easy_.set(CURLOPT_HEADERDATA, static_cast<void*>(&sink_), "CURLOPT_HEADERDATA");
 }
 
-HttpResult HttpSession::post(const HttpRequest& request) {
-  HttpResult r;
-  CurlEasy& e = easy_;
-  std::vector<std::string> header_lines = request.headers;
+size_t HttpTransfer::read_header(char* data, size_t size, size_t n, void* user) {
+  const std::string_view line(data, size * n);
+  constexpr std::string_view kName = "retry-after:";
+  if (line.size() > kName.size()) {
+    bool match = true;
+    for (std::size_t i = 0; i < kName.size() && match; ++i)
+      match = static_cast<char>(std::tolower(static_cast<unsigned char>(line[i]))) == kName[i];
+    if (match) {
+      std::string v(line.substr(kName.size()));
+      while (!v.empty() && (v.back() == '\r' || v.back() == '\n')) v.pop_back();
+      static_cast<HeaderSink*>(user)->retry_after = v;
+    }
+  }
+  return size * n;
+}
+
+// WRITEDATA and HEADERDATA point into this object for its whole life (it is not movable).
+void HttpTransfer::start(HttpRequest request) {
+  request_ = std::move(request);
+  result_ = HttpResult{};
+  sink_ = HeaderSink{};
+  std::vector<std::string> header_lines = std::move(request_.headers);
   header_lines.emplace_back("Expect:");  // no 100-continue round trip before a larger body
-  const Slist headers = make_slist(header_lines);
-  HeaderSink sink;
-  e.set(CURLOPT_URL, request.url, "CURLOPT_URL");
-  e.set(CURLOPT_HTTPHEADER, static_cast<void*>(headers.get()), "CURLOPT_HTTPHEADER");
-  e.set(CURLOPT_POSTFIELDSIZE, static_cast<long>(request.body.size()), "CURLOPT_POSTFIELDSIZE");
-  e.set(CURLOPT_POSTFIELDS, static_cast<void*>(const_cast<char*>(request.body.data())),
-        "CURLOPT_POSTFIELDS");
-  e.set(CURLOPT_WRITEDATA, static_cast<void*>(&r.body), "CURLOPT_WRITEDATA");
-  e.set(CURLOPT_HEADERDATA, static_cast<void*>(&sink), "CURLOPT_HEADERDATA");
-  const CURLcode c = e.perform(r.error);
-  // The handle outlives this call: it must not keep pointers into it.
-  e.set(CURLOPT_HTTPHEADER, static_cast<void*>(nullptr), "CURLOPT_HTTPHEADER");
-  e.set(CURLOPT_WRITEDATA, static_cast<void*>(nullptr), "CURLOPT_WRITEDATA");
-  e.set(CURLOPT_HEADERDATA, static_cast<void*>(nullptr), "CURLOPT_HEADERDATA");
-  if (c != CURLE_OK) return r;
-  r.answered = true;
-  r.status = e.response_code();
-  r.retry_after = sink.retry_after;
+  headers_ = make_slist(header_lines);
+  easy_.clear_error();
+  easy_.set(CURLOPT_URL, request_.url, "CURLOPT_URL");
+  easy_.set(CURLOPT_HTTPHEADER, static_cast<void*>(headers_.get()), "CURLOPT_HTTPHEADER");
+  easy_.set(CURLOPT_POSTFIELDSIZE, static_cast<long>(request_.body.size()), "CURLOPT_POSTFIELDSIZE");
+  easy_.set(CURLOPT_POSTFIELDS, static_cast<void*>(request_.body.data()), "CURLOPT_POSTFIELDS");
+}
+
+HttpResult HttpTransfer::finish(CURLcode code) {
+  HttpResult r = std::move(result_);
+  result_ = HttpResult{};
+  if (code != CURLE_OK) {
+    r.error = easy_.error_text(code);
+  } else {
+    r.answered = true;
+    r.status = easy_.response_code();
+    r.retry_after = std::move(sink_.retry_after);
+  }
   return r;
 }
+
+HttpSession::HttpSession(TransferOptions options) : transfer_(options) {}
+
+HttpResult HttpSession::post(const HttpRequest& request) {
+  transfer_.start(request);
+  return transfer_.finish(curl_easy_perform(transfer_.easy().get()));
+}
+
+CurlMulti::CurlMulti() {
+  global_init();
+  handle_.reset(curl_multi_init());
+  if (!handle_) throw CurlError(CURLE_FAILED_INIT, "curl_multi_init failed");
+}
+
+void CurlMulti::add(HttpTransfer& t) {
+  if (const CURLMcode c = curl_multi_add_handle(handle_.get(), t.easy().get()); c != CURLM_OK)
+    throw CurlError(CURLE_FAILED_INIT, std::string("libcurl refused a transfer: ") + curl_multi_strerror(c));
+  ++active_;
+}
+
+std::vector<std::pair<CURL*, CURLcode>> CurlMulti::drain() {
+  int running = 0;
+  curl_multi_perform(handle_.get(), &running);
+  std::vector<std::pair<CURL*, CURLcode>> done;
+  int queued = 0;
+  while (CURLMsg* m = curl_multi_info_read(handle_.get(), &queued)) {
+    if (m->msg != CURLMSG_DONE) continue;
+    done.emplace_back(m->easy_handle, m->data.result);
+  }
+  for (const auto& [easy, code] : done) {
+    curl_multi_remove_handle(handle_.get(), easy);
+    --active_;
+  }
+  return done;
+}
+
+std::vector<std::pair<CURL*, CURLcode>> CurlMulti::run(int timeout_ms) {
+  auto done = drain();
+  if (!done.empty() || active_ == 0) return done;
+  int fds = 0;
+  curl_multi_poll(handle_.get(), nullptr, 0, timeout_ms, &fds);
+  return drain();
+}
+
+void CurlMulti::wakeup() { curl_multi_wakeup(handle_.get()); }
 
 HttpResult http_post(const HttpRequest& request, const TransferOptions& options) {
   return HttpSession(options).post(request);

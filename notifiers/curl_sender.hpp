@@ -8,6 +8,8 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "notifiers/messages.hpp"
 #include "notifiers/response.hpp"
@@ -43,6 +45,9 @@ class CurlEasy {
   }
   // Performs the transfer; CURLE_OK or the code, with curl's message in `error`.
   CURLcode perform(std::string& error);
+  // Before a transfer driven elsewhere (CurlMulti), and its message after it failed with `c`.
+  void clear_error() { error_buffer_[0] = '\0'; }
+  std::string error_text(CURLcode c) const;
   long response_code() const;
   CURL* get() const { return handle_.get(); }
 
@@ -69,6 +74,35 @@ struct HttpResult {
   std::string error;
 };
 
+struct SlistFree {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+
+// One HTTP POST on its own handle, performed either blocking (HttpSession) or by a CurlMulti
+// among others; the handle is reused for the next request once this one is finished.
+class HttpTransfer {
+ public:
+  explicit HttpTransfer(const TransferOptions& options);
+  HttpTransfer(const HttpTransfer&) = delete;  // libcurl keeps pointers to its members
+  HttpTransfer& operator=(const HttpTransfer&) = delete;
+  // Sets the handle up for `request`, which the transfer keeps until finish().
+  void start(HttpRequest request);
+  // After the transfer completed with `code`: the answer, and the handle ready for start().
+  HttpResult finish(CURLcode code);
+  CurlEasy& easy() { return easy_; }
+
+ private:
+  struct HeaderSink {
+    std::string retry_after;
+  };
+  CurlEasy easy_;
+  HttpRequest request_;
+  std::unique_ptr<curl_slist, SlistFree> headers_;
+  HttpResult result_;
+  HeaderSink sink_;
+  static size_t read_header(char* data, size_t size, size_t n, void* user);
+};
+
 // Keeps one handle, so consecutive posts to the same host reuse the connection.
 class HttpSession {
  public:
@@ -76,8 +110,34 @@ class HttpSession {
   HttpResult post(const HttpRequest& request);
 
  private:
-  TransferOptions options_;
-  CurlEasy easy_;
+  HttpTransfer transfer_;
+};
+
+// Several HttpTransfers at once on the calling thread (libcurl's multi interface): one thread
+// waits for many answers in one poll instead of one blocked thread per request. Connections
+// are kept in the multi handle and reused by the transfers that follow.
+class CurlMulti {
+ public:
+  CurlMulti();
+  CurlMulti(const CurlMulti&) = delete;
+  CurlMulti& operator=(const CurlMulti&) = delete;
+
+  void add(HttpTransfer& t);
+  // Drives the transfers: returns those finished (removed from the multi, with their code), or
+  // waits up to timeout_ms (less when libcurl has a timer due, or after wakeup()) and returns
+  // what finished meanwhile.
+  std::vector<std::pair<CURL*, CURLcode>> run(int timeout_ms);
+  // From any thread: makes a run() waiting in poll return now.
+  void wakeup();
+  std::size_t active() const { return active_; }
+
+ private:
+  std::vector<std::pair<CURL*, CURLcode>> drain();
+  struct Deleter {
+    void operator()(CURLM* m) const { curl_multi_cleanup(m); }
+  };
+  std::unique_ptr<CURLM, Deleter> handle_;
+  std::size_t active_ = 0;
 };
 
 HttpResult http_post(const HttpRequest& request, const TransferOptions& options);

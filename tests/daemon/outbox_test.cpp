@@ -359,7 +359,7 @@ TEST(Outbox, DeliveriesCommandPrintsTheHistory) {
 }
 
 // What the scheduler needs of the outbox: claims per channel, due counts, the next wake-up,
-// results applied in one batch, release on stop, catch-up coalescing and the step's recipients.
+// results applied in one batch, release on stop and catch-up coalescing.
 TEST(Outbox, SchedulerOperations) {
   Store s(fresh_db("outbox-scheduler.db"));
   s.enqueue_deliveries({entry(kOcc, 0, "p-qian", "mail", kT0), entry(kOcc, 0, "p-ouyang", "dl-wecom", kT0),
@@ -379,12 +379,6 @@ TEST(Outbox, SchedulerOperations) {
   for (const auto& d : wecom) EXPECT_EQ(d.channel, "dl-wecom");
   const auto mail = s.claim_due_deliveries(kT0 + 10, 10, "mail");
   ASSERT_EQ(mail.size(), 1u);
-  // Who step 1 of kOcc tells, in the order the rows were written.
-  const auto who = s.recipients_of(kOcc, 0);
-  ASSERT_EQ(who.size(), 3u);
-  EXPECT_EQ(who[0].first, "p-qian");
-  EXPECT_EQ(who[1].first, "p-ouyang");
-  EXPECT_EQ(who[1].second, "responsible");
 
   // One batch: sent, retry, failed; a cancelled row that is no longer sending is not applied.
   s.release_deliveries({mail[0].id});
@@ -450,7 +444,6 @@ TEST(Outbox, PurposeAndNoteAreKept) {
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].purpose, "fallback");
   EXPECT_EQ(rows[0].note, "dl-wecom: errcode 93000");
-  EXPECT_TRUE(s.recipients_of(kOcc, 1).empty());  // only reminder rows count as "told"
 }
 
 }  // namespace
