@@ -62,6 +62,13 @@ if [[ $mode == example ]]; then
 fi
 
 # test
+# chromedriver reaches the browser it starts by the name "localhost". Every installed Debian has
+# it in /etc/hosts; a bare debootstrap root or a minimal container may not, and then the
+# dashboard's browser test cannot start. Only then the two standard lines are added.
+if ! getent hosts localhost >/dev/null; then
+  echo "== 'localhost' does not resolve: adding it to /etc/hosts (127.0.0.1 and ::1)"
+  printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >>/etc/hosts
+fi
 (cd tests/feeds && npm ci --no-audit --no-fund --loglevel=error)
 echo "== build with warnings as errors"
 cmake -S . -B build-ci -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUTYD_WERROR=ON >/dev/null

@@ -14,7 +14,9 @@ Screenshots go to $DUTYD_ARTIFACTS (default: tests/artifacts in the working dire
 """
 import http.client
 import os
+import socket
 import struct
+import subprocess
 import sys
 import unittest
 import zlib
@@ -26,13 +28,20 @@ import harness  # noqa: E402
 from harness import Daemon, wait_until  # noqa: E402
 
 from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service as ChromeService  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 ARTIFACTS = os.environ.get("DUTYD_ARTIFACTS") or os.path.join(os.getcwd(), "tests", "artifacts")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+
+
+def connectable(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PASS_LINE = "flags: pass over "
 INSPECT = "a6.15.inspect-subordinates/dl/2026/%s@dutyd"
@@ -98,9 +107,18 @@ class DashboardTest(unittest.TestCase):
             for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                       "--window-size=1600,1000", "--lang=zh-CN"):
                 options.add_argument(a)
-            cls.browser = webdriver.Chrome(service=ChromeService(CHROMEDRIVER), options=options)
+            # chromedriver is started here on 127.0.0.1 rather than through selenium's Service,
+            # which reaches it by the name "localhost": a minimal root without /etc/hosts (a
+            # fresh debootstrap, some containers) cannot resolve that name.
+            port = harness.free_port()
+            cls.driver_log = open(os.path.join(d.tmp, "chromedriver.log"), "wb")
+            cls.driver = subprocess.Popen([CHROMEDRIVER, "--port=%d" % port], stdout=cls.driver_log,
+                                          stderr=subprocess.STDOUT)
+            wait_until(lambda: connectable(port), 20, "chromedriver listening on 127.0.0.1:%d" % port)
+            cls.browser = webdriver.Remote(command_executor="http://127.0.0.1:%d" % port, options=options)
             cls.browser.set_page_load_timeout(30)
         except BaseException:
+            cls.stop_driver()
             d.cleanup()
             raise
         os.makedirs(ARTIFACTS, exist_ok=True)
@@ -109,6 +127,7 @@ class DashboardTest(unittest.TestCase):
     def tearDownClass(cls):
         if getattr(cls, "browser", None):
             cls.browser.quit()
+        cls.stop_driver()
         rc, _ = cls.d.stop()
         err = cls.d.stderr()
         cls.d.cleanup()
@@ -117,6 +136,18 @@ class DashboardTest(unittest.TestCase):
             assert marker not in err, "sanitizer report in dutyd's stderr"
         for secret in (cls.admin, cls.dalian):
             assert secret not in err, "a token in dutyd's log"
+
+    @classmethod
+    def stop_driver(cls):
+        if getattr(cls, "driver", None):
+            cls.driver.terminate()
+            try:
+                cls.driver.wait(10)
+            except subprocess.TimeoutExpired:
+                cls.driver.kill()
+                cls.driver.wait()
+            cls.driver = None
+            cls.driver_log.close()
 
     @classmethod
     def start_at(cls, now):
