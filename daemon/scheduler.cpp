@@ -15,7 +15,8 @@ using notify::Outcome;
 
 constexpr const char* kPlannedUntil = "reminders.planned_until";
 constexpr std::size_t kClaimBatch = 1024;  // rows claimed per channel at a time (no rate limit)
-// Each batch costs an fsync'd commit (5-10 ms on a busy disk), on the event loop.
+// Each batch costs an fsync'd commit (5-10 ms on a busy disk), on the store writer; results
+// that come while one is written go together in the next.
 constexpr std::size_t kFlushBatch = 1024;  // results written at once ...
 constexpr int kFlushDelayMs = 20;          // ... or this long after the first of them
 constexpr std::int64_t kIdleWakeMs = 60'000;  // wake at least this often (planning, new rows)
@@ -100,10 +101,12 @@ Scheduler::Scheduler(net::io_context& io, Store& store, Clock clock, std::string
       log_(std::move(log)),
       options_(std::move(options)),
       timer_(io),
-      flush_timer_(io) {
+      flush_timer_(io),
+      writer_store_(std::make_unique<Store>(store.path())) {
   for (unsigned i = 0; i < std::max(1u, options_.workers); ++i) multis_.push_back(std::make_unique<notify::CurlMulti>());
   for (unsigned i = 0; i < std::max(1u, options_.workers); ++i)
     workers_.emplace_back([this, i] { worker_loop(i); });
+  writer_ = std::thread([this] { writer_loop(); });
 }
 
 Scheduler::~Scheduler() {
@@ -116,6 +119,50 @@ Scheduler::~Scheduler() {
   cv_.notify_all();
   for (const auto& m : multis_) m->wakeup();
   for (std::thread& t : workers_) t.join();
+  // Writes still queued are made (their answers are not handled: the loop has ended).
+  {
+    std::lock_guard lock(writer_mutex_);
+    writer_stop_ = true;
+  }
+  writer_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+void Scheduler::submit(WriteTask task) {
+  ++writes_pending_;
+  if (!write_work_) write_work_.emplace(net::make_work_guard(io_));
+  {
+    std::lock_guard lock(writer_mutex_);
+    writes_.push_back(std::move(task));
+  }
+  writer_cv_.notify_one();
+}
+
+void Scheduler::writer_loop() {
+  for (;;) {
+    WriteTask task;
+    {
+      std::unique_lock lock(writer_mutex_);
+      writer_cv_.wait(lock, [&] { return writer_stop_ || !writes_.empty(); });
+      if (writes_.empty()) return;  // stopping and nothing left
+      task = std::move(writes_.front());
+      writes_.pop_front();
+    }
+    std::function<void()> then;
+    try {
+      then = task(*writer_store_);
+    } catch (const std::exception& e) {
+      then = [this, what = std::string(e.what())] { log_(3, "reminders: store writer: " + what); };
+    }
+    net::post(io_, [this, then = std::move(then)] {
+      try {
+        if (then) then();
+      } catch (const std::exception& e) {
+        log_(3, std::string("reminders: ") + e.what());
+      }
+      if (--writes_pending_ == 0) write_work_.reset();
+    });
+  }
 }
 
 std::int64_t Scheduler::now_ms() const {
@@ -394,17 +441,63 @@ std::size_t Scheduler::claim_cap(const std::string& channel) const {
   return ch != channels_.end() && rate_limited(ch->second->channel.kind) ? 20 : kClaimBatch;
 }
 
+// The claim is a committed transaction on the store writer (durable before anything is sent);
+// its rows join the channel's queue in on_claimed(). One claim per channel at a time.
 void Scheduler::claim_channel(const std::string& channel, std::int64_t now) {
-  auto& queue = pending_[channel];
+  if (claiming_.count(channel)) return;
+  const auto held = pending_.find(channel);
+  const std::size_t have = held == pending_.end() ? 0 : held->second.size();
   const std::size_t cap = claim_cap(channel);
-  if (queue.size() >= cap / 2) return;
-  const std::size_t want = cap - queue.size();
-  std::vector<DeliveryRecord> rows = store_.claim_due_deliveries(now, want, channel);
+  if (have >= cap / 2) return;
+  const std::size_t want = cap - have;
+  claiming_.insert(channel);
+  submit([this, channel, now, want](Store& db) -> std::function<void()> {
+    try {
+      auto rows = std::make_shared<std::vector<DeliveryRecord>>(db.claim_due_deliveries(now, want, channel));
+      return [this, channel, want, rows] { on_claimed(channel, want, std::move(*rows)); };
+    } catch (const std::exception& e) {
+      return [this, channel, what = std::string(e.what())] {
+        // The store is busy: the rows stay queued; tick() claims them again.
+        claiming_.erase(channel);
+        more_due_.erase(channel);
+        log_(3, "reminders: cannot claim due rows: " + what + "; trying again in 5 s");
+        arm(now_ms() + 5000);
+      };
+    }
+  });
+}
+
+void Scheduler::on_claimed(const std::string& channel, std::size_t wanted, std::vector<DeliveryRecord> rows) {
+  claiming_.erase(channel);
+  const auto ch = channels_.find(channel);
+  if (stopping_ || ch == channels_.end() || !ch->second->available()) {
+    // Stopped, or the channel went away meanwhile (install()): the rows go back to the queue.
+    more_due_.erase(channel);
+    if (rows.empty()) return;
+    std::vector<std::int64_t> ids;
+    for (const DeliveryRecord& r : rows) ids.push_back(r.id);
+    try {
+      store_.release_deliveries(ids);
+    } catch (const std::exception& e) {
+      // They stay `sending`: the next start queues them again.
+      log_(3, std::string("reminders: cannot release claimed rows: ") + e.what());
+    }
+    return;
+  }
   // A full batch: there may be more, claimed when this one runs low (without counting again).
-  if (rows.size() == want) more_due_.insert(channel);
+  if (rows.size() == wanted) more_due_.insert(channel);
   else more_due_.erase(channel);
-  for (DeliveryRecord& r : rows) queue.push_back(std::move(r));
-  if (queue.empty()) pending_.erase(channel);
+  if (!rows.empty()) {
+    auto& queue = pending_[channel];
+    for (DeliveryRecord& r : rows) queue.push_back(std::move(r));
+  }
+  try {
+    pump();
+    schedule_wake();
+  } catch (const std::exception& e) {
+    log_(3, std::string("reminders: ") + e.what() + "; trying again in 5 s");
+    arm(now_ms() + 5000);
+  }
 }
 
 // Which channels have due rows: one grouped count, on timer ticks only; while a burst drains,
@@ -501,7 +594,7 @@ void Scheduler::pump() {
 void Scheduler::schedule_wake() {
   std::int64_t wake = now_ms() + kIdleWakeMs;
   if (limit_wake_) wake = std::min(wake, limit_wake_);
-  if (in_flight_ == 0 && pending_.empty()) {
+  if (in_flight_ == 0 && pending_.empty() && claiming_.empty()) {
     if (const auto next = store_.next_due(unavailable_)) wake = std::min(wake, std::max(*next * 1000, now_ms() + 50));
   }
   arm(wake);
@@ -772,9 +865,10 @@ void Scheduler::worker_loop(unsigned index) {
 }
 
 // Results are written when kFlushBatch have gathered or kFlushDelayMs after the first, whichever
-// is sooner.
+// is sooner, or when the batch being written is done.
 void Scheduler::add_result(Result r) {
   results_.push_back(std::move(r));
+  if (recording_) return;  // written when the batch on the store writer is done (on_recorded())
   if (results_.size() >= kFlushBatch) {
     if (!flush_posted_) {
       flush_posted_ = true;
@@ -791,24 +885,24 @@ void Scheduler::add_result(Result r) {
   }
 }
 
-// Outcomes are written in one transaction per batch: a commit per message would cap sending
-// at the disk's fsync rate.
+// Outcomes are written in one transaction per batch, on the store writer: a commit per message
+// would cap sending at the disk's fsync rate. One batch at a time; results that come meanwhile
+// are written together when it is done (on_recorded()).
 void Scheduler::flush_results() {
   flush_posted_ = false;
   if (flush_armed_) {
     flush_armed_ = false;
     flush_timer_.cancel();
   }
-  if (results_.empty()) return;
-  std::vector<Result> batch;
-  batch.swap(results_);
+  if (results_.empty() || recording_) return;
+  auto rec = std::make_shared<Recording>();
+  rec->batch.swap(results_);
   const std::int64_t now = clock_.now();
+  rec->now = now;
   static thread_local std::mt19937 rng{std::random_device{}()};
   std::uniform_real_distribution<double> jitter(-1.0, 1.0);
-  std::vector<DeliveryOutcome> outcomes;
-  std::vector<std::size_t> permanent;  // indices into batch
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    const Result& r = batch[i];
+  for (std::size_t i = 0; i < rec->batch.size(); ++i) {
+    const Result& r = rec->batch[i];
     DeliveryOutcome o;
     o.id = r.row.id;
     const std::string& detail = r.verdict.detail;
@@ -837,22 +931,36 @@ void Scheduler::flush_results() {
       o.error = r.verdict.outcome == Outcome::transient
                     ? "gave up after " + std::to_string(r.row.attempts + 1) + " attempt(s): " + detail
                     : detail;
-      permanent.push_back(i);
+      rec->permanent.push_back(i);
     }
-    outcomes.push_back(std::move(o));
+    rec->outcomes.push_back(std::move(o));
   }
-  std::vector<bool> applied;
-  try {
-    applied = store_.record_outcomes(outcomes, now);
-  } catch (const std::exception& e) {
+  recording_ = true;
+  submit([this, rec](Store& db) -> std::function<void()> {
+    try {
+      rec->applied = db.record_outcomes(rec->outcomes, rec->now);
+    } catch (const std::exception& e) {
+      rec->error = e.what();
+    }
+    return [this, rec] { on_recorded(*rec); };
+  });
+}
+
+// On the loop, once a batch is durable: counters, log lines, fallbacks and alerts.
+void Scheduler::on_recorded(Recording& rec) {
+  recording_ = false;
+  if (!rec.error.empty()) {
     // Rows stay `sending`: the next start sends them again (a duplicate rather than a loss).
-    log_(3, std::string("reminders: cannot record delivery results: ") + e.what());
+    log_(3, "reminders: cannot record delivery results: " + rec.error);
+    if (!results_.empty()) flush_results();
     return;
   }
+  const std::vector<DeliveryOutcome>& outcomes = rec.outcomes;
+  const std::vector<bool>& applied = rec.applied;
   std::size_t sent_here = 0;
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     const DeliveryOutcome& o = outcomes[i];
-    const DeliveryRecord& row = batch[i].row;
+    const DeliveryRecord& row = rec.batch[i].row;
     // Built only for the lines written: a burst's sent rows are counted, not named.
     auto what = [&] {
       return "delivery #" + std::to_string(row.id) + " (" + row.purpose + ", step " + std::to_string(row.step + 1) +
@@ -880,14 +988,16 @@ void Scheduler::flush_results() {
   }
   // One line per batch, not per message: a burst of 100,000 would otherwise be as many lines.
   if (sent_here) log_(6, "reminders: sent " + std::to_string(sent_here) + " (" + std::to_string(counters_.sent) + " since start)");
-  for (const std::size_t i : permanent)
+  for (const std::size_t i : rec.permanent)
     if (applied[i]) {
       try {
-        after_permanent_failure(batch[i].row, redact_error(outcomes[i].error));
+        after_permanent_failure(rec.batch[i].row, redact_error(outcomes[i].error));
       } catch (const std::exception& e) {
         log_(3, std::string("reminders: cannot queue the fallback or alert: ") + e.what());
       }
     }
+  // Results that came while this batch was written go next, together.
+  if (!results_.empty()) flush_results();
   if (stopping_) return;
   try {
     pump();  // claims the next batch of channels running low

@@ -1,6 +1,8 @@
 // The reminder scheduler of `dutyd run`: plans each snapshot's ladders into the durable outbox,
-// claims the rows that are due, sends them on a small worker pool (libcurl, blocking) within
-// each robot's rate limit, and posts the results back to the event loop, which owns the store.
+// claims the rows that are due, sends them on a small worker pool (libcurl) within each robot's
+// rate limit, and posts the results back to the event loop. The claims and the result writes
+// (fsync'd commits) run on a store-writer thread with its own connection, so neither the loop
+// nor the senders wait for the disk; their answers come back to the loop.
 //
 // Durability (see daemon/README.md, "Reminders"):
 // - rows are written (queued) before anything is sent and claimed (sending) in a committed
@@ -138,6 +140,22 @@ class Scheduler {
   void render(Job& job) const;  // on a worker: the templates and the link's HMAC
   void add_result(Result r);
   void flush_results();
+  // A batch of results handed to the store writer, and what became of it there.
+  struct Recording {
+    std::vector<Result> batch;
+    std::vector<DeliveryOutcome> outcomes;
+    std::vector<std::size_t> permanent;  // indices into batch
+    std::vector<bool> applied;
+    std::string error;  // the write failed: the rows stay `sending`
+    std::int64_t now = 0;
+  };
+  void on_recorded(Recording& r);
+  void on_claimed(const std::string& channel, std::size_t wanted, std::vector<DeliveryRecord> rows);
+  // The store writer: a task runs there on the writer's connection and returns what the loop
+  // does with its answer (posted to io_). Tasks catch their own errors.
+  using WriteTask = std::function<std::function<void()>(Store&)>;
+  void submit(WriteTask task);
+  void writer_loop();
   void after_permanent_failure(const DeliveryRecord& row, const std::string& problem);
   void worker_loop(unsigned index);
   std::int64_t now_ms() const;
@@ -173,6 +191,8 @@ class Scheduler {
   std::size_t in_flight_ = 0;
   std::vector<Result> results_;
   bool flush_posted_ = false, flush_armed_ = false;
+  bool recording_ = false;          // a batch of results is on the store writer
+  std::set<std::string> claiming_;  // channels with a claim on the store writer
   std::set<std::string> more_due_;  // channels whose last claim was a full batch
   std::int64_t limit_wake_ = 0;     // the next rate-limit slot pump() waits for (0: none)
   net::steady_timer timer_;
@@ -188,6 +208,17 @@ class Scheduler {
   bool pool_stop_ = false;
   std::vector<std::unique_ptr<notify::CurlMulti>> multis_;  // one per worker
   std::vector<std::thread> workers_;
+
+  // The store writer (claims, results): its own connection, tasks in order. The loop counts the
+  // tasks whose answers it has yet to handle and keeps itself running meanwhile (shutdown drains).
+  std::unique_ptr<Store> writer_store_;
+  std::mutex writer_mutex_;
+  std::condition_variable writer_cv_;
+  std::deque<WriteTask> writes_;
+  bool writer_stop_ = false;
+  std::size_t writes_pending_ = 0;  // loop side
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> write_work_;
+  std::thread writer_;
 };
 
 }  // namespace dutyd

@@ -435,6 +435,26 @@ class Drills(Base):
         self.assertEqual(d.stop()[0], 0)
         self.assertNoSanitizerReports(d)
 
+    def test_sigterm_during_a_burst_records_every_result_before_exit(self):
+        # The results are written on the scheduler's store-writer thread: a stop waits for them.
+        d = self.daemon()
+        plan = d.plan("2026-07-07")
+        d.start(now="2026-07-07T08:59:59")
+        wait_until(lambda: self.rx.count() >= 5, 30, "the burst to start")
+        self.assertEqual(d.stop()[0], 0)
+        received = self.rx.count()
+        self.assertLess(received, len(plan), "the burst was over before the stop")
+        rows = d.outbox()
+        self.assertEqual([r["id"] for r in rows if r["status"] == "sending"], [])  # released or recorded
+        self.assertEqual(sum(r["status"] == "sent" for r in rows), received)  # each transfer recorded
+        d.start(now="2026-07-07T09:00:30")
+        self.assertNotIn("interrupted by the last stop", d.stderr(2))
+        wait_until(lambda: all(r["status"] == "sent" for r in d.outbox()), 90, "every row sent")
+        time.sleep(1.0)
+        self.assertEqual(self.rx.count(), len(plan))  # none lost, none sent twice
+        self.assertEqual(d.stop()[0], 0)
+        self.assertNoSanitizerReports(d)
+
 
 if __name__ == "__main__":
     unittest.main()
