@@ -29,7 +29,7 @@ from harness import Daemon, wait_until  # noqa: E402
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 ARTIFACTS = os.environ.get("DUTYD_ARTIFACTS") or os.path.join(os.getcwd(), "tests", "artifacts")
@@ -176,10 +176,24 @@ class DashboardTest(unittest.TestCase):
         return self.d.public_url + path
 
     def follow(self, element):
-        """Clicks a link or button and waits until its page has been replaced: a click returns
-        before the navigation it starts has finished."""
+        """Clicks a link or button and waits until its page has been replaced and loaded: a
+        click returns before the navigation it starts has finished.
+
+        The old page is marked on its window object, which a navigation replaces. Selenium's
+        staleness_of is not used: while the old document is being torn down, chromedriver 156
+        sometimes answers with a generic "Node with given id does not belong to the document"
+        error instead of a stale-element one, which staleness_of lets through (CI failed so)."""
+        b = self.browser
+        b.execute_script("window.__dutydOldPage = true;")
         element.click()
-        WebDriverWait(self.browser, 20).until(expected_conditions.staleness_of(element))
+
+        def replaced(driver):
+            try:
+                return driver.execute_script(
+                    "return window.__dutydOldPage === undefined && document.readyState === 'complete';")
+            except WebDriverException:
+                return False  # between documents: ask again
+        WebDriverWait(b, 20).until(replaced, "the page did not change after the click")
 
     def sign_in(self, token):
         b = self.browser
