@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/sha.h>
 #include <sys/random.h>
 
@@ -29,8 +30,49 @@ std::string sha256_hex(std::string_view data) {
   return hex(digest, sizeof digest);
 }
 
+// Every reminder's completion link is signed, on each sending worker: HMAC() fetches SHA-256
+// from OpenSSL's provider and sets the key up again on every call, which cost more than the rest
+// of a message's rendering. Each thread keeps one keyed context and re-initialises it with the
+// key it already holds (EVP_MAC_init with no key); a new key replaces it. Any failure takes the
+// one-shot path.
+namespace {
+struct MacCache {
+  EVP_MAC* mac = nullptr;
+  EVP_MAC_CTX* ctx = nullptr;
+  std::string key;
+  bool keyed = false;
+  ~MacCache() {
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
+  }
+};
+}  // namespace
+
 std::string hmac_sha256_hex(std::string_view key, std::string_view message) {
   unsigned char digest[EVP_MAX_MD_SIZE];
+  thread_local MacCache cache;
+  if (!cache.ctx) {
+    cache.mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    if (cache.mac) cache.ctx = EVP_MAC_CTX_new(cache.mac);
+  }
+  if (cache.ctx && !key.empty()) {
+    bool ready = false;
+    if (cache.keyed && cache.key == key) {
+      ready = EVP_MAC_init(cache.ctx, nullptr, 0, nullptr) == 1;
+    } else {
+      char digest_name[] = "SHA256";
+      const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest_name, 0),
+                                   OSSL_PARAM_construct_end()};
+      cache.keyed = false;
+      ready = EVP_MAC_init(cache.ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) == 1;
+      if (ready) cache.key = std::string(key), cache.keyed = true;
+    }
+    std::size_t len = 0;
+    if (ready && EVP_MAC_update(cache.ctx, reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1 &&
+        EVP_MAC_final(cache.ctx, digest, &len, sizeof digest) == 1)
+      return hex(digest, len);
+    cache.keyed = false;
+  }
   unsigned int len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &len);

@@ -277,6 +277,31 @@ TEST(Webhook, GenericJson) {
   EXPECT_EQ(j["mentions"], json::array({"王某", "李某"}));
 }
 
+// The webhook body is written by hand: byte for byte what nlohmann's tree gives, also for quotes,
+// backslashes, control characters, DEL and CJK text; invalid UTF-8 is replaced the tree's way.
+TEST(Webhook, HandWrittenBodyIsNlohmannsDump) {
+  auto tree = [](const ChatMessage& m) {
+    json names = json::array();
+    for (const auto& who : m.mentions) names.push_back(who.name);
+    return json{{"title", m.title}, {"text", m.text}, {"link", m.link}, {"mentions", names}}.dump(
+        -1, ' ', false, json::error_handler_t::replace);
+  };
+  ChatMessage m = sample_chat(2);
+  EXPECT_EQ(webhook_request("http://h/x", m).body, tree(m));
+  m.title = "引号\"反斜杠\\ 控制\b\f\n\r\t\x01\x1f\x7f 完" + std::string(1, '\0') + "尾";
+  m.text = "第六条第（一）项\n「研究部署」\u2028";
+  m.mentions = {{"王\"某", "", ""}};
+  m.link.clear();
+  const std::string body = webhook_request("http://h/x", m).body;
+  EXPECT_EQ(body, tree(m));
+  EXPECT_EQ(json::parse(body)["title"], m.title);
+  m.mentions.clear();
+  EXPECT_EQ(webhook_request("http://h/x", m).body, tree(m));
+  m.text = "bad \xE4\xB8 text";
+  EXPECT_EQ(webhook_request("http://h/x", m).body, tree(m));
+  EXPECT_TRUE(is_valid_utf8(json::parse(webhook_request("http://h/x", m).body)["text"].get<std::string>()));
+}
+
 TEST(Chat, InvalidUtf8InPeoplesTextDoesNotThrow) {
   ChatMessage m = sample_chat(1);
   m.text = "bad \xE4\xB8 text";
