@@ -128,12 +128,16 @@ Scheduler::~Scheduler() {
   if (writer_.joinable()) writer_.join();
 }
 
-void Scheduler::submit(WriteTask task) {
+void Scheduler::submit(bool urgent, WriteTask task) {
   ++writes_pending_;
   if (!write_work_) write_work_.emplace(net::make_work_guard(io_));
   {
     std::lock_guard lock(writer_mutex_);
-    writes_.push_back(std::move(task));
+    // Claims go before queued result batches: the workers wait for the first, nobody for the
+    // second (their order does not matter: a claim takes only queued rows, a result changes
+    // only the rows it names).
+    if (urgent) writes_.push_front(std::move(task));
+    else writes_.push_back(std::move(task));
   }
   writer_cv_.notify_one();
 }
@@ -448,10 +452,13 @@ void Scheduler::claim_channel(const std::string& channel, std::int64_t now) {
   const auto held = pending_.find(channel);
   const std::size_t have = held == pending_.end() ? 0 : held->second.size();
   const std::size_t cap = claim_cap(channel);
-  if (have >= cap / 2) return;
-  const std::size_t want = cap - have;
+  // A robot holds at most its next minute's worth. Other channels claim the next batch while a
+  // whole one is still in hand: the claim's commit (an fsync) must never leave the workers idle.
+  const bool limited = cap < kClaimBatch;
+  if (have >= (limited ? cap / 2 : cap)) return;
+  const std::size_t want = limited ? cap - have : cap;
   claiming_.insert(channel);
-  submit([this, channel, now, want](Store& db) -> std::function<void()> {
+  submit(/*urgent=*/true, [this, channel, now, want](Store& db) -> std::function<void()> {
     try {
       auto rows = std::make_shared<std::vector<DeliveryRecord>>(db.claim_due_deliveries(now, want, channel));
       return [this, channel, want, rows] { on_claimed(channel, want, std::move(*rows)); };
@@ -936,7 +943,7 @@ void Scheduler::flush_results() {
     rec->outcomes.push_back(std::move(o));
   }
   recording_ = true;
-  submit([this, rec](Store& db) -> std::function<void()> {
+  submit(/*urgent=*/false, [this, rec](Store& db) -> std::function<void()> {
     try {
       rec->applied = db.record_outcomes(rec->outcomes, rec->now);
     } catch (const std::exception& e) {

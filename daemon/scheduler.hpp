@@ -154,7 +154,7 @@ class Scheduler {
   // The store writer: a task runs there on the writer's connection and returns what the loop
   // does with its answer (posted to io_). Tasks catch their own errors.
   using WriteTask = std::function<std::function<void()>(Store&)>;
-  void submit(WriteTask task);
+  void submit(bool urgent, WriteTask task);
   void writer_loop();
   void after_permanent_failure(const DeliveryRecord& row, const std::string& problem);
   void worker_loop(unsigned index);

@@ -594,6 +594,19 @@ Store::Enqueued Store::enqueue_in_tx(const std::vector<OutboxEntry>& entries, st
   return result;
 }
 
+// Prepared on first use and kept with the connection (SQLite prepares it again by itself after a
+// schema change). Handed out reset and without bindings: a use cut short by an exception leaves
+// nothing behind for the next one.
+SQLite::Statement& Store::statement(std::string_view sql) {
+  auto it = statements_.find(sql);
+  if (it == statements_.end())
+    it = statements_.emplace(std::string(sql), std::make_unique<SQLite::Statement>(db_, std::string(sql))).first;
+  SQLite::Statement& q = *it->second;
+  q.reset();
+  q.clearBindings();
+  return q;
+}
+
 std::vector<DeliveryRecord> Store::claim_due_deliveries(std::int64_t now, std::size_t limit,
                                                        const std::string& channel) {
   std::vector<DeliveryRecord> out;
@@ -602,12 +615,14 @@ std::vector<DeliveryRecord> Store::claim_due_deliveries(std::int64_t now, std::s
     // One statement finds and marks the rows (a SELECT and an UPDATE per row cost twice the
     // B-tree walks: this is on the path of every reminder sent). RETURNING gives the rows in no
     // particular order: they are sorted below.
-    SQLite::Statement q(db_, std::string("UPDATE deliveries SET status = 'sending' WHERE id IN (") +
-                                 "SELECT id FROM deliveries WHERE status = 'queued' AND next_attempt_at <= ?1 "
-                                 "AND (?3 = '' OR channel = ?3) ORDER BY next_attempt_at, id LIMIT ?2) "
-                                 "RETURNING " + kDeliveryColumns);
+    static const std::string sql = std::string("UPDATE deliveries SET status = 'sending' WHERE id IN (") +
+                                   "SELECT id FROM deliveries WHERE status = 'queued' AND next_attempt_at <= ?1 "
+                                   "AND (?3 = '' OR channel = ?3) ORDER BY next_attempt_at, id LIMIT ?2) "
+                                   "RETURNING " + kDeliveryColumns;
+    SQLite::Statement& q = statement(sql);
     SQLite::bind(q, now, static_cast<std::int64_t>(limit), channel);
     while (q.executeStep()) out.push_back(read_delivery(q));
+    q.reset();
   }
   tx.commit();  // durable before the first byte is sent
   std::sort(out.begin(), out.end(), [](const DeliveryRecord& a, const DeliveryRecord& b) {
@@ -655,16 +670,15 @@ std::vector<bool> Store::record_outcomes(const std::vector<DeliveryOutcome>& out
   std::vector<bool> applied;
   applied.reserve(outcomes.size());
   SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
-  SQLite::Statement sent(db_, "UPDATE deliveries SET status = 'sent', sent_at = ? WHERE id = ? AND status = 'sending'");
-  SQLite::Statement retry(db_,
-                          "UPDATE deliveries SET status = 'queued', attempts = attempts + 1, next_attempt_at = ?, "
-                          "last_error = ? WHERE id = ? AND status = 'sending'");
-  SQLite::Statement failed(db_,
-                           "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = ? "
-                           "WHERE id = ? AND status = 'sending'");
-  SQLite::Statement cancel(db_,
-                           "UPDATE deliveries SET status = 'cancelled', last_error = ? WHERE id = ? "
-                           "AND status IN ('queued', 'sending') RETURNING occurrence");
+  SQLite::Statement& sent = statement("UPDATE deliveries SET status = 'sent', sent_at = ? WHERE id = ? AND status = 'sending'");
+  SQLite::Statement& retry =
+      statement("UPDATE deliveries SET status = 'queued', attempts = attempts + 1, next_attempt_at = ?, "
+                "last_error = ? WHERE id = ? AND status = 'sending'");
+  SQLite::Statement& failed = statement(
+      "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ? AND status = 'sending'");
+  SQLite::Statement& cancel = statement(
+      "UPDATE deliveries SET status = 'cancelled', last_error = ? WHERE id = ? AND status IN ('queued', 'sending') "
+      "RETURNING occurrence");
   for (const DeliveryOutcome& o : outcomes) {
     bool ok = false;
     switch (o.result) {

@@ -7,6 +7,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -369,6 +370,10 @@ class Store {
   SQLite::Database db_;
   std::string path_;
   std::unique_ptr<SQLite::Statement> data_version_query_;  // prepared once: asked per request
+  // Statements of the reminder hot path (claims, outcomes), prepared once per connection; see
+  // statement().
+  std::map<std::string, std::unique_ptr<SQLite::Statement>, std::less<>> statements_;
+  SQLite::Statement& statement(std::string_view sql);
 };
 
 // "2026-11-27T09:30:00Z"
