@@ -439,24 +439,26 @@ void Scheduler::tick() {
   }
 }
 
-std::size_t Scheduler::claim_cap(const std::string& channel) const {
-  const auto ch = channels_.find(channel);
-  // A robot gets no more than its next minute's worth: claimed rows are marked sending.
-  return ch != channels_.end() && rate_limited(ch->second->channel.kind) ? 20 : kClaimBatch;
-}
-
 // The claim is a committed transaction on the store writer (durable before anything is sent);
 // its rows join the channel's queue in on_claimed(). One claim per channel at a time.
 void Scheduler::claim_channel(const std::string& channel, std::int64_t now) {
   if (claiming_.count(channel)) return;
   const auto held = pending_.find(channel);
   const std::size_t have = held == pending_.end() ? 0 : held->second.size();
-  const std::size_t cap = claim_cap(channel);
-  // A robot holds at most its next minute's worth. Other channels claim the next batch while a
-  // whole one is still in hand: the claim's commit (an fsync) must never leave the workers idle.
-  const bool limited = cap < kClaimBatch;
-  if (have >= (limited ? cap / 2 : cap)) return;
-  const std::size_t want = limited ? cap - have : cap;
+  const auto ch = channels_.find(channel);
+  std::size_t want = 0;
+  if (ch != channels_.end() && rate_limited(ch->second->channel.kind)) {
+    // A robot holds at most its next minute's worth (claimed rows are marked sending), topped up
+    // when half of it is gone.
+    constexpr std::size_t kRobotClaim = 20;
+    if (have >= kRobotClaim / 2) return;
+    want = kRobotClaim - have;
+  } else {
+    // Other channels claim the next batch while a whole one is still in hand: the claim's commit
+    // (an fsync) must never leave the workers idle.
+    if (have >= kClaimBatch) return;
+    want = kClaimBatch;
+  }
   claiming_.insert(channel);
   submit(/*urgent=*/true, [this, channel, now, want](Store& db) -> std::function<void()> {
     try {

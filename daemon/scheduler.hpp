@@ -129,7 +129,6 @@ class Scheduler {
   void tick();
   void claim();
   void claim_channel(const std::string& channel, std::int64_t now);
-  std::size_t claim_cap(const std::string& channel) const;
   void refill();
   void pump();
   void schedule_wake();
