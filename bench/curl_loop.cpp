@@ -3,7 +3,9 @@
 // set up as notify::HttpSession does (no signals, timeouts, no proxy, no "Expect: 100-continue",
 // the answer read into a string). Nothing else: no outbox, no rendering, no logging.
 //
-// usage: curl_loop URL N [--threads T] [--body-bytes B]
+// usage: curl_loop URL N [--threads T] [--body-bytes B] [--multi K]
+// --multi K: each thread keeps K transfers going on one curl_multi handle (perform, then poll),
+// the way dutyd's sending pool drives libcurl: shows what libcurl costs in that pattern alone.
 // prints one line: requests=N ok=K errors=E threads=T body_bytes=B seconds=S rps=R cpu_seconds=C
 // (seconds: from before the first request to after the last; cpu_seconds: this process, user+sys)
 #include <curl/curl.h>
@@ -75,12 +77,15 @@ int main(int argc, char** argv) {
   const long total = std::strtol(argv[2], nullptr, 10);
   unsigned threads = 4;
   std::size_t body_bytes = 600;
+  unsigned multi = 0;
   for (int i = 3; i + 1 < argc; i += 2) {
     const std::string opt = argv[i];
     if (opt == "--threads")
       threads = static_cast<unsigned>(std::strtoul(argv[i + 1], nullptr, 10));
     else if (opt == "--body-bytes")
       body_bytes = std::strtoul(argv[i + 1], nullptr, 10);
+    else if (opt == "--multi")
+      multi = static_cast<unsigned>(std::strtoul(argv[i + 1], nullptr, 10));
     else {
       std::fprintf(stderr, "curl_loop: unknown option %s\n", opt.c_str());
       return 64;
@@ -98,40 +103,92 @@ int main(int argc, char** argv) {
   std::atomic<long> next{0}, ok{0}, errors{0};
   std::atomic<bool> failed_setup{false};
 
-  auto worker = [&] {
-    try {
-      Easy easy(curl_easy_init());
-      if (!easy) throw std::runtime_error("curl_easy_init failed");
-      CURL* e = easy.get();
-      check(curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L), "CURLOPT_NOSIGNAL");
-      check(curl_easy_setopt(e, CURLOPT_TIMEOUT, 30L), "CURLOPT_TIMEOUT");
-      check(curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 10L), "CURLOPT_CONNECTTIMEOUT");
-      check(curl_easy_setopt(e, CURLOPT_PROXY, ""), "CURLOPT_PROXY");
-      check(curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &append_body), "CURLOPT_WRITEFUNCTION");
-      check(curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &ignore_header), "CURLOPT_HEADERFUNCTION");
-      check(curl_easy_setopt(e, CURLOPT_URL, url.c_str()), "CURLOPT_URL");
-      curl_slist* list = curl_slist_append(nullptr, "Content-Type: application/json");
-      Slist headers(list ? curl_slist_append(list, "Expect:") : nullptr);
-      if (!headers) {
-        curl_slist_free_all(list);
-        throw std::runtime_error("out of memory building the header list");
+  curl_slist* list = curl_slist_append(nullptr, "Content-Type: application/json");
+  Slist headers(list ? curl_slist_append(list, "Expect:") : nullptr);
+  if (!headers) {
+    curl_slist_free_all(list);
+    std::fprintf(stderr, "curl_loop: out of memory building the header list\n");
+    return 1;
+  }
+  // One handle set up as notify::HttpSession does, its answer read into `answer`.
+  auto make_handle = [&](std::string& answer) {
+    Easy easy(curl_easy_init());
+    if (!easy) throw std::runtime_error("curl_easy_init failed");
+    CURL* e = easy.get();
+    check(curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L), "CURLOPT_NOSIGNAL");
+    check(curl_easy_setopt(e, CURLOPT_TIMEOUT, 30L), "CURLOPT_TIMEOUT");
+    check(curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 10L), "CURLOPT_CONNECTTIMEOUT");
+    check(curl_easy_setopt(e, CURLOPT_PROXY, ""), "CURLOPT_PROXY");
+    check(curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &append_body), "CURLOPT_WRITEFUNCTION");
+    check(curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &ignore_header), "CURLOPT_HEADERFUNCTION");
+    check(curl_easy_setopt(e, CURLOPT_URL, url.c_str()), "CURLOPT_URL");
+    check(curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers.get()), "CURLOPT_HTTPHEADER");
+    check(curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size())), "CURLOPT_POSTFIELDSIZE");
+    check(curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.data()), "CURLOPT_POSTFIELDS");
+    check(curl_easy_setopt(e, CURLOPT_WRITEDATA, &answer), "CURLOPT_WRITEDATA");
+    return easy;
+  };
+
+  auto blocking = [&] {
+    std::string answer;
+    Easy easy = make_handle(answer);
+    while (next.fetch_add(1) < total) {
+      answer.clear();
+      long status = 0;
+      if (curl_easy_perform(easy.get()) == CURLE_OK &&
+          curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status >= 200 &&
+          status < 300)
+        ++ok;
+      else
+        ++errors;
+    }
+  };
+
+  auto multiplexed = [&] {
+    std::unique_ptr<CURLM, decltype(&curl_multi_cleanup)> m(curl_multi_init(), &curl_multi_cleanup);
+    if (!m) throw std::runtime_error("curl_multi_init failed");
+    std::vector<std::string> answers(multi);
+    std::vector<Easy> handles;
+    for (unsigned i = 0; i < multi; ++i) handles.push_back(make_handle(answers[i]));
+    std::vector<CURL*> idle;
+    for (const Easy& h : handles) idle.push_back(h.get());
+    std::size_t running = 0;
+    for (;;) {
+      while (!idle.empty() && next.fetch_add(1) < total) {
+        CURL* e = idle.back();
+        idle.pop_back();
+        curl_multi_add_handle(m.get(), e);
+        ++running;
       }
-      check(curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers.get()), "CURLOPT_HTTPHEADER");
-      check(curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size())),
-            "CURLOPT_POSTFIELDSIZE");
-      check(curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.data()), "CURLOPT_POSTFIELDS");
-      std::string answer;
-      check(curl_easy_setopt(e, CURLOPT_WRITEDATA, &answer), "CURLOPT_WRITEDATA");
-      while (next.fetch_add(1) < total) {
-        answer.clear();
+      if (running == 0) break;
+      int still = 0, queued = 0, fds = 0;
+      curl_multi_perform(m.get(), &still);
+      bool done = false;
+      while (CURLMsg* msg = curl_multi_info_read(m.get(), &queued)) {
+        if (msg->msg != CURLMSG_DONE) continue;
         long status = 0;
-        if (curl_easy_perform(e) == CURLE_OK &&
-            curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status >= 200 &&
-            status < 300)
+        CURL* e = msg->easy_handle;
+        const CURLcode code = msg->data.result;
+        curl_multi_remove_handle(m.get(), e);
+        --running;
+        done = true;
+        if (code == CURLE_OK && curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+            status >= 200 && status < 300)
           ++ok;
         else
           ++errors;
+        for (unsigned i = 0; i < multi; ++i)
+          if (handles[i].get() == e) answers[i].clear();
+        idle.push_back(e);
       }
+      if (!done) curl_multi_poll(m.get(), nullptr, 0, 1000, &fds);
+    }
+  };
+
+  auto worker = [&] {
+    try {
+      if (multi) multiplexed();
+      else blocking();
     } catch (const std::exception& ex) {
       std::fprintf(stderr, "curl_loop: %s\n", ex.what());
       failed_setup = true;
@@ -149,9 +206,9 @@ int main(int argc, char** argv) {
   const double cpu = cpu_seconds() - cpu0;
   curl_global_cleanup();
   std::printf(
-      "requests=%ld ok=%ld errors=%ld threads=%u body_bytes=%zu seconds=%.4f rps=%.1f "
+      "requests=%ld ok=%ld errors=%ld threads=%u multi=%u body_bytes=%zu seconds=%.4f rps=%.1f "
       "cpu_seconds=%.3f\n",
-      total, ok.load(), errors.load(), threads, body.size(), seconds,
+      total, ok.load(), errors.load(), threads, multi, body.size(), seconds,
       static_cast<double>(total) / seconds, cpu);
   return failed_setup || errors > 0 ? 1 : 0;
 }

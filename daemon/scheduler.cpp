@@ -765,7 +765,10 @@ void Scheduler::render(Job& job) const {
   if (!job.render) return;
   Render& r = *job.render;
   r.facts.link = completion_link(r.public_url, link_key_, r.uid, r.person, r.link_expiry);
-  const notify::RenderedMessage m = notify::render_reminder(job.data->templates, r.facts);
+  // Only what the channel sends: e-mail the body, robots, webhooks and the log the chat text.
+  const bool email = job.envelope.channel->channel.kind == ChannelKind::email;
+  const notify::RenderedMessage m =
+      notify::render_reminder(job.data->templates, r.facts, email ? notify::Parts::email : notify::Parts::chat);
   job.envelope.subject = m.subject, job.envelope.body = m.body, job.envelope.chat = m.chat;
   job.envelope.link = r.facts.link;
 }

@@ -351,8 +351,12 @@ namespace {
 void append_json_string(std::string& out, std::string_view text) {
   static const char* digits = "0123456789abcdef";
   out += '"';
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
+  std::size_t plain = 0;  // the bytes since here need no escape: copied in one piece
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(text.substr(plain, i - plain));
+    plain = i + 1;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -362,15 +366,12 @@ void append_json_string(std::string& out, std::string_view text) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += digits[c >> 4];
-          out += digits[c & 15];
-        } else {
-          out += ch;
-        }
+        out += "\\u00";
+        out += digits[c >> 4];
+        out += digits[c & 15];
     }
   }
+  out.append(text.substr(plain));
   out += '"';
 }
 

@@ -198,19 +198,25 @@ std::string one_line(std::string_view s) {
   return out;
 }
 
-using Values = std::map<std::string_view, std::string>;
+// A message's placeholders and their values (views of the caller's strings). A dozen entries,
+// looked up a few dozen times per message: a flat list costs less than building a map.
+using Values = std::vector<std::pair<std::string_view, std::string_view>>;
 
 std::string render(std::string_view t, const Values& values, bool subject) {
   std::string out;
+  out.reserve(t.size() + 256);
   walk(
       t, [&](std::string_view text) { out += text; },
       [&](std::string_view name, std::size_t) {
         // Templates read from files are checked; one built in code may name anything, which
         // is then shown as written rather than dropped.
-        if (auto it = values.find(name); it != values.end())
-          out += subject ? one_line(it->second) : it->second;
+        const auto it = std::find_if(values.begin(), values.end(), [&](const auto& v) { return v.first == name; });
+        if (it == values.end())
+          out.append("{").append(name).append("}");
+        else if (subject)
+          out += one_line(it->second);
         else
-          out += "{" + std::string(name) + "}";
+          out += it->second;
       },
       [](std::size_t, char) {});
   return subject ? one_line(out) : out;
@@ -492,9 +498,12 @@ std::string days_text(int days_left) {
   return "已逾期 " + std::to_string(-static_cast<long long>(days_left)) + " 天";
 }
 
-RenderedMessage render_reminder(const Templates& t, const ReminderFacts& f) {
+RenderedMessage render_reminder(const Templates& t, const ReminderFacts& f, Parts parts) {
   std::string others;
   for (const auto& o : f.others) others += (others.empty() ? "" : "、") + o;
+  const std::string days = days_text(f.days_left), step = std::to_string(f.step);
+  const std::string vacancy =
+      f.via_vacancy ? "因" + f.org + "相关职务空缺，本事项依规提级报送您，请督促落实。\n" : std::string();
   const Values v{
       {"name", f.name},
       {"relation", f.relation},
@@ -505,22 +514,25 @@ RenderedMessage render_reminder(const Templates& t, const ReminderFacts& f) {
       {"quote", f.quote},
       {"due", f.due},
       {"window_start", f.window_start},
-      {"days", days_text(f.days_left)},
+      {"days", days},
       {"link", f.link},
-      {"others", others.empty() ? "无" : others},
-      {"step", std::to_string(f.step)},
-      {"vacancy_note",
-       f.via_vacancy ? "因" + f.org + "相关职务空缺，本事项依规提级报送您，请督促落实。\n" : ""},
+      {"others", others.empty() ? std::string_view("无") : std::string_view(others)},
+      {"step", step},
+      {"vacancy_note", vacancy},
   };
   const bool late = f.overdue;
-  return {render(late ? t.overdue_subject : t.reminder_subject, v, true),
-          render(late ? t.overdue_body : t.reminder_body, v, false),
-          render(late ? t.overdue_chat : t.reminder_chat, v, false)};
+  RenderedMessage m;
+  m.subject = render(late ? t.overdue_subject : t.reminder_subject, v, true);
+  if (parts != Parts::chat) m.body = render(late ? t.overdue_body : t.reminder_body, v, false);
+  if (parts != Parts::email) m.chat = render(late ? t.overdue_chat : t.reminder_chat, v, false);
+  return m;
 }
 
 RenderedMessage render_flag(const Templates& t, const FlagFacts& f) {
   std::string measures;
   for (const auto& m : f.measures) measures += (measures.empty() ? "" : "；") + m;
+  const std::string days = days_text(-f.days_late), team = f.team.empty() ? std::string() : f.team + "\n",
+                    flag_id = std::to_string(f.flag_id);
   const Values v{
       {"name", f.name},
       {"relation", f.relation},
@@ -529,16 +541,16 @@ RenderedMessage render_flag(const Templates& t, const FlagFacts& f) {
       {"title", f.title},
       {"quote", f.quote},
       {"due", f.due},
-      {"days", days_text(-f.days_late)},
+      {"days", days},
       {"art27", f.art27},
       {"art27_clause", f.art27_clause},
       {"scope", f.scope},
       {"responsible", f.responsible},
-      {"team", f.team.empty() ? "" : f.team + "\n"},
+      {"team", team},
       {"severity", f.severity},
       {"severity_reason", f.severity_reason},
-      {"measures", measures.empty() ? "无" : measures},
-      {"flag_id", std::to_string(f.flag_id)},
+      {"measures", measures.empty() ? std::string_view("无") : std::string_view(measures)},
+      {"flag_id", flag_id},
   };
   return {render(t.flag_subject, v, true), render(t.flag_body, v, false), render(t.flag_chat, v, false)};
 }
@@ -548,7 +560,7 @@ RenderedMessage render_alert(const Templates& t, const AlertFacts& f) {
       {"channel", f.channel}, {"kind", f.kind},
       {"problem", f.problem}, {"recipient", f.recipient},
       {"org", f.org},         {"title", f.title},
-      {"due", f.due},         {"fallback", f.fallback.empty() ? "无" : f.fallback},
+      {"due", f.due},         {"fallback", f.fallback.empty() ? std::string_view("无") : std::string_view(f.fallback)},
   };
   std::string body = render(t.alert_body, v, false);
   return {render(t.alert_subject, v, true), body, body};

@@ -104,7 +104,10 @@ struct RenderedMessage {
   std::string body;     // e-mail body (plain text)
   std::string chat;     // chat robot text
 };
-RenderedMessage render_reminder(const Templates& t, const ReminderFacts& f);
+// Which texts a channel sends: e-mail the subject and body, chat robots (and the log) the
+// subject and chat text. The part not wanted is left empty.
+enum class Parts { all, email, chat };
+RenderedMessage render_reminder(const Templates& t, const ReminderFacts& f, Parts parts = Parts::all);
 RenderedMessage render_alert(const Templates& t, const AlertFacts& f);
 RenderedMessage render_flag(const Templates& t, const FlagFacts& f);
 

@@ -434,6 +434,40 @@ TEST(Outbox, SchedulerOperations) {
 }
 
 // Fallback and alert rows keep their purpose and note.
+// A burst's results: sent rows of several seconds in one batch, each with its own time; a row no
+// longer `sending` (cancelled by a completion meanwhile) is reported as not applied, in place.
+TEST(Outbox, ManySentResultsInOneBatch) {
+  Store s(fresh_db("outbox-many-sent.db"));
+  std::vector<OutboxEntry> plan;
+  for (int step = 0; step < 6; ++step) plan.push_back(entry(kOcc, step, "p-qian", "mail", kT0 + step));
+  ASSERT_EQ(s.enqueue_deliveries(plan, kT0 - 60).added, 6u);
+  const auto rows = s.claim_due_deliveries(kT0 + 10, 10, "mail");
+  ASSERT_EQ(rows.size(), 6u);
+  s.release_deliveries({rows[3].id});  // queued again: its result does not apply
+  std::vector<DeliveryOutcome> outcomes;
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    outcomes.push_back({rows[i].id, DeliveryOutcome::sent, kT0 + 20 + static_cast<std::int64_t>(i % 2), 0, ""});
+  outcomes[5] = {rows[5].id, DeliveryOutcome::retry, 0, kT0 + 100, "HTTP 503"};
+  EXPECT_EQ(s.record_outcomes(outcomes, kT0 + 22), (std::vector<bool>{true, true, true, false, true, true}));
+  DeliveryFilter f;
+  f.occurrence = kOcc;
+  for (const auto& d : s.deliveries(f)) {
+    const auto i = static_cast<std::size_t>(std::find_if(rows.begin(), rows.end(), [&](const auto& r) {
+                                              return r.id == d.id;
+                                            }) - rows.begin());
+    ASSERT_LT(i, rows.size());
+    if (i == 3) {
+      EXPECT_EQ(d.status, "queued");
+    } else if (i == 5) {
+      EXPECT_EQ(d.status, "queued");
+      EXPECT_EQ(d.attempts, 1);
+    } else {
+      EXPECT_EQ(d.status, "sent") << i;
+      EXPECT_EQ(d.sent_at, kT0 + 20 + static_cast<std::int64_t>(i % 2)) << i;
+    }
+  }
+}
+
 TEST(Outbox, PurposeAndNoteAreKept) {
   Store s(fresh_db("outbox-purpose.db"));
   OutboxEntry e = entry(kOcc, 1, "p-qian", "mail", kT0);

@@ -113,6 +113,26 @@ TEST(Templates, DefaultReminderSaysWhoWhatWhenAndWhoElse) {
   EXPECT_EQ(m.subject.find('\n'), std::string::npos);
 }
 
+// A channel gets only the texts it sends, each exactly as a full rendering has it.
+TEST(Templates, PartsRenderOnlyWhatTheChannelSends) {
+  for (bool overdue : {false, true}) {
+    ReminderFacts f = sample();
+    f.overdue = overdue;
+    f.days_left = overdue ? -2 : 3;
+    const RenderedMessage all = render_reminder(default_templates(), f);
+    const RenderedMessage mail = render_reminder(default_templates(), f, Parts::email);
+    const RenderedMessage chat = render_reminder(default_templates(), f, Parts::chat);
+    ASSERT_FALSE(all.body.empty());
+    ASSERT_FALSE(all.chat.empty());
+    EXPECT_EQ(mail.subject, all.subject);
+    EXPECT_EQ(mail.body, all.body);
+    EXPECT_TRUE(mail.chat.empty());
+    EXPECT_EQ(chat.subject, all.subject);
+    EXPECT_EQ(chat.chat, all.chat);
+    EXPECT_TRUE(chat.body.empty());
+  }
+}
+
 TEST(Templates, NobodyElseToldSaysNone) {
   ReminderFacts f = sample();
   f.others.clear();
