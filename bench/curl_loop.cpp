@@ -3,19 +3,28 @@
 // set up as notify::HttpSession does (no signals, timeouts, no proxy, no "Expect: 100-continue",
 // the answer read into a string). Nothing else: no outbox, no rendering, no logging.
 //
-// usage: curl_loop URL N [--threads T] [--body-bytes B] [--multi K]
+// usage: curl_loop URL N [--threads T] [--body-bytes B] [--multi K] [--outbox FILE]
 // --multi K: each thread keeps K transfers going on one curl_multi handle (perform, then poll),
 // the way dutyd's sending pool drives libcurl: shows what libcurl costs in that pattern alone.
+// --outbox FILE: the loop plus a durable outbox's bookkeeping and nothing else: N rows as wide as
+// dutyd's (its deliveries table's columns and indexes, WAL, synchronous=FULL) are written to
+// FILE first; then a store thread claims them 1024 at a time (one UPDATE ... RETURNING, committed
+// before they are sent) and records each result (one committed transaction per batch of answers),
+// as dutyd's store writer does. What the outbox alone costs next to the bare loop.
 // prints one line: requests=N ok=K errors=E threads=T body_bytes=B seconds=S rps=R cpu_seconds=C
 // (seconds: from before the first request to after the last; cpu_seconds: this process, user+sys)
 #include <curl/curl.h>
+#include <sqlite3.h>
 #include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -66,6 +75,112 @@ double cpu_seconds() {
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
+// The outbox of --outbox: dutyd's deliveries columns and indexes (migrations 1 and 3), filled
+// with N due rows of dutyd-like widths.
+class Outbox {
+ public:
+  Outbox(const std::string& file, long rows) {
+    std::remove(file.c_str());
+    std::remove((file + "-wal").c_str());
+    std::remove((file + "-shm").c_str());
+    if (sqlite3_open(file.c_str(), &db_) != SQLITE_OK) throw std::runtime_error("cannot open " + file);
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=FULL");
+    exec("PRAGMA cache_size=-16384");
+    exec(R"sql(CREATE TABLE deliveries(
+      id INTEGER PRIMARY KEY, occurrence TEXT NOT NULL, step INTEGER NOT NULL, person TEXT NOT NULL,
+      channel TEXT NOT NULL, org TEXT NOT NULL, relation TEXT NOT NULL, send_at INTEGER NOT NULL,
+      status TEXT NOT NULL DEFAULT 'queued', attempts INTEGER NOT NULL DEFAULT 0,
+      next_attempt_at INTEGER NOT NULL, last_error TEXT NOT NULL DEFAULT '', sent_at INTEGER,
+      created_at INTEGER NOT NULL, subject TEXT NOT NULL DEFAULT '',
+      purpose TEXT NOT NULL DEFAULT 'reminder', note TEXT NOT NULL DEFAULT '',
+      UNIQUE (occurrence, step, person, channel));
+      CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE status = 'queued';
+      CREATE INDEX deliveries_by_time ON deliveries(send_at);)sql");
+    exec("BEGIN");
+    sqlite3_stmt* ins = prepare(
+        "INSERT INTO deliveries(occurrence, step, person, channel, org, relation, send_at, next_attempt_at, "
+        "created_at, subject) VALUES (?1, 0, ?2, 'bench-hook', ?3, 'responsible', 1798592400, 1798592400, "
+        "1798592390, '【提醒】研究制定年度全面从严治党工作计划：2026-12-31')");
+    for (long i = 0; i < rows; ++i) {
+      const std::string org = "ln-" + std::to_string(i / 8);
+      const std::string occ = "a6.1.plan/" + org + "/2026@dutyd";
+      const std::string person = "p-" + std::to_string(i);
+      sqlite3_bind_text(ins, 1, occ.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(ins, 2, person.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(ins, 3, org.c_str(), -1, SQLITE_TRANSIENT);
+      if (sqlite3_step(ins) != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db_));
+      sqlite3_reset(ins);
+    }
+    sqlite3_finalize(ins);
+    exec("COMMIT");
+    claim_ = prepare(
+        "UPDATE deliveries SET status = 'sending' WHERE id IN (SELECT id FROM deliveries WHERE status = "
+        "'queued' AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2) RETURNING id, occurrence, "
+        "step, person, channel, org, relation, send_at, attempts, next_attempt_at, subject, purpose, note");
+    sent_ = prepare("UPDATE deliveries SET status = 'sent', sent_at = ?1 WHERE id = ?2 AND status = 'sending'");
+  }
+  ~Outbox() {
+    sqlite3_finalize(claim_);
+    sqlite3_finalize(sent_);
+    sqlite3_close(db_);
+  }
+  Outbox(const Outbox&) = delete;
+  Outbox& operator=(const Outbox&) = delete;
+
+  // Marks up to `limit` due rows `sending`, committed; their ids.
+  std::vector<long> claim(long limit) {
+    std::vector<long> ids;
+    exec("BEGIN IMMEDIATE");
+    sqlite3_bind_int64(claim_, 1, 1798592400);
+    sqlite3_bind_int64(claim_, 2, limit);
+    while (sqlite3_step(claim_) == SQLITE_ROW) {
+      ids.push_back(static_cast<long>(sqlite3_column_int64(claim_, 0)));
+      for (int c = 1; c < 13; ++c) row_bytes_ += static_cast<std::size_t>(sqlite3_column_bytes(claim_, c));
+    }
+    sqlite3_reset(claim_);
+    exec("COMMIT");
+    return ids;
+  }
+  // Records answered rows `sent`, committed.
+  void record(const std::vector<long>& ids) {
+    exec("BEGIN IMMEDIATE");
+    for (const long id : ids) {
+      sqlite3_bind_int64(sent_, 1, 1798592401);
+      sqlite3_bind_int64(sent_, 2, id);
+      if (sqlite3_step(sent_) != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db_));
+      sqlite3_reset(sent_);
+    }
+    exec("COMMIT");
+  }
+  long sent_rows() {
+    sqlite3_stmt* q = prepare("SELECT count(*) FROM deliveries WHERE status = 'sent'");
+    sqlite3_step(q);
+    const long n = static_cast<long>(sqlite3_column_int64(q, 0));
+    sqlite3_finalize(q);
+    return n;
+  }
+
+ private:
+  void exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      const std::string what = err ? err : "unknown error";
+      sqlite3_free(err);
+      throw std::runtime_error("sqlite: " + what);
+    }
+  }
+  sqlite3_stmt* prepare(const char* sql) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) throw std::runtime_error(sqlite3_errmsg(db_));
+    return st;
+  }
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* claim_ = nullptr;
+  sqlite3_stmt* sent_ = nullptr;
+  std::size_t row_bytes_ = 0;  // read back from each claimed row, as dutyd reads them
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -78,6 +193,7 @@ int main(int argc, char** argv) {
   unsigned threads = 4;
   std::size_t body_bytes = 600;
   unsigned multi = 0;
+  std::string outbox_file;
   for (int i = 3; i + 1 < argc; i += 2) {
     const std::string opt = argv[i];
     if (opt == "--threads")
@@ -86,6 +202,8 @@ int main(int argc, char** argv) {
       body_bytes = std::strtoul(argv[i + 1], nullptr, 10);
     else if (opt == "--multi")
       multi = static_cast<unsigned>(std::strtoul(argv[i + 1], nullptr, 10));
+    else if (opt == "--outbox")
+      outbox_file = argv[i + 1];
     else {
       std::fprintf(stderr, "curl_loop: unknown option %s\n", opt.c_str());
       return 64;
@@ -93,6 +211,10 @@ int main(int argc, char** argv) {
   }
   if (total <= 0 || threads == 0) {
     std::fprintf(stderr, "curl_loop: N and --threads must be positive\n");
+    return 64;
+  }
+  if (multi && !outbox_file.empty()) {
+    std::fprintf(stderr, "curl_loop: --multi and --outbox do not go together\n");
     return 64;
   }
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -129,10 +251,87 @@ int main(int argc, char** argv) {
     return easy;
   };
 
+  // --outbox: claimed ids wait in `ready`; answered ones gather in `answered` for the store thread.
+  std::unique_ptr<Outbox> outbox;
+  std::mutex outbox_mutex;
+  std::condition_variable outbox_cv;
+  std::deque<long> ready;
+  std::vector<long> answered;
+  bool all_claimed = false;
+  if (!outbox_file.empty()) {
+    try {
+      outbox = std::make_unique<Outbox>(outbox_file, total);
+    } catch (const std::exception& ex) {
+      std::fprintf(stderr, "curl_loop: cannot set up the outbox %s: %s\n", outbox_file.c_str(), ex.what());
+      return 1;
+    }
+  }
+  // The next request to make: a claimed row (--outbox) or just the next number; false when done.
+  // Claimed ids are taken, and answered ones handed back, 16 at a time (`mine`, `told`): one lock
+  // per 16 requests, so the hand-offs cost next to nothing.
+  constexpr std::size_t kChunk = 16;
+  auto take = [&](long& id, std::deque<long>& mine) {
+    if (!outbox) {
+      id = next.fetch_add(1);
+      return id < total;
+    }
+    if (mine.empty()) {
+      std::unique_lock lock(outbox_mutex);
+      outbox_cv.wait(lock, [&] { return !ready.empty() || all_claimed; });
+      while (!ready.empty() && mine.size() < kChunk) {
+        mine.push_back(ready.front());
+        ready.pop_front();
+      }
+      if (mine.empty()) return false;
+    }
+    id = mine.front();
+    mine.pop_front();
+    return true;
+  };
+  auto answer_of = [&](long id, std::vector<long>& told, bool last) {
+    if (!outbox) return;
+    if (id >= 0) told.push_back(id);
+    if (told.size() < kChunk && !last) return;
+    std::lock_guard lock(outbox_mutex);
+    answered.insert(answered.end(), told.begin(), told.end());
+    told.clear();
+  };
+  // The store thread: claims the next 1024 while fewer are waiting, records what was answered.
+  auto store = [&] {
+    long claimed = 0, recorded = 0;
+    while (recorded < total) {
+      std::vector<long> done;
+      bool want = false;
+      {
+        std::lock_guard lock(outbox_mutex);
+        done.swap(answered);
+        want = claimed < total && ready.size() < 1024;
+      }
+      if (want) {
+        const std::vector<long> ids = outbox->claim(1024);
+        claimed += static_cast<long>(ids.size());
+        {
+          std::lock_guard lock(outbox_mutex);
+          ready.insert(ready.end(), ids.begin(), ids.end());
+          if (ids.empty() || claimed >= total) all_claimed = true;
+        }
+        outbox_cv.notify_all();
+      }
+      if (!done.empty()) {
+        outbox->record(done);
+        recorded += static_cast<long>(done.size());
+      }
+      if (!want && done.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  };
+
   auto blocking = [&] {
     std::string answer;
     Easy easy = make_handle(answer);
-    while (next.fetch_add(1) < total) {
+    long id = 0;
+    std::deque<long> mine;
+    std::vector<long> told;
+    while (take(id, mine)) {
       answer.clear();
       long status = 0;
       if (curl_easy_perform(easy.get()) == CURLE_OK &&
@@ -141,7 +340,9 @@ int main(int argc, char** argv) {
         ++ok;
       else
         ++errors;
+      answer_of(id, told, false);
     }
+    answer_of(-1, told, true);
   };
 
   auto multiplexed = [&] {
@@ -199,16 +400,33 @@ int main(int argc, char** argv) {
   const auto t0 = std::chrono::steady_clock::now();
   {
     std::vector<std::jthread> pool;
+    if (outbox)
+      pool.emplace_back([&] {
+        try {
+          store();
+        } catch (const std::exception& ex) {
+          std::fprintf(stderr, "curl_loop: outbox: %s\n", ex.what());
+          failed_setup = true;
+          std::lock_guard lock(outbox_mutex);
+          all_claimed = true;
+          ready.clear();
+          outbox_cv.notify_all();
+        }
+      });
     for (unsigned i = 0; i < threads; ++i) pool.emplace_back(worker);
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double cpu = cpu_seconds() - cpu0;
   curl_global_cleanup();
+  if (outbox && outbox->sent_rows() != total) {
+    std::fprintf(stderr, "curl_loop: the outbox recorded %ld of %ld rows sent\n", outbox->sent_rows(), total);
+    failed_setup = true;
+  }
   std::printf(
-      "requests=%ld ok=%ld errors=%ld threads=%u multi=%u body_bytes=%zu seconds=%.4f rps=%.1f "
+      "requests=%ld ok=%ld errors=%ld threads=%u multi=%u outbox=%s body_bytes=%zu seconds=%.4f rps=%.1f "
       "cpu_seconds=%.3f\n",
-      total, ok.load(), errors.load(), threads, multi, body.size(), seconds,
+      total, ok.load(), errors.load(), threads, multi, outbox ? "yes" : "no", body.size(), seconds,
       static_cast<double>(total) / seconds, cpu);
   return failed_setup || errors > 0 ? 1 : 0;
 }

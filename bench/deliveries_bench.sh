@@ -20,6 +20,7 @@
 #        WORKERS=4 (the baseline's threads: dutyd's SchedulerOptions::workers)
 #        NGINX_WORKERS=1  DAY=2026-12-30  SLACK=3 (s between dutyd's start and 09:00)
 #        TIMEOUT=600 (s per dutyd burst)  OUT=DIR (keep the logs and per-round figures there)
+#        OUTBOX=1 (also run the loop with a durable outbox's writes, curl_loop --outbox; 0: skip)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -33,6 +34,7 @@ SLACK=${SLACK:-3}
 TIMEOUT=${TIMEOUT:-600}
 OUT=${OUT:-}
 BASELINE_N=${BASELINE_N:-}
+OUTBOX=${OUTBOX:-1}
 py=/usr/bin/python3
 say() { printf '%s\n' "$*" >&2; }
 die() { say "deliveries_bench: $*"; exit 1; }
@@ -249,9 +251,22 @@ run_baseline() {  # ROUND
   tr ' ' '\n' <<<"$line" | sed -n 's/^\(seconds\|rps\|cpu_seconds\)=/own_\1=/p' >>"$res/curl.$r.info"
 }
 
+# The loop again with a durable outbox's bookkeeping and nothing else (curl_loop --outbox: claim
+# 1024 rows at a time and record each result, committed, in a table as wide as dutyd's): what the
+# outbox the issue asks for costs by itself, next to which dutyd's own work can be judged.
+run_outbox() {  # ROUND
+  local r=$1 uri=/hook/outbox-$1 line
+  say "round $r/$ROUNDS: libcurl loop with outbox writes, $baseline_n POSTs on $WORKERS threads ..."
+  line=$("$curl_loop" "http://127.0.0.1:$nport$uri" "$baseline_n" --threads "$WORKERS" --body-bytes "$body_bytes" \
+    --outbox "$tmp/outbox-$r.db") || die "the libcurl loop with outbox writes failed: $line"
+  rm -f "$tmp/outbox-$r.db" "$tmp/outbox-$r.db-wal" "$tmp/outbox-$r.db-shm"
+  record_span outbox "$r" "$uri" "$baseline_n"
+}
+
 for round in $(seq "$ROUNDS"); do
   run_dutyd "$round"
   run_baseline "$round"
+  ((OUTBOX)) && run_outbox "$round"
 done
 meta loadavg_after "$(cut -d' ' -f1-3 /proc/loadavg)"
 meta clk_tck "$(getconf CLK_TCK)"

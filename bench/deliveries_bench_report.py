@@ -3,7 +3,8 @@
 
 usage: deliveries_bench_report.py RESULTS_DIR
 
-RESULTS_DIR holds `meta` (key=value lines) and, per round R, dutyd.R.info and curl.R.info:
+RESULTS_DIR holds `meta` (key=value lines) and, per round R, dutyd.R.info, curl.R.info and
+(when the loop with outbox writes ran) outbox.R.info:
 requests, first and last ($msec of nginx's access log), body_mean; for dutyd also its CPU ticks
 from its first to its last delivery; for the baseline also its own timer (own_seconds, own_rps,
 own_cpu_seconds).
@@ -32,7 +33,7 @@ def main():
     res = Path(sys.argv[1])
     meta = kv(res / "meta")
     clk = float(meta.get("clk_tck", "100"))
-    dutyd, curl = load(res, "dutyd"), load(res, "curl")
+    dutyd, curl, outbox = load(res, "dutyd"), load(res, "curl"), load(res, "outbox")
     rounds = sorted(set(dutyd) & set(curl))
     if not rounds:
         raise SystemExit(f"deliveries_bench_report: no complete round in {res}")
@@ -47,7 +48,9 @@ def main():
           "(dutyd, the loop and nginx share these CPUs; other load skews the figures)")
     print("rates: requests / (last - first) of nginx's access log ($msec)")
     print()
-    head = f"{'round':<7}{'dutyd/s':>10}{'span':>9}{'CPU':>7}{'baseline/s':>12}{'span':>8}{'own/s':>9}{'body B':>8}{'ratio':>8}{'load':>7}"
+    with_outbox = all(r in outbox for r in rounds)
+    head = (f"{'round':<7}{'dutyd/s':>10}{'span':>9}{'CPU':>7}{'baseline/s':>12}{'span':>8}{'own/s':>9}"
+            + (f"{'+outbox/s':>11}" if with_outbox else "") + f"{'body B':>8}{'ratio':>8}{'load':>7}")
     print(head)
     print("-" * len(head))
     ratios = []
@@ -57,11 +60,15 @@ def main():
         ratio = d["rate"] / c["rate"]
         ratios.append(ratio)
         print(f"{r:<7}{d['rate']:>10,.0f}{d['span']:>8.2f}s{100 * cpu:>6.0f}%{c['rate']:>12,.0f}{c['span']:>7.2f}s"
-              f"{float(c.get('own_rps', 0)):>9,.0f}{float(d['body_mean']):>8.0f}{ratio:>7.2f}x"
+              f"{float(c.get('own_rps', 0)):>9,.0f}" + (f"{outbox[r]['rate']:>11,.0f}" if with_outbox else "")
+              + f"{float(d['body_mean']):>8.0f}{ratio:>7.2f}x"
               f"{d.get('loadavg', '?').split()[0]:>7}")
     print("(CPU: dutyd's CPU time from its first to its last delivery, as a share of one CPU; own/s: "
-          "the loop's own timer, first request to last answer; body B: dutyd's mean request body, "
-          "which the loop posts too; load: the 1-minute load average when dutyd started)")
+          "the loop's own timer, first request to last answer; "
+          + ("+outbox/s: the loop with a durable outbox's claim and result writes (curl_loop --outbox); "
+             if with_outbox else "")
+          + "body B: dutyd's mean request body, which the loop posts too; load: the 1-minute load average "
+          "when dutyd started)")
     md = statistics.median(dutyd[r]["rate"] for r in rounds)
     mc = statistics.median(curl[r]["rate"] for r in rounds)
     ratio = md / mc
@@ -71,6 +78,11 @@ def main():
     print(f"{'bare libcurl loop requests/s':<34}{mc:>12,.0f}")
     print(f"{'dutyd / libcurl':<34}{ratio:>11.2f}x   (target >= {TARGET_RATIO}x; per round "
           f"{min(ratios):.2f}x-{max(ratios):.2f}x)")
+    if with_outbox:
+        mo = statistics.median(outbox[r]["rate"] for r in rounds)
+        print(f"{'loop + outbox writes requests/s':<34}{mo:>12,.0f}")
+        print(f"{'(loop + outbox writes) / libcurl':<34}{mo / mc:>11.2f}x   (the outbox alone, nothing rendered)")
+        print(f"{'dutyd / (loop + outbox writes)':<34}{md / mo:>11.2f}x   (what dutyd's own work costs on top)")
     print()
     if ratio >= TARGET_RATIO:
         print(f"RESULT: dutyd meets the {TARGET_RATIO}x target ({ratio:.2f}x)")
