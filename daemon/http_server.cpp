@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <iostream>
 #include <optional>
 
@@ -77,13 +78,40 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       }
       if (fast) return write(std::move(*fast));
     }
-    if (on_state_thread()) return write(handle());
+    if (on_state_thread()) {
+      if (!deferred()) write(handle());
+      return;
+    }
     // The event loop handles it; the request stays in parser_, untouched here meanwhile.
     net::post(server_.io_, [self = shared_from_this()] {
+      if (self->deferred()) return;
       Response res = self->handle();
       net::post(self->stream_.get_executor(),
                 [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
     });
+  }
+
+  // On the event loop: whether the deferring handler took the request. Its responder keeps the
+  // connection's I/O thread running (a work guard) until the answer is written there.
+  bool deferred() {
+    if (!server_.deferring_) return false;
+    auto guard = std::make_shared<net::executor_work_guard<net::any_io_executor>>(stream_.get_executor());
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    Responder respond = [self = shared_from_this(), guard, answered](Response res) {
+      if (answered->exchange(true)) return;  // once only
+      net::post(self->stream_.get_executor(), [self, guard, res = std::move(res)]() mutable {
+        self->write(std::move(res));
+        guard->reset();
+      });
+    };
+    try {
+      return server_.deferring_(parser_->get(), respond);
+    } catch (const std::exception& e) {
+      std::cerr << "<3>request handler failed: " << e.what() << "\n";
+      respond(make_response(parser_->get(), http::status::internal_server_error, "服务器内部错误\n",
+                            "text/plain; charset=utf-8"));
+      return true;
+    }
   }
 
   bool on_state_thread() const { return server_.pools_.empty(); }

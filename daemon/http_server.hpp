@@ -34,6 +34,12 @@ struct HttpLimits {
 using HttpHandler = std::function<Response(const Request&)>;
 // Runs on I/O threads, concurrently: answers what it can without the state, else nullopt.
 using FastHandler = std::function<std::optional<Response>(const Request&)>;
+// Answers a request later, once, from any thread. Until it is called the connection waits (and
+// keeps the server from finishing a stop).
+using Responder = std::function<void(Response)>;
+// On the event loop, before the handler: takes a request whose answer takes long to make (true),
+// answering it later through the responder, or leaves it to the handler (false).
+using DeferringHandler = std::function<bool(const Request&, Responder&)>;
 
 class HttpSession;
 
@@ -51,6 +57,7 @@ class HttpServer {
   // Before start(): serve connections on `n` threads of their own (0: on `io` itself).
   void set_io_threads(std::size_t n);
   void set_fast_handler(FastHandler f) { fast_ = std::move(f); }
+  void set_deferring_handler(DeferringHandler f) { deferring_ = std::move(f); }
   void start();
   // Stops accepting and closes idle connections; requests in flight finish. run() then drains.
   void stop();
@@ -74,6 +81,7 @@ class HttpServer {
   tcp::acceptor acceptor_;
   HttpHandler handler_;
   FastHandler fast_;
+  DeferringHandler deferring_;
   HttpLimits limits_;
   std::function<void(unsigned)> observer_;
   net::steady_timer retry_timer_;

@@ -165,6 +165,8 @@ int run_daemon(const RunOptions& opt) {
   // rendered by themselves; everything else is handled here, on the loop that owns the state.
   server.set_io_threads(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
   server.set_fast_handler([&](const Request& req) { return service.serve_cached(req); });
+  // Reports are made on a thread of their own: a province's takes seconds.
+  server.set_deferring_handler([&](const Request& req, Responder& respond) { return service.defer(req, respond); });
   try {
     if (const int fd = sd::listen_fd(); fd >= 0) {
       server.adopt(fd);

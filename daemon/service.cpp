@@ -1,9 +1,11 @@
 #include "daemon/service.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -212,6 +214,7 @@ Service::Service(Store& store, Clock clock, std::string link_key)
       clock_(clock),
       link_key_(std::move(link_key)),
       fast_feeds_(store.path() + "-wal", clock.offset_seconds) {
+  if (const char* delay = std::getenv("DUTYD_REPORT_DELAY_MS")) report_delay_ms_ = std::atoi(delay);
   for (auto& [org, digest] : store_.occurrence_digests()) stored_digests_.emplace(org, digest);
 }
 
@@ -886,7 +889,15 @@ Response Service::api_flags(const Request& req) {
 
 // GET /api/v1/reports?year=Y[&org=ID][&format=json|csv]: an administrator's token reports on
 // any organisation or the whole tree; an organisation's API token on its own subtree only.
+// Through the HTTP server the report is made on the report thread (defer()); handle() makes it
+// here.
 Response Service::api_reports(const Request& req) {
+  auto checked = check_report(req);
+  if (auto* answer = std::get_if<Response>(&checked)) return std::move(*answer);
+  return make_report(std::get<ReportJob>(checked));
+}
+
+std::variant<Response, Service::ReportJob> Service::check_report(const Request& req) {
   if (req.method() != http::verb::get) return json_method_not_allowed(req, "GET");
   const auto token = bearer(req);
   if (!token)
@@ -922,31 +933,110 @@ Response Service::api_reports(const Request& req) {
     if (!inside)
       return json_error(req, http::status::forbidden, "an organisation's token reports only on its own subtree");
   }
-  const std::int32_t root = org.empty() ? -1 : c.org_index.at(org);
+  ReportJob job;
+  job.snapshot = snapshot_;
+  // What the store knows is read here, on the loop's connection: the report thread has none.
+  job.known = std::make_shared<const ReportStore>(ReportStore{store_.completion_days(), store_.flags({})});
+  job.head.version(req.version());
+  job.head.keep_alive(req.keep_alive());
+  job.year = *year;
+  job.as_of = today();
+  job.root = org.empty() ? -1 : c.org_index.at(org);
+  job.format = format;
+  job.year_text = year_text;
+  job.org = org;
+  return job;
+}
+
+Response Service::make_report(const ReportJob& job) {
+  const Snapshot& snapshot = *job.snapshot;
+  const Config& c = snapshot.config();
   // The snapshot's blocks hold the horizon; a year outside it is derived for this request.
-  const Day from = make_day(*year, 1, 1), to = make_day(*year, 12, 31);
+  const Day from = make_day(job.year, 1, 1), to = make_day(job.year, 12, 31);
   Expansion derived;
   std::vector<const Expansion*> parts;
-  if (from >= snapshot_->horizon_from() && to <= snapshot_->horizon_to()) {
-    for (const std::int32_t o : subtree(c, root)) parts.push_back(&snapshot_->for_org(o));
+  if (from >= snapshot.horizon_from() && to <= snapshot.horizon_to()) {
+    for (const std::int32_t o : subtree(c, job.root)) parts.push_back(&snapshot.for_org(o));
   } else {
-    derived = snapshot_->expander().expand(from, to);
+    derived = snapshot.expander().expand(from, to);
     parts.push_back(&derived);
   }
-  const ReportStore known{store_.completion_days(), store_.flags({})};
-  const Report report = build_report(c, snapshot_->expander(), parts, known, *year, today(), root);
+  const Report report = build_report(c, snapshot.expander(), parts, *job.known, job.year, job.as_of, job.root);
   Response r;
-  if (format == "csv") {
+  if (job.format == "csv") {
     std::ostringstream csv;
     print_report_csv(c, report, csv);
-    r = make_response(req, http::status::ok, csv.str(), "text/csv; charset=utf-8");
+    r = make_response(job.head, http::status::ok, csv.str(), "text/csv; charset=utf-8");
     r.set(http::field::content_disposition,
-          "attachment; filename=\"report-" + year_text + (org.empty() ? "" : "-" + org) + ".csv\"");
+          "attachment; filename=\"report-" + job.year_text + (job.org.empty() ? "" : "-" + job.org) + ".csv\"");
   } else {
-    r = json(req, http::status::ok, report_json(c, report));
+    r = json(job.head, http::status::ok, report_json(c, report));
   }
   r.set(http::field::cache_control, "no-store");
   return r;
+}
+
+bool Service::defer(const Request& req, std::function<void(Response)>& respond) {
+  const std::string target(req.target());
+  if (target.substr(0, target.find('?')) != "/api/v1/reports") return false;
+  refresh();
+  auto checked = check_report(req);
+  if (auto* answer = std::get_if<Response>(&checked)) {
+    respond(std::move(*answer));
+    return true;
+  }
+  std::unique_lock lock(report_mutex_);
+  if (report_jobs_.size() >= kReportsWaiting) {
+    lock.unlock();
+    Response busy = json_error(req, http::status::service_unavailable,
+                               "too many reports are being made; try again in a few seconds");
+    busy.set(http::field::retry_after, "5");
+    respond(std::move(busy));
+    return true;
+  }
+  report_jobs_.emplace_back(std::move(std::get<ReportJob>(checked)), respond);
+  if (!report_thread_.joinable()) {
+    report_thread_ = std::thread([this] {
+      std::unique_lock lk(report_mutex_);
+      for (;;) {
+        report_cv_.wait(lk, [&] { return report_stop_ || !report_jobs_.empty(); });
+        if (report_jobs_.empty()) return;  // stopping, nothing left
+        auto [job, answer] = std::move(report_jobs_.front());
+        lk.unlock();
+        const std::string what = "report of " + job.year_text + " for " + (job.org.empty() ? "every organisation" : job.org);
+        std::cerr << log_prefix(6) + "making the " + what + "\n" << std::flush;
+        const auto t0 = std::chrono::steady_clock::now();
+        // For the tests of this thread: a report that takes this long (see tests/daemon/test_reports.py).
+        if (report_delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(report_delay_ms_));
+        Response r;
+        try {
+          r = make_report(job);
+          const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          std::ostringstream line;
+          line << log_prefix(6) << "made the " << what << " in " << std::fixed << std::setprecision(2) << took << " s\n";
+          std::cerr << line.str() << std::flush;
+        } catch (const std::exception& e) {
+          std::cerr << log_prefix(3) + "the " + what + " failed: " + e.what() + "\n" << std::flush;
+          r = json_error(job.head, http::status::internal_server_error, "the report could not be made");
+        }
+        job = {};  // the snapshot goes before the answer does
+        answer(std::move(r));
+        lk.lock();
+        report_jobs_.pop_front();
+      }
+    });
+  }
+  report_cv_.notify_one();
+  return true;
+}
+
+Service::~Service() {
+  {
+    std::lock_guard lock(report_mutex_);
+    report_stop_ = true;
+  }
+  report_cv_.notify_all();
+  if (report_thread_.joinable()) report_thread_.join();
 }
 
 // POST /api/v1/flags/{id}/advance and /api/v1/flags/{id}/dismiss: `rest` is "{id}/{step}".

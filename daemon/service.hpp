@@ -2,12 +2,15 @@
 // snapshot, what the store knows (tokens, completions), feed caches and metrics.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <variant>
 #include <vector>
@@ -19,6 +22,8 @@
 #include "daemon/store.hpp"
 
 namespace dutyd {
+
+struct ReportStore;  // daemon/report.hpp
 
 // Wall clock with an optional offset (`--now`): tests and drills run "as if" at another time.
 struct Clock {
@@ -47,6 +52,9 @@ std::string load_link_key(const Config& config, Store& store, const std::string&
 class Service {
  public:
   Service(Store& store, Clock clock, std::string link_key);
+  ~Service();  // waits for the report being made
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
 
   // Installs a new snapshot: re-derives the store's occurrence sets (retiring what vanished,
   // auditing reassignments) and swaps it in. `reason` goes to the audit log.
@@ -57,6 +65,10 @@ class Service {
   void reload_succeeded() { ++reloads_ok_, last_reload_ok_ = true; }
 
   Response handle(const Request& req);
+  // On the loop, before handle(): takes GET /api/v1/reports, whose answer can take seconds for a
+  // province (checked here, made on the report thread, answered through `respond`) so that the
+  // loop goes on serving meanwhile; false for every other request.
+  bool defer(const Request& req, std::function<void(Response)>& respond);
   // Any thread (the HTTP server's I/O threads).
   void count_response(unsigned code) {
     std::lock_guard lock(responses_mutex_);
@@ -78,7 +90,19 @@ class Service {
   Response api_occurrences(const Request& req);
   Response api_deliveries(const Request& req);
   Response api_flags(const Request& req);
-  Response api_reports(const Request& req);
+  Response api_reports(const Request& req);  // made here, on the loop (handle())
+  // A report request, checked on the loop: what the report thread needs to make its answer.
+  struct ReportJob {
+    std::shared_ptr<const Snapshot> snapshot;
+    std::shared_ptr<const ReportStore> known;
+    Request head;  // the request's version and keep-alive, for the answer
+    int year = 0;
+    Day as_of = 0;
+    std::int32_t root = -1;
+    std::string format, year_text, org;
+  };
+  std::variant<Response, ReportJob> check_report(const Request& req);
+  static Response make_report(const ReportJob& job);  // any thread
   Response api_flag_step(const Request& req, const std::string& rest);
   Response api_event_add(const Request& req);
   Response api_events(const Request& req);
@@ -145,6 +169,16 @@ class Service {
   std::map<unsigned, std::uint64_t> responses_by_code_;
   std::function<std::string()> extra_metrics_;
   std::function<void()> events_changed_;
+
+  // The report thread (started by the first deferred report): one report at a time, a few
+  // waiting; more are refused with 503 and Retry-After.
+  static constexpr std::size_t kReportsWaiting = 4;
+  std::mutex report_mutex_;
+  std::condition_variable report_cv_;
+  std::deque<std::pair<ReportJob, std::function<void(Response)>>> report_jobs_;
+  bool report_stop_ = false;
+  int report_delay_ms_ = 0;  // DUTYD_REPORT_DELAY_MS: tests make a report take this long
+  std::thread report_thread_;
 };
 
 }  // namespace dutyd

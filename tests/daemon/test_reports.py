@@ -47,6 +47,7 @@ import io
 import json
 import os
 import subprocess
+import threading
 import unittest
 
 import harness
@@ -326,6 +327,96 @@ class ReportsTest(unittest.TestCase):
         r = self.d.api("GET", "/api/v1/reports?year=2030", self.admin)
         self.assertEqual(r.status, 200)
         self.assertEqual(counts_of(r.json()["summary"]), (12, 0, 0, 0, 0, 0, 12, 0))
+
+
+class ReportsOffTheLoopTest(unittest.TestCase):
+    """A report is made on a thread of its own (a province's takes seconds): the daemon answers
+    everything else meanwhile, refuses reports beyond four at once (503, Retry-After), and a stop
+    waits for the report being made and answers it. DUTYD_REPORT_DELAY_MS makes each report take
+    1.5 s longer, so that "meanwhile" does not depend on this machine's speed."""
+    DELAY_MS = 1500
+    MAKING = "making the report of 2026"
+
+    @classmethod
+    def setUpClass(cls):
+        d = cls.d = Daemon({"DUTYD_CATALOGUE": CATALOGUE, "DUTYD_REPORT_DELAY_MS": str(cls.DELAY_MS)})
+        with open(SCENARIO, encoding="utf-8") as f:
+            d.write_config(f.read())
+        try:
+            d.start(now=AS_OF + "T09:00:00")
+            cls.admin = d.api_token(admin=True)
+        except BaseException:
+            d.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            if cls.d.alive():
+                cls.d.stop()
+            for marker in harness.SANITIZER_MARKERS:
+                assert marker not in cls.d.stderr(), "sanitizer report in dutyd's stderr"
+        finally:
+            cls.d.cleanup()
+
+    def report_in_background(self, results, path="/api/v1/reports?year=2026"):
+        def run():
+            try:
+                results.append(self.d.api("GET", path, self.admin, timeout=60))
+            except Exception as e:  # noqa: BLE001 - reported by the assertions below
+                results.append(e)
+        t = threading.Thread(target=run)
+        t.start()
+        return t
+
+    def making_count(self):
+        return self.d.stderr().count(self.MAKING)
+
+    def test_1_the_daemon_answers_while_a_report_is_made(self):
+        before = self.making_count()
+        results = []
+        t = self.report_in_background(results)
+        wait_until(lambda: self.making_count() > before, 20, "the report thread to begin")
+        # The report takes at least DELAY_MS from here: these are answered before it is.
+        self.assertEqual(self.d.get("/healthz").status, 200)
+        occ = self.d.api("GET", "/api/v1/occurrences?org=c", self.admin)
+        self.assertEqual(occ.status, 200, occ)
+        self.assertEqual(results, [], "the report was answered before the requests that came after it")
+        t.join(60)
+        self.assertEqual(len(results), 1)
+        r = results[0]
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["year"], 2026)
+        self.assertIn("made the report of 2026 for every organisation in ", self.d.stderr())
+
+    def test_2_more_than_four_at_once_are_refused(self):
+        results, threads = [], []
+        for i in range(7):
+            threads.append(self.report_in_background(results, "/api/v1/reports?year=2026&org=%s" % "cx"[i % 2]))
+        for t in threads:
+            t.join(90)
+        self.assertEqual(len(results), 7)
+        statuses = sorted(r.status for r in results)
+        # One being made and three waiting are taken; the others are told to come back.
+        self.assertEqual(statuses, [200] * 4 + [503] * 3, results)
+        for r in results:
+            if r.status == 503:
+                self.assertEqual(r.header("Retry-After"), "5")
+                self.assertIn("try again", r.json()["error"])
+            else:
+                self.assertIn(r.json()["org"], ("c", "x"))
+
+    def test_3_a_stop_answers_the_report_being_made(self):
+        before = self.making_count()
+        results = []
+        t = self.report_in_background(results)
+        wait_until(lambda: self.making_count() > before, 20, "the report thread to begin")
+        rc, took = self.d.stop()
+        t.join(60)
+        self.assertEqual(rc, 0)
+        self.assertEqual(len(results), 1)
+        self.assertEqual(results[0].status, 200, results[0])
+        self.assertGreaterEqual(took, 0.0)
 
 
 if __name__ == "__main__":
