@@ -328,11 +328,31 @@ nlohmann::ordered_json occurrence_json(const Expander& ex, const Expansion& e, c
   return j;
 }
 
+// The configuration as the daemon serves it: with the events recorded at run time (`dutyd event
+// add`, POST /api/v1/events) merged in, when the configured database (or --database) exists. A
+// missing database is not created: expand and feed then show the configuration's own duties.
+std::shared_ptr<const Config> as_served(const Args& a, std::shared_ptr<const Config> config, std::ostream& err) {
+  const std::string path = database_path(config->daemon.database, a.get("--database"));
+  std::error_code ec;
+  if (path.empty() || !fs::exists(path, ec)) return config;
+  try {
+    Store store(path);
+    std::vector<std::string> skipped;
+    auto served = with_stored_events(config, store.events(), &skipped);
+    for (const auto& line : skipped) err << "dutyd: warning: " << line << "\n";
+    return served;
+  } catch (const std::exception& e) {
+    err << "dutyd: warning: the events recorded in " << path << " are left out: " << e.what() << "\n";
+    return config;
+  }
+}
+
 int cmd_expand(const Args& a, std::ostream& out, std::ostream& err) {
   const std::string format = format_option(a, {"table", "json", "ics"});
   auto r = load(a, err);
   if (!r) return kExitConfig;
-  const Config& c = *r->config;
+  const auto served = as_served(a, r->config, err);
+  const Config& c = *served;
   const Day today = date_option(a, "--today", today_in(c.timezone));
   const Day from = date_option(a, "--from", today);
   const Day to = date_option(a, "--to", from + 90);
@@ -384,7 +404,8 @@ bool write_file(const fs::path& path, const std::string& text, std::ostream& err
 int cmd_feed(const Args& a, std::ostream& out, std::ostream& err) {
   auto r = load(a, err);
   if (!r) return kExitConfig;
-  const Config& c = *r->config;
+  const auto served = as_served(a, r->config, err);
+  const Config& c = *served;
   const Day today = date_option(a, "--today", today_in(c.timezone));
   const int year = civil(today).year;
   const Day from = date_option(a, "--from", make_day(year - 1, 1, 1));

@@ -78,6 +78,16 @@ class AddTest(EventsTestCase):
         r = self.d.api("GET", "/api/v1/occurrences?from=2026-11-30&to=2026-11-30", token=self.admin)
         self.assertEqual(r.status, 200)
         self.assertIn(FAMILY_UID, r.text)
+        # And to the CLI, which reads the events recorded in the configured database as well.
+        out = self.d.cli_ok("expand", "--person", "p-li", "--from", "2026-11-30", "--to", "2026-11-30",
+                            "--format", "json")
+        self.assertIn(FAMILY_UID, [json.loads(l)["uid"] for l in out.splitlines() if l.strip()])
+        ics = self.d.cli_ok("feed", "--person", "p-li", "--today", "2026-11-27")
+        self.assertIn(FAMILY_UID, parse_ics(ics)[1])
+        # Without the database (another path that does not exist): the configuration's own duties.
+        out = self.d.cli_ok("expand", "--person", "p-li", "--from", "2026-11-30", "--to", "2026-11-30",
+                            "--format", "json", "--database", self.d.database + ".absent")
+        self.assertNotIn(FAMILY_UID, out)
 
     def test_api_incident_uses_the_configured_deadline_and_flags_after_grace(self):
         wang_feed = self.d.feed_token(person="p-wang")
