@@ -894,7 +894,15 @@ Response Service::api_flags(const Request& req) {
 Response Service::api_reports(const Request& req) {
   auto checked = check_report(req);
   if (auto* answer = std::get_if<Response>(&checked)) return std::move(*answer);
-  return make_report(std::get<ReportJob>(checked));
+  ReportJob& job = std::get<ReportJob>(checked);
+  read_known(job);
+  return make_report(job);
+}
+
+// What the store knows is read on the loop's connection (the report thread has none), and only
+// for a report that will be made.
+void Service::read_known(ReportJob& job) {
+  job.known = std::make_shared<const ReportStore>(ReportStore{store_.completion_days(), store_.flags({})});
 }
 
 std::variant<Response, Service::ReportJob> Service::check_report(const Request& req) {
@@ -935,8 +943,6 @@ std::variant<Response, Service::ReportJob> Service::check_report(const Request& 
   }
   ReportJob job;
   job.snapshot = snapshot_;
-  // What the store knows is read here, on the loop's connection: the report thread has none.
-  job.known = std::make_shared<const ReportStore>(ReportStore{store_.completion_days(), store_.flags({})});
   job.head.version(req.version());
   job.head.keep_alive(req.keep_alive());
   job.year = *year;
@@ -985,16 +991,23 @@ bool Service::defer(const Request& req, std::function<void(Response)>& respond) 
     respond(std::move(*answer));
     return true;
   }
-  std::unique_lock lock(report_mutex_);
-  if (report_jobs_.size() >= kReportsWaiting) {
-    lock.unlock();
+  // Only this thread (the loop) adds jobs: the room seen here is still there after the read.
+  bool full = false;
+  {
+    std::lock_guard lock(report_mutex_);
+    full = report_jobs_.size() >= kReportsWaiting;
+  }
+  if (full) {
     Response busy = json_error(req, http::status::service_unavailable,
                                "too many reports are being made; try again in a few seconds");
     busy.set(http::field::retry_after, "5");
     respond(std::move(busy));
     return true;
   }
-  report_jobs_.emplace_back(std::move(std::get<ReportJob>(checked)), respond);
+  ReportJob& checked_job = std::get<ReportJob>(checked);
+  read_known(checked_job);
+  std::lock_guard lock(report_mutex_);
+  report_jobs_.emplace_back(std::move(checked_job), respond);
   if (!report_thread_.joinable()) {
     report_thread_ = std::thread([this] {
       std::unique_lock lk(report_mutex_);

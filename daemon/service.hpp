@@ -101,7 +101,8 @@ class Service {
     std::int32_t root = -1;
     std::string format, year_text, org;
   };
-  std::variant<Response, ReportJob> check_report(const Request& req);
+  std::variant<Response, ReportJob> check_report(const Request& req);  // all but `known`
+  void read_known(ReportJob& job);
   static Response make_report(const ReportJob& job);  // any thread
   Response api_flag_step(const Request& req, const std::string& rest);
   Response api_event_add(const Request& req);
