@@ -4,6 +4,7 @@
 #include <openssl/hmac.h>
 
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 
 namespace dutyd::notify {
@@ -12,10 +13,21 @@ namespace {
 bool is_continuation(unsigned char c) { return (c & 0xC0u) == 0x80u; }
 }  // namespace
 
+// On the path of every message sent (the webhook body is checked before it is written), so the
+// common cases go fast: eight ASCII bytes at a time, and a three-byte character (CJK) checked
+// in place; the rest by the general rule (shortest form, no surrogates, at most U+10FFFF).
 bool is_valid_utf8(std::string_view text) {
   std::size_t i = 0;
   const std::size_t n = text.size();
   while (i < n) {
+    if (i + 8 <= n) {
+      std::uint64_t w;
+      std::memcpy(&w, text.data() + i, 8);
+      if ((w & 0x8080808080808080u) == 0) {
+        i += 8;
+        continue;
+      }
+    }
     const auto c = static_cast<unsigned char>(text[i]);
     std::size_t len = 0;
     std::uint32_t cp = 0;
@@ -26,8 +38,12 @@ bool is_valid_utf8(std::string_view text) {
       len = 2;
       cp = c & 0x1Fu;
     } else if ((c & 0xF0u) == 0xE0u) {
-      len = 3;
-      cp = c & 0x0Fu;
+      if (i + 3 > n) return false;
+      const auto c1 = static_cast<unsigned char>(text[i + 1]), c2 = static_cast<unsigned char>(text[i + 2]);
+      if (!is_continuation(c1) || !is_continuation(c2)) return false;
+      if ((c == 0xE0u && c1 < 0xA0u) || (c == 0xEDu && c1 >= 0xA0u)) return false;  // overlong; surrogate
+      i += 3;
+      continue;
     } else if ((c & 0xF8u) == 0xF0u) {
       len = 4;
       cp = c & 0x07u;
@@ -40,9 +56,7 @@ bool is_valid_utf8(std::string_view text) {
       if (!is_continuation(cc)) return false;
       cp = (cp << 6) | (cc & 0x3Fu);
     }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
+    if ((len == 2 && cp < 0x80) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF) return false;
     i += len;
   }
   return true;

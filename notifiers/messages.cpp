@@ -3,7 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 
 #include "config/date.hpp"
@@ -353,6 +355,17 @@ void append_json_string(std::string& out, std::string_view text) {
   out += '"';
   std::size_t plain = 0;  // the bytes since here need no escape: copied in one piece
   for (std::size_t i = 0; i < text.size(); ++i) {
+    // Eight bytes at a time while none is below 0x20, '"' or '\\' (exact tests, see
+    // "Determine if a word has a byte less than n" in Bit Twiddling Hacks).
+    while (i + 8 <= text.size()) {
+      std::uint64_t w;
+      std::memcpy(&w, text.data() + i, 8);
+      constexpr std::uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+      const std::uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+      if ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs) break;
+      i += 8;
+    }
+    if (i >= text.size()) break;
     const auto c = static_cast<unsigned char>(text[i]);
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     out.append(text.substr(plain, i - plain));

@@ -70,6 +70,50 @@ TEST(Truncate, Utf8Validation) {
   EXPECT_EQ(utf8_prefix_length("中文", 2), 0u);
 }
 
+// Well-formed by the table of the Unicode standard (3.9, table 3-7), byte ranges per lead byte:
+// an independent statement of what is_valid_utf8 decides by decoding.
+bool well_formed(const std::string& s) {
+  auto in = [](unsigned char c, unsigned lo, unsigned hi) { return c >= lo && c <= hi; };
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto b = [&](std::size_t k) { return static_cast<unsigned char>(i + k < s.size() ? s[i + k] : 0); };
+    const unsigned char c = b(0);
+    std::size_t len = 0;
+    if (c <= 0x7F) len = 1;
+    else if (in(c, 0xC2, 0xDF)) len = in(b(1), 0x80, 0xBF) ? 2 : 0;
+    else if (c == 0xE0) len = in(b(1), 0xA0, 0xBF) && in(b(2), 0x80, 0xBF) ? 3 : 0;
+    else if (in(c, 0xE1, 0xEC) || in(c, 0xEE, 0xEF)) len = in(b(1), 0x80, 0xBF) && in(b(2), 0x80, 0xBF) ? 3 : 0;
+    else if (c == 0xED) len = in(b(1), 0x80, 0x9F) && in(b(2), 0x80, 0xBF) ? 3 : 0;
+    else if (c == 0xF0) len = in(b(1), 0x90, 0xBF) && in(b(2), 0x80, 0xBF) && in(b(3), 0x80, 0xBF) ? 4 : 0;
+    else if (in(c, 0xF1, 0xF3)) len = in(b(1), 0x80, 0xBF) && in(b(2), 0x80, 0xBF) && in(b(3), 0x80, 0xBF) ? 4 : 0;
+    else if (c == 0xF4) len = in(b(1), 0x80, 0x8F) && in(b(2), 0x80, 0xBF) && in(b(3), 0x80, 0xBF) ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    i += len;
+  }
+  return true;
+}
+
+// The validator reads eight ASCII bytes at a time and CJK characters in place: random strings of
+// boundary bytes, at every offset from those fast paths, decide as the standard's table does.
+TEST(Truncate, Utf8ValidationAgreesWithTheStandardsTable) {
+  const std::vector<std::string> pieces = {"a", "abcdefgh", "中", "é", "𠀀", "\x80", "\xBF", "\xC0", "\xC1",
+                                           "\xC2", "\xDF", "\xE0", "\xE0\x9F", "\xE0\xA0", "\xED", "\xED\x9F",
+                                           "\xED\xA0", "\xEF\xBF", "\xF0", "\xF0\x8F", "\xF0\x90", "\xF4\x8F",
+                                           "\xF4\x90", "\xF5", "\xFF", std::string(1, '\0')};
+  std::mt19937 rng(20261129);
+  std::size_t valid = 0, invalid = 0;
+  for (int round = 0; round < 200000; ++round) {
+    std::string s;
+    const int n = static_cast<int>(rng() % 9);
+    for (int k = 0; k < n; ++k) s += pieces[rng() % pieces.size()];
+    const bool want = well_formed(s);
+    ASSERT_EQ(is_valid_utf8(s), want) << testing::PrintToString(s);
+    (want ? valid : invalid)++;
+  }
+  EXPECT_GT(valid, 10000u);  // both answers were exercised
+  EXPECT_GT(invalid, 10000u);
+}
+
 // ---- e-mail --------------------------------------------------------------------------------
 
 // 2026-03-03 09:00 in Beijing.
@@ -300,6 +344,23 @@ TEST(Webhook, HandWrittenBodyIsNlohmannsDump) {
   m.text = "bad \xE4\xB8 text";
   EXPECT_EQ(webhook_request("http://h/x", m).body, tree(m));
   EXPECT_TRUE(is_valid_utf8(json::parse(webhook_request("http://h/x", m).body)["text"].get<std::string>()));
+}
+
+// Unescaped runs are skipped eight bytes at a time: a character to escape at any offset after
+// ASCII or CJK text is still escaped as the tree escapes it.
+TEST(Webhook, EscapesAtEveryOffsetAsTheTreeDoes) {
+  const std::vector<std::string> pieces = {"a", "abcdefgh", "中文", "\"", "\\", "\n", "\x01", "\x1f", " ",
+                                           "\x7f", "/", "!", "#", "[", "]", "]]", "\x21", "\x5b\x5d"};
+  std::mt19937 rng(29);
+  for (int round = 0; round < 20000; ++round) {
+    ChatMessage m;
+    for (std::string* field : {&m.title, &m.text, &m.link}) {
+      const int n = static_cast<int>(rng() % 12);
+      for (int k = 0; k < n; ++k) *field += pieces[rng() % pieces.size()];
+    }
+    json tree{{"title", m.title}, {"text", m.text}, {"link", m.link}, {"mentions", json::array()}};
+    ASSERT_EQ(webhook_request("http://h/x", m).body, tree.dump()) << testing::PrintToString(m.text);
+  }
 }
 
 TEST(Chat, InvalidUtf8InPeoplesTextDoesNotThrow) {
