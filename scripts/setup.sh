@@ -12,7 +12,7 @@ mode=${1:-}
 case "$mode" in example|test) ;; *) echo "usage: bash scripts/setup.sh example|test" >&2; exit 64 ;; esac
 
 build_pkgs=(g++ make cmake pkg-config libical-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev zlib1g-dev
-            libsqlitecpp-dev libboost-dev libcurl4-openssl-dev libsystemd-dev libgtest-dev tzdata)
+            libsqlitecpp-dev libboost-dev libcurl4-openssl-dev libsystemd-dev libgtest-dev libjemalloc-dev tzdata)
 # The dashboard's test drives Debian's chromium headless through chromedriver (python3-selenium);
 # a CJK font makes its screenshots readable.
 test_pkgs=(python3 python3-icalendar python3-aiosmtpd openssl ca-certificates
