@@ -8,9 +8,10 @@
 // the way dutyd's sending pool drives libcurl: shows what libcurl costs in that pattern alone.
 // --outbox FILE: the loop plus a durable outbox's bookkeeping and nothing else: N rows as wide as
 // dutyd's (its deliveries table's columns and indexes, WAL, synchronous=FULL) are written to
-// FILE first; then a store thread claims them 1024 at a time (one UPDATE ... RETURNING, committed
-// before they are sent) and records each result (one committed transaction per batch of answers),
-// as dutyd's store writer does. What the outbox alone costs next to the bare loop.
+// FILE first; then a store thread claims them 1024 at a time (read in order from the due index,
+// their ids one row of a claim journal, committed before they are sent) and records each result
+// (the row `sent`, the journal settled; one committed transaction per batch of answers), as
+// dutyd's store writer does. What the outbox alone costs next to the bare loop.
 // prints one line: requests=N ok=K errors=E threads=T body_bytes=B seconds=S rps=R cpu_seconds=C
 // (seconds: from before the first request to after the last; cpu_seconds: this process, user+sys)
 #include <curl/curl.h>
@@ -23,8 +24,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -96,7 +99,8 @@ class Outbox {
       purpose TEXT NOT NULL DEFAULT 'reminder', note TEXT NOT NULL DEFAULT '',
       UNIQUE (occurrence, step, person, channel));
       CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE status = 'queued';
-      CREATE INDEX deliveries_by_time ON deliveries(send_at);)sql");
+      CREATE INDEX deliveries_by_time ON deliveries(send_at);
+      CREATE TABLE delivery_claims(id INTEGER PRIMARY KEY, at INTEGER NOT NULL, ids TEXT NOT NULL);)sql");
     exec("BEGIN");
     sqlite3_stmt* ins = prepare(
         "INSERT INTO deliveries(occurrence, step, person, channel, org, relation, send_at, next_attempt_at, "
@@ -115,41 +119,83 @@ class Outbox {
     sqlite3_finalize(ins);
     exec("COMMIT");
     claim_ = prepare(
-        "UPDATE deliveries SET status = 'sending' WHERE id IN (SELECT id FROM deliveries WHERE status = "
-        "'queued' AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2) RETURNING id, occurrence, "
-        "step, person, channel, org, relation, send_at, attempts, next_attempt_at, subject, purpose, note");
-    sent_ = prepare("UPDATE deliveries SET status = 'sent', sent_at = ?1 WHERE id = ?2 AND status = 'sending'");
+        "SELECT id, occurrence, step, person, channel, org, relation, send_at, attempts, next_attempt_at, subject, "
+        "purpose, note FROM deliveries WHERE status = 'queued' AND next_attempt_at <= ?1 AND (next_attempt_at, id) > "
+        "(?3, ?4) ORDER BY next_attempt_at, id LIMIT ?2");
+    journal_ = prepare("INSERT INTO delivery_claims(at, ids) VALUES (1798592400, ?1)");
+    settle_ = prepare("DELETE FROM delivery_claims WHERE id = ?1");
+    rewrite_ = prepare("UPDATE delivery_claims SET ids = ?2 WHERE id = ?1");
+    sent_ = prepare("UPDATE deliveries SET status = 'sent', sent_at = ?1 WHERE id = ?2 AND status = 'queued'");
   }
   ~Outbox() {
-    sqlite3_finalize(claim_);
-    sqlite3_finalize(sent_);
+    for (sqlite3_stmt* st : {claim_, journal_, settle_, rewrite_, sent_}) sqlite3_finalize(st);
     sqlite3_close(db_);
   }
   Outbox(const Outbox&) = delete;
   Outbox& operator=(const Outbox&) = delete;
 
-  // Marks up to `limit` due rows `sending`, committed; their ids.
+  // Claims up to `limit` due rows, from where the last claim stopped: their ids, one row of the
+  // claim journal, committed.
   std::vector<long> claim(long limit) {
     std::vector<long> ids;
     exec("BEGIN IMMEDIATE");
     sqlite3_bind_int64(claim_, 1, 1798592400);
     sqlite3_bind_int64(claim_, 2, limit);
+    sqlite3_bind_int64(claim_, 3, cursor_at_);
+    sqlite3_bind_int64(claim_, 4, cursor_id_);
+    std::string list = "[";
     while (sqlite3_step(claim_) == SQLITE_ROW) {
       ids.push_back(static_cast<long>(sqlite3_column_int64(claim_, 0)));
+      cursor_at_ = sqlite3_column_int64(claim_, 9);
       for (int c = 1; c < 13; ++c) row_bytes_ += static_cast<std::size_t>(sqlite3_column_bytes(claim_, c));
+      if (list.size() > 1) list += ',';
+      list += std::to_string(ids.back());
     }
     sqlite3_reset(claim_);
+    if (!ids.empty()) {
+      list += ']';
+      sqlite3_bind_text(journal_, 1, list.c_str(), -1, SQLITE_TRANSIENT);
+      if (sqlite3_step(journal_) != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db_));
+      sqlite3_reset(journal_);
+      const long claim = static_cast<long>(sqlite3_last_insert_rowid(db_));
+      for (const long id : ids) claim_of_[id] = claim, open_[claim].insert(id);
+      cursor_id_ = ids.back();
+    }
     exec("COMMIT");
     return ids;
   }
-  // Records answered rows `sent`, committed.
+  // Records answered rows `sent` and settles their claims (deleted when nothing is left open,
+  // else listing what is), committed.
   void record(const std::vector<long>& ids) {
     exec("BEGIN IMMEDIATE");
+    std::set<long> touched;
     for (const long id : ids) {
       sqlite3_bind_int64(sent_, 1, 1798592401);
       sqlite3_bind_int64(sent_, 2, id);
       if (sqlite3_step(sent_) != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db_));
       sqlite3_reset(sent_);
+      const long claim = claim_of_.at(id);
+      claim_of_.erase(id);
+      open_[claim].erase(id);
+      touched.insert(claim);
+    }
+    for (const long claim : touched) {
+      sqlite3_stmt* st = open_[claim].empty() ? settle_ : rewrite_;
+      sqlite3_bind_int64(st, 1, claim);
+      std::string list;
+      if (st == rewrite_) {
+        list = "[";
+        for (const long id : open_[claim]) {
+          if (list.size() > 1) list += ',';
+          list += std::to_string(id);
+        }
+        list += ']';
+        sqlite3_bind_text(st, 2, list.c_str(), -1, SQLITE_TRANSIENT);
+      } else {
+        open_.erase(claim);
+      }
+      if (sqlite3_step(st) != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db_));
+      sqlite3_reset(st);
     }
     exec("COMMIT");
   }
@@ -177,7 +223,13 @@ class Outbox {
   }
   sqlite3* db_ = nullptr;
   sqlite3_stmt* claim_ = nullptr;
+  sqlite3_stmt* journal_ = nullptr;
+  sqlite3_stmt* settle_ = nullptr;
+  sqlite3_stmt* rewrite_ = nullptr;
   sqlite3_stmt* sent_ = nullptr;
+  std::int64_t cursor_at_ = 0, cursor_id_ = 0;  // (next_attempt_at, id) of the last row claimed
+  std::map<long, long> claim_of_;               // claimed row -> its claim
+  std::map<long, std::set<long>> open_;         // claim -> its rows not yet recorded
   std::size_t row_bytes_ = 0;  // read back from each claimed row, as dutyd reads them
 };
 

@@ -142,6 +142,20 @@ void Scheduler::submit(bool urgent, WriteTask task) {
   writer_cv_.notify_one();
 }
 
+// Claimed rows that will not be sent now (stop, a channel gone or unavailable) are no longer
+// claimed: on the store writer, whose connection holds the claims.
+void Scheduler::release(std::vector<std::int64_t> ids) {
+  submit(/*urgent=*/false, [this, ids = std::move(ids)](Store& db) -> std::function<void()> {
+    try {
+      db.release_deliveries(ids);
+      return {};
+    } catch (const std::exception& e) {
+      // They stay claimed: the next start queues them again.
+      return [this, what = std::string(e.what())] { log_(3, "reminders: cannot release claimed rows: " + what); };
+    }
+  });
+}
+
 void Scheduler::writer_loop() {
   for (;;) {
     WriteTask task;
@@ -203,7 +217,7 @@ void Scheduler::install(std::shared_ptr<const Snapshot> snapshot, std::shared_pt
     }
     std::vector<std::int64_t> ids;
     for (const DeliveryRecord& r : it->second) ids.push_back(r.id);
-    store_.release_deliveries(ids);
+    release(std::move(ids));
     it = pending_.erase(it);
   }
   if (!started_) return;
@@ -281,7 +295,7 @@ void Scheduler::stop() {
     in_flight_ -= jobs_.size();
     jobs_.clear();
   }
-  if (!ids.empty()) store_.release_deliveries(ids);
+  if (!ids.empty()) release(std::move(ids));
   flush_results();  // what was sent is recorded now, not sent again after the restart
   if (in_flight_ == 0) work_.reset();
 }
@@ -448,7 +462,7 @@ void Scheduler::claim_channel(const std::string& channel, std::int64_t now) {
   const auto ch = channels_.find(channel);
   std::size_t want = 0;
   if (ch != channels_.end() && rate_limited(ch->second->channel.kind)) {
-    // A robot holds at most its next minute's worth (claimed rows are marked sending), topped up
+    // A robot holds at most its next minute's worth (claimed rows are in flight), topped up
     // when half of it is gone.
     constexpr std::size_t kRobotClaim = 20;
     if (have >= kRobotClaim / 2) return;
@@ -485,12 +499,7 @@ void Scheduler::on_claimed(const std::string& channel, std::size_t wanted, std::
     if (rows.empty()) return;
     std::vector<std::int64_t> ids;
     for (const DeliveryRecord& r : rows) ids.push_back(r.id);
-    try {
-      store_.release_deliveries(ids);
-    } catch (const std::exception& e) {
-      // They stay `sending`: the next start queues them again.
-      log_(3, std::string("reminders: cannot release claimed rows: ") + e.what());
-    }
+    release(std::move(ids));
     return;
   }
   // A full batch: there may be more, claimed when this one runs low (without counting again).
@@ -537,7 +546,7 @@ void Scheduler::refill() {
 }
 
 void Scheduler::pump() {
-  // Handed to the workers and not yet answered. Claimed rows are `sending` in the store either
+  // Handed to the workers and not yet answered. Claimed rows are in flight in the store either
   // way; a crash re-sends only those actually transmitted and not yet recorded.
   // Twice what the workers can have going: the next jobs wait for them in the queue.
   const std::size_t max_in_flight = 2 * kTransfersPerWorker * workers_.size();
@@ -962,7 +971,7 @@ void Scheduler::flush_results() {
 void Scheduler::on_recorded(Recording& rec) {
   recording_ = false;
   if (!rec.error.empty()) {
-    // Rows stay `sending`: the next start sends them again (a duplicate rather than a loss).
+    // Rows stay claimed: the next start sends them again (a duplicate rather than a loss).
     log_(3, "reminders: cannot record delivery results: " + rec.error);
     if (!results_.empty()) flush_results();
     return;

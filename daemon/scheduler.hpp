@@ -5,9 +5,10 @@
 // nor the senders wait for the disk; their answers come back to the loop.
 //
 // Durability (see daemon/README.md, "Reminders"):
-// - rows are written (queued) before anything is sent and claimed (sending) in a committed
-//   transaction before the first byte leaves, so a crash re-sends at most what was in flight;
-// - at start, rows a crash left in `sending` are queued again, the time since the last run is
+// - rows are written (queued) before anything is sent and claimed in a committed transaction
+//   (one row of the claim journal per claim, see Store::claim_due_deliveries) before the first
+//   byte leaves, so a crash re-sends at most what was in flight;
+// - at start, rows a crash left claimed are queued again, the time since the last run is
 //   planned as catch-up and, per (occurrence, recipient, channel), only the latest missed step
 //   is sent;
 // - a completion cancels its queued rows in its own transaction (Store::record_completion), and
@@ -145,7 +146,7 @@ class Scheduler {
     std::vector<DeliveryOutcome> outcomes;
     std::vector<std::size_t> permanent;  // indices into batch
     std::vector<bool> applied;
-    std::string error;  // the write failed: the rows stay `sending`
+    std::string error;  // the write failed: the rows stay claimed (sent again after a restart)
     std::int64_t now = 0;
   };
   void on_recorded(Recording& r);
@@ -153,6 +154,7 @@ class Scheduler {
   // The store writer: a task runs there on the writer's connection and returns what the loop
   // does with its answer (posted to io_). Tasks catch their own errors.
   using WriteTask = std::function<std::function<void()>(Store&)>;
+  void release(std::vector<std::int64_t> ids);
   void submit(bool urgent, WriteTask task);
   void writer_loop();
   void after_permanent_failure(const DeliveryRecord& row, const std::string& problem);

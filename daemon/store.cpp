@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cstring>
 #include <ctime>
+#include <limits>
 #include <map>
 #include <tuple>
 #include <unordered_map>
@@ -165,6 +166,15 @@ CREATE TABLE events(
   withdraw_reason TEXT NOT NULL DEFAULT '');
 CREATE UNIQUE INDEX events_live ON events(occurrence) WHERE withdrawn_at IS NULL;
 )sql",
+    // 6: the claim journal. Rows claimed for sending are recorded as one row here (their ids, a
+    // JSON array), committed before the first of them is sent, instead of a status change of
+    // every row: the wide rows are written once per delivery (its result), not twice. A claimed
+    // row that is still `queued` and listed here is in flight (shown as `sending`); a start
+    // after a crash queues them again (Store::requeue_interrupted_deliveries). Rows from before
+    // this version may still be `sending` themselves; the same start queues them again.
+    R"sql(
+CREATE TABLE delivery_claims(id INTEGER PRIMARY KEY, at INTEGER NOT NULL, ids TEXT NOT NULL);
+)sql",
 };
 constexpr int kMigrationCount = sizeof kMigrations / sizeof kMigrations[0];
 static_assert(kMigrationCount == Store::kSchemaVersion);
@@ -280,6 +290,13 @@ constexpr const char* kTokenColumns = "id, kind, subject_kind, subject, created_
 
 constexpr const char* kDeliveryColumns =
     "id, occurrence, step, person, channel, org, relation, send_at, subject, status, attempts, "
+    "next_attempt_at, last_error, sent_at, created_at, purpose, note";
+// The ids of the claim journal's rows: claimed and not yet answered.
+#define DUTYD_CLAIMED_IDS "(SELECT value FROM delivery_claims, json_each(delivery_claims.ids))"
+// A row's status as readers see it: a queued row listed in the claim journal is being sent.
+#define DUTYD_SHOWN_STATUS "(CASE WHEN status = 'queued' AND id IN " DUTYD_CLAIMED_IDS " THEN 'sending' ELSE status END)"
+constexpr const char* kShownDeliveryColumns =
+    "id, occurrence, step, person, channel, org, relation, send_at, subject, " DUTYD_SHOWN_STATUS ", attempts, "
     "next_attempt_at, last_error, sent_at, created_at, purpose, note";
 
 DeliveryRecord read_delivery(SQLite::Statement& q) {
@@ -581,7 +598,8 @@ Store::Enqueued Store::enqueue_in_tx(const std::vector<OutboxEntry>& entries, st
                         "WHERE ?10 = 'flag' OR NOT EXISTS (SELECT 1 FROM completions WHERE uid = ?1)");
   SQLite::Statement supersede(db_,
                               "UPDATE deliveries SET status = 'superseded' WHERE occurrence = ? AND person = ? "
-                              "AND channel = ? AND step < ? AND status = 'queued' AND purpose != 'flag'");
+                              "AND channel = ? AND step < ? AND status = 'queued' AND purpose != 'flag' "
+                              "AND id NOT IN " DUTYD_CLAIMED_IDS);
   for (const OutboxEntry& e : entries) {
     SQLite::bind(ins, e.occurrence, e.step, e.person, e.channel, e.org, e.relation, e.send_at, e.subject, now,
                  e.purpose, e.note);
@@ -609,35 +627,108 @@ SQLite::Statement& Store::statement(std::string_view sql) {
   return q;
 }
 
+// A claim reads the due rows in order from the due index, from where the last claim of the same
+// channel stopped (its cursor), skips rows of open claims (in flight), and records the ids it
+// took as one row of the claim journal, committed before anything is sent. Per row, that is one
+// index step and a read: the status change of every claimed row it replaces rewrote each wide
+// row and its index entry, the biggest cost of the outbox after the result itself.
 std::vector<DeliveryRecord> Store::claim_due_deliveries(std::int64_t now, std::size_t limit,
                                                        const std::string& channel) {
   std::vector<DeliveryRecord> out;
+  if (limit == 0) return out;
+  Cursor& cursor = cursors_[channel];
+  // From the start again when none of this channel's claims is open (nothing can be skipped
+  // twice), and at least once a minute: a row queued behind the cursor (due earlier than the
+  // last claimed one) waits at most that long. Rows in flight are skipped either way.
+  if (cursor.open == 0 || now - cursor.since >= 60) cursor.at = std::numeric_limits<std::int64_t>::min(), cursor.id = 0, cursor.since = now;
   SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   {
-    // One statement finds and marks the rows (a SELECT and an UPDATE per row cost twice the
-    // B-tree walks: this is on the path of every reminder sent). RETURNING gives the rows in no
-    // particular order: they are sorted below.
-    static const std::string sql = std::string("UPDATE deliveries SET status = 'sending' WHERE id IN (") +
-                                   "SELECT id FROM deliveries WHERE status = 'queued' AND next_attempt_at <= ?1 "
-                                   "AND (?3 = '' OR channel = ?3) ORDER BY next_attempt_at, id LIMIT ?2) "
-                                   "RETURNING " + kDeliveryColumns;
+    static const std::string sql = std::string("SELECT ") + kDeliveryColumns +
+                                   " FROM deliveries WHERE status = 'queued' AND next_attempt_at <= ?1 "
+                                   "AND (?3 = '' OR channel = ?3) AND (next_attempt_at, id) > (?4, ?5) "
+                                   "ORDER BY next_attempt_at, id LIMIT ?2";
     SQLite::Statement& q = statement(sql);
-    SQLite::bind(q, now, static_cast<std::int64_t>(limit), channel);
-    while (q.executeStep()) out.push_back(read_delivery(q));
+    SQLite::bind(q, now, static_cast<std::int64_t>(limit + claimed_.size()), channel, cursor.at, cursor.id);
+    while (out.size() < limit && q.executeStep()) {
+      if (claimed_.count(q.getColumn(0).getInt64())) continue;  // in flight
+      out.push_back(read_delivery(q));
+      out.back().status = "sending";
+    }
     q.reset();
   }
+  if (out.empty()) return out;  // nothing written: the transaction rolls back
+  std::string ids = "[";
+  for (const DeliveryRecord& d : out) {
+    if (ids.size() > 1) ids += ',';
+    ids += std::to_string(d.id);
+  }
+  ids += ']';
+  SQLite::Statement& journal = statement("INSERT INTO delivery_claims(at, ids) VALUES (?1, ?2)");
+  SQLite::bind(journal, now, ids);
+  journal.exec();
+  journal.reset();
+  const std::int64_t claim = db_.getLastInsertRowid();
   tx.commit();  // durable before the first byte is sent
-  std::sort(out.begin(), out.end(), [](const DeliveryRecord& a, const DeliveryRecord& b) {
-    return std::tie(a.next_attempt_at, a.id) < std::tie(b.next_attempt_at, b.id);
-  });
+  OpenClaim& open = claims_[claim];
+  for (const DeliveryRecord& d : out) {
+    claimed_.emplace(d.id, Claimed{claim, channel});
+    open.ids.insert(d.id);
+  }
+  cursor.at = out.back().next_attempt_at, cursor.id = out.back().id;
+  cursor.open += out.size();
   return out;
+}
+
+// The claim journal after some of its ids were answered or released: a claim with nothing left
+// open is deleted, the others list only what is still open. In the caller's transaction; the
+// bookkeeping in memory is changed by settle_claims() once it is committed.
+void Store::journal_settled(const std::vector<std::int64_t>& ids) {
+  const std::unordered_set<std::int64_t> gone(ids.begin(), ids.end());
+  std::map<std::int64_t, std::size_t> settled;  // claim -> ids of it settled here
+  for (const std::int64_t id : gone)
+    if (const auto it = claimed_.find(id); it != claimed_.end()) ++settled[it->second.claim];
+  for (const auto& [claim, n] : settled) {
+    const OpenClaim& open = claims_.at(claim);
+    if (n >= open.ids.size()) {
+      SQLite::Statement& del = statement("DELETE FROM delivery_claims WHERE id = ?1");
+      SQLite::bind(del, claim);
+      del.exec();
+      del.reset();
+      continue;
+    }
+    std::string left = "[";
+    for (const std::int64_t id : open.ids) {
+      if (gone.count(id)) continue;
+      if (left.size() > 1) left += ',';
+      left += std::to_string(id);
+    }
+    left += ']';
+    SQLite::Statement& up = statement("UPDATE delivery_claims SET ids = ?2 WHERE id = ?1");
+    SQLite::bind(up, claim, left);
+    up.exec();
+    up.reset();
+  }
+}
+
+void Store::settle_claims(const std::vector<std::int64_t>& ids) {
+  for (const std::int64_t id : ids) {
+    const auto it = claimed_.find(id);
+    if (it == claimed_.end()) continue;
+    if (const auto c = claims_.find(it->second.claim); c != claims_.end()) {
+      c->second.ids.erase(id);
+      if (c->second.ids.empty()) claims_.erase(c);
+    }
+    if (const auto cur = cursors_.find(it->second.channel); cur != cursors_.end() && cur->second.open > 0)
+      --cur->second.open;
+    claimed_.erase(it);
+  }
 }
 
 std::vector<std::pair<std::string, std::size_t>> Store::due_by_channel(std::int64_t now) {
   std::vector<std::pair<std::string, std::size_t>> out;
   SQLite::Statement q(db_,
                       "SELECT channel, COUNT(*) FROM deliveries WHERE status = 'queued' AND next_attempt_at <= ? "
-                      "GROUP BY channel");
+                      "AND id NOT IN " DUTYD_CLAIMED_IDS " GROUP BY channel");
   q.bind(1, now);
   while (q.executeStep())
     out.emplace_back(q.getColumn(0).getString(), static_cast<std::size_t>(q.getColumn(1).getInt64()));
@@ -645,7 +736,7 @@ std::vector<std::pair<std::string, std::size_t>> Store::due_by_channel(std::int6
 }
 
 std::optional<std::int64_t> Store::next_due(const std::vector<std::string>& except_channels) {
-  std::string sql = "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'queued'";
+  std::string sql = "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'queued' AND id NOT IN " DUTYD_CLAIMED_IDS;
   if (!except_channels.empty()) {
     sql += " AND channel NOT IN (";
     for (std::size_t i = 0; i < except_channels.size(); ++i) sql += i ? ",?" : "?";
@@ -659,27 +750,37 @@ std::optional<std::int64_t> Store::next_due(const std::vector<std::string>& exce
 
 void Store::release_deliveries(const std::vector<std::int64_t>& ids) {
   SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
-  SQLite::Statement up(db_, "UPDATE deliveries SET status = 'queued' WHERE id = ? AND status = 'sending'");
+  // Rows of a database from before the claim journal were `sending` themselves.
+  SQLite::Statement& up = statement("UPDATE deliveries SET status = 'queued' WHERE id = ? AND status = 'sending'");
   for (const std::int64_t id : ids) {
     up.bind(1, id);
     up.exec();
     up.reset();
   }
+  journal_settled(ids);
   tx.commit();
+  settle_claims(ids);
 }
 
 std::vector<bool> Store::record_outcomes(const std::vector<DeliveryOutcome>& outcomes, std::int64_t now) {
   std::vector<bool> applied(outcomes.size(), false);
+  // Only rows of open claims are answered here (a second answer, or one for a row released
+  // meanwhile, applies to nothing); they are `queued` while in flight, unless a completion
+  // cancelled them meanwhile.
+  std::vector<bool> open(outcomes.size(), false);
+  std::vector<std::int64_t> settled;
+  for (std::size_t i = 0; i < outcomes.size(); ++i)
+    if (claimed_.count(outcomes[i].id)) open[i] = true, settled.push_back(outcomes[i].id);
   SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   // Sent rows, the bulk of a burst, go in one statement per second they were sent in (ids as a
   // JSON array): per row, a statement's bind, step and reset cost as much as the update itself.
   {
     std::map<std::int64_t, std::vector<std::size_t>> by_second;
     for (std::size_t i = 0; i < outcomes.size(); ++i)
-      if (outcomes[i].result == DeliveryOutcome::sent) by_second[outcomes[i].at].push_back(i);
+      if (open[i] && outcomes[i].result == DeliveryOutcome::sent) by_second[outcomes[i].at].push_back(i);
     SQLite::Statement& sent = statement(
         "UPDATE deliveries SET status = 'sent', sent_at = ?1 WHERE id IN (SELECT value FROM json_each(?2)) "
-        "AND status = 'sending' RETURNING id");
+        "AND status = 'queued' RETURNING id");
     std::unordered_map<std::int64_t, std::size_t> index;
     for (const auto& [at, rows] : by_second) {
       std::string ids = "[";
@@ -698,14 +799,15 @@ std::vector<bool> Store::record_outcomes(const std::vector<DeliveryOutcome>& out
   }
   SQLite::Statement& retry =
       statement("UPDATE deliveries SET status = 'queued', attempts = attempts + 1, next_attempt_at = ?, "
-                "last_error = ? WHERE id = ? AND status = 'sending'");
+                "last_error = ? WHERE id = ? AND status = 'queued'");
   SQLite::Statement& failed = statement(
-      "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ? AND status = 'sending'");
+      "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ? AND status = 'queued'");
   SQLite::Statement& cancel = statement(
       "UPDATE deliveries SET status = 'cancelled', last_error = ? WHERE id = ? AND status IN ('queued', 'sending') "
       "RETURNING occurrence");
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     const DeliveryOutcome& o = outcomes[i];
+    if (!open[i]) continue;
     bool ok = false;
     switch (o.result) {
       case DeliveryOutcome::sent:
@@ -735,7 +837,9 @@ std::vector<bool> Store::record_outcomes(const std::vector<DeliveryOutcome>& out
     }
     applied[i] = ok;
   }
+  journal_settled(settled);
   tx.commit();
+  settle_claims(settled);
   return applied;
 }
 
@@ -743,7 +847,7 @@ std::size_t Store::coalesce_due_deliveries(std::int64_t now) {
   SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   SQLite::Statement up(db_,
                        "UPDATE deliveries SET status = 'superseded' WHERE status = 'queued' AND purpose = 'reminder' "
-                       "AND send_at <= ?1 AND EXISTS (SELECT 1 FROM deliveries AS later WHERE "
+                       "AND send_at <= ?1 AND id NOT IN " DUTYD_CLAIMED_IDS " AND EXISTS (SELECT 1 FROM deliveries AS later WHERE "
                        "later.occurrence = deliveries.occurrence AND later.person = deliveries.person AND "
                        "later.channel = deliveries.channel AND later.step > deliveries.step AND "
                        "later.status = 'queued' AND later.purpose = 'reminder' AND later.send_at <= ?1)");
@@ -769,33 +873,37 @@ void Store::set_meta(const std::string& key, const std::string& value) {
 
 std::size_t Store::requeue_interrupted_deliveries(std::int64_t now) {
   SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
-  const auto n = static_cast<std::size_t>(
-      db_.exec("UPDATE deliveries SET status = 'queued' WHERE status = 'sending'"));
+  // Claimed and not answered: queued rows the journal lists (and rows `sending` themselves, from
+  // a database before the journal). They are queued already: forgetting the claims is enough.
+  auto n = static_cast<std::size_t>(
+      db_.execAndGet("SELECT count(*) FROM deliveries WHERE status = 'queued' AND id IN " DUTYD_CLAIMED_IDS)
+          .getInt64());
+  db_.exec("DELETE FROM delivery_claims");
+  n += static_cast<std::size_t>(db_.exec("UPDATE deliveries SET status = 'queued' WHERE status = 'sending'"));
   if (n > 0) append_audit("dutyd", "delivery.requeue", "deliveries", "count=" + std::to_string(n), iso_utc(now));
   tx.commit();
+  claimed_.clear();
+  claims_.clear();
+  cursors_.clear();
   return n;
 }
 
 bool Store::mark_delivery_sent(std::int64_t id, std::int64_t now) {
-  SQLite::Statement up(db_, "UPDATE deliveries SET status = 'sent', sent_at = ? WHERE id = ? AND status = 'sending'");
-  SQLite::bind(up, now, id);
-  return up.exec() == 1;
+  DeliveryOutcome o;
+  o.id = id, o.result = DeliveryOutcome::sent, o.at = now;
+  return record_outcomes({o}, now)[0];
 }
 
 bool Store::mark_delivery_retry(std::int64_t id, const std::string& error, std::int64_t next_attempt_at) {
-  SQLite::Statement up(db_,
-                       "UPDATE deliveries SET status = 'queued', attempts = attempts + 1, next_attempt_at = ?, "
-                       "last_error = ? WHERE id = ? AND status = 'sending'");
-  SQLite::bind(up, next_attempt_at, redact_error(error), id);
-  return up.exec() == 1;
+  DeliveryOutcome o;
+  o.id = id, o.result = DeliveryOutcome::retry, o.error = error, o.next_attempt_at = next_attempt_at;
+  return record_outcomes({o}, next_attempt_at)[0];
 }
 
 bool Store::mark_delivery_failed(std::int64_t id, const std::string& error) {
-  SQLite::Statement up(db_,
-                       "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = ? "
-                       "WHERE id = ? AND status = 'sending'");
-  SQLite::bind(up, redact_error(error), id);
-  return up.exec() == 1;
+  DeliveryOutcome o;
+  o.id = id, o.result = DeliveryOutcome::failed, o.error = error;
+  return record_outcomes({o}, 0)[0];
 }
 
 namespace {
@@ -803,7 +911,7 @@ namespace {
 std::string filter_sql(const DeliveryFilter& f) {
   std::string sql;
   if (!f.occurrence.empty()) sql += " AND occurrence = :occurrence";
-  if (!f.status.empty()) sql += " AND status = :status";
+  if (!f.status.empty()) sql += " AND " DUTYD_SHOWN_STATUS " = :status";
   if (!f.org.empty()) sql += " AND org = :org";
   if (!f.person.empty()) sql += " AND person = :person";
   if (f.from) sql += " AND send_at >= :from";
@@ -822,7 +930,7 @@ void bind_filter(SQLite::Statement& q, const DeliveryFilter& f) {
 }  // namespace
 
 std::vector<DeliveryRecord> Store::deliveries(const DeliveryFilter& f) {
-  std::string sql = std::string("SELECT ") + kDeliveryColumns + " FROM deliveries WHERE 1" +
+  std::string sql = std::string("SELECT ") + kShownDeliveryColumns + " FROM deliveries WHERE 1" +
                     filter_sql(f) + " ORDER BY send_at, id";
   if (f.limit) sql += " LIMIT :limit";
   SQLite::Statement q(db_, sql);

@@ -200,7 +200,7 @@ class Store {
  public:
   // 2: the deliveries outbox; 3: its purpose and note; 4: flags and their transitions;
   // 5: events recorded at run time
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
 
   // Opens or creates the database and migrates it. Throws StoreError, with what to do, when the
   // file is not a dutyd database or was written by a newer dutyd (nothing is changed then).
@@ -237,16 +237,18 @@ class Store {
   };
   Enqueued enqueue_deliveries(const std::vector<OutboxEntry>& entries, std::int64_t now,
                               bool catch_up = false);
-  // Marks up to `limit` queued rows with next_attempt_at <= now as sending (committed before
-  // anything is sent) and returns them, earliest first.
-  // With a channel id, only that channel's rows.
+  // Claims up to `limit` queued rows with next_attempt_at <= now that no open claim holds and
+  // returns them, earliest first, as `sending`: their ids are one row of the claim journal,
+  // committed before anything is sent. With a channel id, only that channel's rows. Claims and
+  // their answers (record_outcomes, release_deliveries) go through the same Store: it keeps
+  // the open claims in memory too.
   std::vector<DeliveryRecord> claim_due_deliveries(std::int64_t now, std::size_t limit,
                                                    const std::string& channel = "");
-  // Queued rows due at `now`, counted per channel.
+  // Queued rows due at `now` and not in flight, counted per channel.
   std::vector<std::pair<std::string, std::size_t>> due_by_channel(std::int64_t now);
-  // The earliest next_attempt_at of a queued row outside `except_channels`.
+  // The earliest next_attempt_at of a queued row not in flight outside `except_channels`.
   std::optional<std::int64_t> next_due(const std::vector<std::string>& except_channels);
-  // Claimed rows not sent (the daemon is stopping) go back to queued, attempts unchanged.
+  // Claimed rows not sent (the daemon is stopping) are no longer claimed, attempts unchanged.
   void release_deliveries(const std::vector<std::int64_t>& ids);
   // Outcomes of claimed rows in one transaction; per outcome whether it applied (false: the row
   // was no longer sending, e.g. cancelled by a completion while in flight). Cancellations are
@@ -374,6 +376,25 @@ class Store {
   // statement().
   std::map<std::string, std::unique_ptr<SQLite::Statement>, std::less<>> statements_;
   SQLite::Statement& statement(std::string_view sql);
+  void journal_settled(const std::vector<std::int64_t>& ids);
+  void settle_claims(const std::vector<std::int64_t>& ids);
+  // Open claims of this connection (see claim_due_deliveries): which claim holds each row in
+  // flight, the rows each claim still holds, and per channel where the next claim reads on.
+  struct Claimed {
+    std::int64_t claim = 0;
+    std::string channel;
+  };
+  struct OpenClaim {
+    std::unordered_set<std::int64_t> ids;
+  };
+  struct Cursor {
+    std::int64_t at = 0, id = 0;  // (next_attempt_at, id) of the last row claimed
+    std::int64_t since = 0;       // when the cursor last started from the beginning
+    std::size_t open = 0;         // the channel's rows in open claims
+  };
+  std::unordered_map<std::int64_t, Claimed> claimed_;
+  std::map<std::int64_t, OpenClaim> claims_;
+  std::map<std::string, Cursor> cursors_;
 };
 
 // "2026-11-27T09:30:00Z"

@@ -33,7 +33,7 @@ with tempfile.TemporaryDirectory() as tmp:
 
     # Rows as the daemon writes them: step 0 sent, step 1 queued with a retry, another occurrence.
     con = sqlite3.connect(db)
-    check("schema version 5", con.execute("PRAGMA user_version").fetchone()[0] == 5)
+    check("schema version 6", con.execute("PRAGMA user_version").fetchone()[0] == 6)
     con.executemany(
         "INSERT INTO deliveries(occurrence, step, person, channel, org, relation, send_at, status, "
         "attempts, next_attempt_at, last_error, sent_at, created_at, subject) "
@@ -92,7 +92,7 @@ with tempfile.TemporaryDirectory() as tmp:
     check("broken config", rc == 2 and "check-config" in err, (rc, err))
     newer = os.path.join(tmp, "newer.db")
     con = sqlite3.connect(newer)
-    con.execute("PRAGMA user_version = 6")  # one above this dutyd's schema
+    con.execute("PRAGMA user_version = 7")  # one above this dutyd's schema
     con.close()
     before = open(newer, "rb").read()
     rc, out, err = run("deliveries", "-c", EXAMPLE, "--database", newer)

@@ -358,6 +358,7 @@ TEST(Flags, MigratesAVersion3DatabaseInPlace) {
   {
     Store s(path);
     s.enqueue_deliveries({notice("p-tao", "mail")}, kT0);
+    s.db().exec("DROP TABLE delivery_claims");
     s.db().exec("DROP TABLE events");
     s.db().exec("DROP TABLE flag_transitions");
     s.db().exec("DROP TABLE flags");

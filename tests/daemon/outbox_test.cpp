@@ -131,6 +131,82 @@ TEST(Outbox, ClaimSentRetryFailed) {
   EXPECT_FALSE(s.mark_delivery_retry(claimed[0].id, "late", kT0 + 200000));
 }
 
+std::int64_t count_of(Store& s, const std::string& sql) { return s.db().execAndGet(sql).getInt64(); }
+
+// A claim is one row of the claim journal (the ids, committed before anything is sent); the
+// claimed rows themselves are not written until their answer. Readers and other connections see
+// them as `sending`; answered or released rows leave the journal, and a claim with nothing left
+// open is deleted.
+TEST(Outbox, ClaimsAreOneJournalRowEach) {
+  const std::string path = fresh_db("outbox-journal.db");
+  Store s(path);
+  std::vector<OutboxEntry> plan;
+  for (int i = 0; i < 6; ++i) plan.push_back(entry(kOcc, i, "p-qian", "mail", kT0));
+  s.enqueue_deliveries(plan, kT0 - 10);
+  const auto a = s.claim_due_deliveries(kT0, 4);
+  ASSERT_EQ(a.size(), 4u);
+  EXPECT_EQ(count_of(s, "SELECT count(*) FROM delivery_claims"), 1);
+  EXPECT_EQ(count_of(s, "SELECT count(*) FROM deliveries WHERE status = 'queued'"), 6);  // rows untouched
+  EXPECT_EQ(s.db().execAndGet("SELECT ids FROM delivery_claims").getString(),
+            "[" + std::to_string(a[0].id) + "," + std::to_string(a[1].id) + "," + std::to_string(a[2].id) + "," +
+                std::to_string(a[3].id) + "]");
+  {
+    Store other(path);  // e.g. `dutyd deliveries` while the daemon sends
+    DeliveryFilter f;
+    f.status = "sending";
+    EXPECT_EQ(other.count_deliveries(f), 4u);
+    f.status = "queued";
+    EXPECT_EQ(other.count_deliveries(f), 2u);
+  }
+  const auto b = s.claim_due_deliveries(kT0, 10);
+  ASSERT_EQ(b.size(), 2u);  // the rest, not the rows in flight
+  EXPECT_EQ(count_of(s, "SELECT count(*) FROM delivery_claims"), 2);
+  // Answered in part: the claim lists what is still open.
+  EXPECT_TRUE(s.mark_delivery_sent(a[0].id, kT0 + 1));
+  EXPECT_TRUE(s.mark_delivery_retry(a[1].id, "HTTP 503", kT0 + 60));
+  EXPECT_EQ(count_of(s, "SELECT count(*) FROM delivery_claims, json_each(delivery_claims.ids)"), 4);
+  EXPECT_EQ(status_of(s, kOcc, a[1].step), "queued");  // waiting for its next attempt, not in flight
+  s.release_deliveries({a[2].id, a[3].id});
+  EXPECT_EQ(count_of(s, "SELECT count(*) FROM delivery_claims"), 1);  // a's claim is settled: gone
+  EXPECT_FALSE(s.mark_delivery_sent(a[2].id, kT0 + 2));  // released: no longer answered here
+  for (const auto& d : b) EXPECT_TRUE(s.mark_delivery_sent(d.id, kT0 + 2));
+  EXPECT_EQ(count_of(s, "SELECT count(*) FROM delivery_claims"), 0);
+  // The released rows are claimed again; the retried one when it is due.
+  const auto c = s.claim_due_deliveries(kT0 + 60, 10);
+  ASSERT_EQ(c.size(), 3u);
+  EXPECT_EQ(c[0].id, a[2].id);
+  EXPECT_EQ(c[1].id, a[3].id);
+  EXPECT_EQ(c[2].id, a[1].id);
+}
+
+// A claim reads on from where the last one of its channel stopped; a row due earlier that is
+// queued meanwhile (behind that point) is claimed once the channel has nothing in flight, or a
+// minute later at the latest, and never a row in flight twice.
+TEST(Outbox, RowsQueuedBehindAClaimAreClaimedLater) {
+  Store s(fresh_db("outbox-cursor.db"));
+  std::vector<OutboxEntry> plan;
+  for (int i = 0; i < 4; ++i) plan.push_back(entry(kOcc, i, "p-qian", "mail", kT0 + i));
+  s.enqueue_deliveries(plan, kT0 - 10);
+  const auto a = s.claim_due_deliveries(kT0 + 10, 2, "mail");
+  ASSERT_EQ(a.size(), 2u);
+  s.enqueue_deliveries({entry(kOther, 0, "p-qian", "mail", kT0 - 100)}, kT0 + 10);  // due before all
+  const auto b = s.claim_due_deliveries(kT0 + 10, 10, "mail");
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b[0].step, 2);
+  EXPECT_EQ(b[1].step, 3);
+  EXPECT_TRUE(s.claim_due_deliveries(kT0 + 69, 10, "mail").empty());
+  const auto late = s.claim_due_deliveries(kT0 + 70, 10, "mail");  // a minute on: from the start
+  ASSERT_EQ(late.size(), 1u);
+  EXPECT_EQ(late[0].occurrence, kOther);
+  // Nothing in flight: from the start at once.
+  for (const auto* batch : {&a, &b, &late})
+    for (const auto& d : *batch) ASSERT_TRUE(s.mark_delivery_sent(d.id, kT0 + 71));
+  s.enqueue_deliveries({entry(kOther, 1, "p-qian", "mail", kT0 - 50)}, kT0 + 72);
+  const auto next = s.claim_due_deliveries(kT0 + 72, 10, "mail");
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].step, 1);
+}
+
 TEST(Outbox, ClaimsEarliestFirstUpToTheLimit) {
   Store s(fresh_db("outbox-limit.db"));
   std::vector<OutboxEntry> plan;
@@ -273,8 +349,9 @@ TEST(Outbox, MigratesAVersion1DatabaseInPlace) {
     Store s(path);
     secret = s.issue_token("feed", "person", "p-qian", "", "2026-06-01T00:00:00Z").second;
     s.record_completion(completion_of(kOcc), false, "2026-06-25T02:00:00Z");
-    // Back to schema version 1: migrations 2, 4 and 5 only add tables and their indexes (3 adds
+    // Back to schema version 1: migrations 2, 4, 5 and 6 only add tables and their indexes (3 adds
     // columns to the outbox).
+    s.db().exec("DROP TABLE delivery_claims");
     s.db().exec("DROP TABLE events");
     s.db().exec("DROP TABLE flag_transitions");
     s.db().exec("DROP TABLE flags");

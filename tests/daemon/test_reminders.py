@@ -419,12 +419,14 @@ class Drills(Base):
         wait_until(lambda: self.rx.count() >= 5, 30, "the burst to start")
         d.kill()
         con = sqlite3.connect(d.database)
-        in_flight = con.execute("SELECT count(*) FROM deliveries WHERE status = 'sending'").fetchone()[0]
+        # In flight: claimed (listed in the claim journal, committed before sending) and not answered.
+        in_flight = con.execute("SELECT count(*) FROM deliveries WHERE status = 'queued' AND id IN "
+                                "(SELECT value FROM delivery_claims, json_each(delivery_claims.ids))").fetchone()[0]
         con.close()
         self.assertLess(self.rx.count(), len(plan), "the burst was over before the kill")
+        self.assertGreater(in_flight, 0, "nothing was claimed at the kill")
         d.start(now="2026-07-07T09:00:30")
-        if in_flight:
-            self.assertIn("interrupted by the last stop", d.stderr(2))
+        self.assertIn("interrupted by the last stop", d.stderr(2))
         wait_until(lambda: all(r["status"] == "sent" for r in d.outbox()), 90, "every row sent")
         time.sleep(1.0)
         rows = d.outbox()
@@ -446,6 +448,9 @@ class Drills(Base):
         self.assertLess(received, len(plan), "the burst was over before the stop")
         rows = d.outbox()
         self.assertEqual([r["id"] for r in rows if r["status"] == "sending"], [])  # released or recorded
+        con = sqlite3.connect(d.database)
+        self.assertEqual(con.execute("SELECT count(*) FROM delivery_claims").fetchone()[0], 0, "claims left open")
+        con.close()
         self.assertEqual(sum(r["status"] == "sent" for r in rows), received)  # each transfer recorded
         d.start(now="2026-07-07T09:00:30")
         self.assertNotIn("interrupted by the last stop", d.stderr(2))
