@@ -299,6 +299,17 @@ constexpr const char* kShownDeliveryColumns =
     "id, occurrence, step, person, channel, org, relation, send_at, subject, " DUTYD_SHOWN_STATUS ", attempts, "
     "next_attempt_at, last_error, sent_at, created_at, purpose, note";
 
+// Ids as a JSON array, for json_each(): the claim journal's rows and bulk updates by id.
+std::string json_ids(const std::vector<std::int64_t>& ids) {
+  std::string out = "[";
+  for (const std::int64_t id : ids) {
+    if (out.size() > 1) out += ',';
+    out += std::to_string(id);
+  }
+  out += ']';
+  return out;
+}
+
 DeliveryRecord read_delivery(SQLite::Statement& q) {
   DeliveryRecord d;
   d.id = q.getColumn(0).getInt64();
@@ -640,7 +651,12 @@ std::vector<DeliveryRecord> Store::claim_due_deliveries(std::int64_t now, std::s
   // From the start again when none of this channel's claims is open (nothing can be skipped
   // twice), and at least once a minute: a row queued behind the cursor (due earlier than the
   // last claimed one) waits at most that long. Rows in flight are skipped either way.
-  if (cursor.open == 0 || now - cursor.since >= 60) cursor.at = std::numeric_limits<std::int64_t>::min(), cursor.id = 0, cursor.since = now;
+  const bool in_flight =
+      std::any_of(claimed_.begin(), claimed_.end(), [&](const auto& c) { return c.second.channel == channel; });
+  if (!in_flight || now - cursor.since >= 60) {
+    cursor.at = std::numeric_limits<std::int64_t>::min(), cursor.id = 0;
+    cursor.since = now;
+  }
   SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   {
     static const std::string sql = std::string("SELECT ") + kDeliveryColumns +
@@ -657,25 +673,17 @@ std::vector<DeliveryRecord> Store::claim_due_deliveries(std::int64_t now, std::s
     q.reset();
   }
   if (out.empty()) return out;  // nothing written: the transaction rolls back
-  std::string ids = "[";
-  for (const DeliveryRecord& d : out) {
-    if (ids.size() > 1) ids += ',';
-    ids += std::to_string(d.id);
-  }
-  ids += ']';
+  std::vector<std::int64_t> ids;
+  for (const DeliveryRecord& d : out) ids.push_back(d.id);
   SQLite::Statement& journal = statement("INSERT INTO delivery_claims(at, ids) VALUES (?1, ?2)");
-  SQLite::bind(journal, now, ids);
+  SQLite::bind(journal, now, json_ids(ids));
   journal.exec();
   journal.reset();
   const std::int64_t claim = db_.getLastInsertRowid();
   tx.commit();  // durable before the first byte is sent
-  OpenClaim& open = claims_[claim];
-  for (const DeliveryRecord& d : out) {
-    claimed_.emplace(d.id, Claimed{claim, channel});
-    open.ids.insert(d.id);
-  }
+  for (const std::int64_t id : ids) claimed_.emplace(id, Claimed{claim, channel});
+  claims_[claim].insert(ids.begin(), ids.end());
   cursor.at = out.back().next_attempt_at, cursor.id = out.back().id;
-  cursor.open += out.size();
   return out;
 }
 
@@ -688,23 +696,19 @@ void Store::journal_settled(const std::vector<std::int64_t>& ids) {
   for (const std::int64_t id : gone)
     if (const auto it = claimed_.find(id); it != claimed_.end()) ++settled[it->second.claim];
   for (const auto& [claim, n] : settled) {
-    const OpenClaim& open = claims_.at(claim);
-    if (n >= open.ids.size()) {
+    const std::unordered_set<std::int64_t>& open = claims_.at(claim);
+    if (n >= open.size()) {
       SQLite::Statement& del = statement("DELETE FROM delivery_claims WHERE id = ?1");
       SQLite::bind(del, claim);
       del.exec();
       del.reset();
       continue;
     }
-    std::string left = "[";
-    for (const std::int64_t id : open.ids) {
-      if (gone.count(id)) continue;
-      if (left.size() > 1) left += ',';
-      left += std::to_string(id);
-    }
-    left += ']';
+    std::vector<std::int64_t> left;
+    for (const std::int64_t id : open)
+      if (!gone.count(id)) left.push_back(id);
     SQLite::Statement& up = statement("UPDATE delivery_claims SET ids = ?2 WHERE id = ?1");
-    SQLite::bind(up, claim, left);
+    SQLite::bind(up, claim, json_ids(left));
     up.exec();
     up.reset();
   }
@@ -715,11 +719,9 @@ void Store::settle_claims(const std::vector<std::int64_t>& ids) {
     const auto it = claimed_.find(id);
     if (it == claimed_.end()) continue;
     if (const auto c = claims_.find(it->second.claim); c != claims_.end()) {
-      c->second.ids.erase(id);
-      if (c->second.ids.empty()) claims_.erase(c);
+      c->second.erase(id);
+      if (c->second.empty()) claims_.erase(c);
     }
-    if (const auto cur = cursors_.find(it->second.channel); cur != cursors_.end() && cur->second.open > 0)
-      --cur->second.open;
     claimed_.erase(it);
   }
 }
@@ -782,16 +784,15 @@ std::vector<bool> Store::record_outcomes(const std::vector<DeliveryOutcome>& out
         "UPDATE deliveries SET status = 'sent', sent_at = ?1 WHERE id IN (SELECT value FROM json_each(?2)) "
         "AND status = 'queued' RETURNING id");
     std::unordered_map<std::int64_t, std::size_t> index;
+    std::vector<std::int64_t> ids;
     for (const auto& [at, rows] : by_second) {
-      std::string ids = "[";
+      ids.clear();
       index.clear();
       for (const std::size_t i : rows) {
-        if (ids.size() > 1) ids += ',';
-        ids += std::to_string(outcomes[i].id);
+        ids.push_back(outcomes[i].id);
         index.emplace(outcomes[i].id, i);
       }
-      ids += ']';
-      SQLite::bind(sent, at, ids);
+      SQLite::bind(sent, at, json_ids(ids));
       while (sent.executeStep())
         if (const auto it = index.find(sent.getColumn(0).getInt64()); it != index.end()) applied[it->second] = true;
       sent.reset();

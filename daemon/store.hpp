@@ -251,7 +251,7 @@ class Store {
   // Claimed rows not sent (the daemon is stopping) are no longer claimed, attempts unchanged.
   void release_deliveries(const std::vector<std::int64_t>& ids);
   // Outcomes of claimed rows in one transaction; per outcome whether it applied (false: the row
-  // was no longer sending, e.g. cancelled by a completion while in flight). Cancellations are
+  // was not in an open claim, or was cancelled by a completion while in flight). Cancellations are
   // audited as delivery.cancel with their reason.
   std::vector<bool> record_outcomes(const std::vector<DeliveryOutcome>& outcomes, std::int64_t now);
   // Catch-up after downtime: of the queued reminder rows due at `now`, only the latest step per
@@ -384,16 +384,12 @@ class Store {
     std::int64_t claim = 0;
     std::string channel;
   };
-  struct OpenClaim {
-    std::unordered_set<std::int64_t> ids;
-  };
   struct Cursor {
     std::int64_t at = 0, id = 0;  // (next_attempt_at, id) of the last row claimed
     std::int64_t since = 0;       // when the cursor last started from the beginning
-    std::size_t open = 0;         // the channel's rows in open claims
   };
   std::unordered_map<std::int64_t, Claimed> claimed_;
-  std::map<std::int64_t, OpenClaim> claims_;
+  std::map<std::int64_t, std::unordered_set<std::int64_t>> claims_;  // claim -> its rows still open
   std::map<std::string, Cursor> cursors_;
 };
 
