@@ -86,7 +86,8 @@ class Outbox {
     std::remove(file.c_str());
     std::remove((file + "-wal").c_str());
     std::remove((file + "-shm").c_str());
-    if (sqlite3_open(file.c_str(), &db_) != SQLITE_OK) throw std::runtime_error("cannot open " + file);
+    if (sqlite3_open(file.c_str(), &db_) != SQLITE_OK)
+      throw std::runtime_error("cannot open " + file);
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=FULL");
     exec("PRAGMA cache_size=-16384");
@@ -103,8 +104,10 @@ class Outbox {
       CREATE TABLE delivery_claims(id INTEGER PRIMARY KEY, at INTEGER NOT NULL, ids TEXT NOT NULL);)sql");
     exec("BEGIN");
     sqlite3_stmt* ins = prepare(
-        "INSERT INTO deliveries(occurrence, step, person, channel, org, relation, send_at, next_attempt_at, "
-        "created_at, subject) VALUES (?1, 0, ?2, 'bench-hook', ?3, 'responsible', 1798592400, 1798592400, "
+        "INSERT INTO deliveries(occurrence, step, person, channel, org, relation, send_at, "
+        "next_attempt_at, "
+        "created_at, subject) VALUES (?1, 0, ?2, 'bench-hook', ?3, 'responsible', 1798592400, "
+        "1798592400, "
         "1798592390, '【提醒】研究制定年度全面从严治党工作计划：2026-12-31')");
     for (long i = 0; i < rows; ++i) {
       const std::string org = "ln-" + std::to_string(i / 8);
@@ -119,13 +122,16 @@ class Outbox {
     sqlite3_finalize(ins);
     exec("COMMIT");
     claim_ = prepare(
-        "SELECT id, occurrence, step, person, channel, org, relation, send_at, attempts, next_attempt_at, subject, "
-        "purpose, note FROM deliveries WHERE status = 'queued' AND next_attempt_at <= ?1 AND (next_attempt_at, id) > "
+        "SELECT id, occurrence, step, person, channel, org, relation, send_at, attempts, "
+        "next_attempt_at, subject, "
+        "purpose, note FROM deliveries WHERE status = 'queued' AND next_attempt_at <= ?1 AND "
+        "(next_attempt_at, id) > "
         "(?3, ?4) ORDER BY next_attempt_at, id LIMIT ?2");
     journal_ = prepare("INSERT INTO delivery_claims(at, ids) VALUES (1798592400, ?1)");
     settle_ = prepare("DELETE FROM delivery_claims WHERE id = ?1");
     rewrite_ = prepare("UPDATE delivery_claims SET ids = ?2 WHERE id = ?1");
-    sent_ = prepare("UPDATE deliveries SET status = 'sent', sent_at = ?1 WHERE id = ?2 AND status = 'queued'");
+    sent_ = prepare(
+        "UPDATE deliveries SET status = 'sent', sent_at = ?1 WHERE id = ?2 AND status = 'queued'");
   }
   ~Outbox() {
     for (sqlite3_stmt* st : {claim_, journal_, settle_, rewrite_, sent_}) sqlite3_finalize(st);
@@ -147,7 +153,8 @@ class Outbox {
     while (sqlite3_step(claim_) == SQLITE_ROW) {
       ids.push_back(static_cast<long>(sqlite3_column_int64(claim_, 0)));
       cursor_at_ = sqlite3_column_int64(claim_, 9);
-      for (int c = 1; c < 13; ++c) row_bytes_ += static_cast<std::size_t>(sqlite3_column_bytes(claim_, c));
+      for (int c = 1; c < 13; ++c)
+        row_bytes_ += static_cast<std::size_t>(sqlite3_column_bytes(claim_, c));
       if (list.size() > 1) list += ',';
       list += std::to_string(ids.back());
     }
@@ -218,7 +225,8 @@ class Outbox {
   }
   sqlite3_stmt* prepare(const char* sql) {
     sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) throw std::runtime_error(sqlite3_errmsg(db_));
+    if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK)
+      throw std::runtime_error(sqlite3_errmsg(db_));
     return st;
   }
   sqlite3* db_ = nullptr;
@@ -297,7 +305,8 @@ int main(int argc, char** argv) {
     check(curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &ignore_header), "CURLOPT_HEADERFUNCTION");
     check(curl_easy_setopt(e, CURLOPT_URL, url.c_str()), "CURLOPT_URL");
     check(curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers.get()), "CURLOPT_HTTPHEADER");
-    check(curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size())), "CURLOPT_POSTFIELDSIZE");
+    check(curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size())),
+          "CURLOPT_POSTFIELDSIZE");
     check(curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.data()), "CURLOPT_POSTFIELDS");
     check(curl_easy_setopt(e, CURLOPT_WRITEDATA, &answer), "CURLOPT_WRITEDATA");
     return easy;
@@ -314,7 +323,8 @@ int main(int argc, char** argv) {
     try {
       outbox = std::make_unique<Outbox>(outbox_file, total);
     } catch (const std::exception& ex) {
-      std::fprintf(stderr, "curl_loop: cannot set up the outbox %s: %s\n", outbox_file.c_str(), ex.what());
+      std::fprintf(stderr, "curl_loop: cannot set up the outbox %s: %s\n", outbox_file.c_str(),
+                   ex.what());
       return 1;
     }
   }
@@ -387,8 +397,8 @@ int main(int argc, char** argv) {
       answer.clear();
       long status = 0;
       if (curl_easy_perform(easy.get()) == CURLE_OK &&
-          curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status >= 200 &&
-          status < 300)
+          curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
+          status >= 200 && status < 300)
         ++ok;
       else
         ++errors;
@@ -440,8 +450,10 @@ int main(int argc, char** argv) {
 
   auto worker = [&] {
     try {
-      if (multi) multiplexed();
-      else blocking();
+      if (multi)
+        multiplexed();
+      else
+        blocking();
     } catch (const std::exception& ex) {
       std::fprintf(stderr, "curl_loop: %s\n", ex.what());
       failed_setup = true;
@@ -472,11 +484,13 @@ int main(int argc, char** argv) {
   const double cpu = cpu_seconds() - cpu0;
   curl_global_cleanup();
   if (outbox && outbox->sent_rows() != total) {
-    std::fprintf(stderr, "curl_loop: the outbox recorded %ld of %ld rows sent\n", outbox->sent_rows(), total);
+    std::fprintf(stderr, "curl_loop: the outbox recorded %ld of %ld rows sent\n",
+                 outbox->sent_rows(), total);
     failed_setup = true;
   }
   std::printf(
-      "requests=%ld ok=%ld errors=%ld threads=%u multi=%u outbox=%s body_bytes=%zu seconds=%.4f rps=%.1f "
+      "requests=%ld ok=%ld errors=%ld threads=%u multi=%u outbox=%s body_bytes=%zu seconds=%.4f "
+      "rps=%.1f "
       "cpu_seconds=%.3f\n",
       total, ok.load(), errors.load(), threads, multi, outbox ? "yes" : "no", body.size(), seconds,
       static_cast<double>(total) / seconds, cpu);

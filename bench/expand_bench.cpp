@@ -43,8 +43,10 @@ int main(int argc, char** argv) {
   int year = 2027;
   long naive_limit = -1;
   for (int i = 2; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--year")) year = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--naive-limit")) naive_limit = std::atol(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--year"))
+      year = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--naive-limit"))
+      naive_limit = std::atol(argv[i + 1]);
   }
   using namespace dutyd;
 
@@ -58,10 +60,10 @@ int main(int argc, char** argv) {
   }
   const Config& c = *r.config;
   const double rss_loaded = peak_rss_mib();
-  std::printf("config: %zu orgs, %zu persons, %zu posts, %zu obligations; loaded in %.2f s "
-              "(peak RSS %.0f MiB)\n",
-              c.orgs.size(), c.persons.size(), c.posts.size(), c.obligations.size(), load_s,
-              rss_loaded);
+  std::printf(
+      "config: %zu orgs, %zu persons, %zu posts, %zu obligations; loaded in %.2f s "
+      "(peak RSS %.0f MiB)\n",
+      c.orgs.size(), c.persons.size(), c.posts.size(), c.obligations.size(), load_s, rss_loaded);
 
   // dutyd's way.
   t0 = Clock::now();
@@ -75,9 +77,10 @@ int main(int argc, char** argv) {
   std::size_t uid_bytes = 0;
   for (const auto& o : e.occurrences) uid_bytes += ex.uid(o).size();
   const double uid_s = seconds_since(t0);
-  std::printf("dutyd expansion of %d: %zu occurrences in %.3f s (+%.3f s indexing, +%.3f s for "
-              "all UIDs, %zu bytes); peak RSS %.0f MiB\n",
-              year, e.occurrences.size(), expand_s, index_s, uid_s, uid_bytes, peak_rss_mib());
+  std::printf(
+      "dutyd expansion of %d: %zu occurrences in %.3f s (+%.3f s indexing, +%.3f s for "
+      "all UIDs, %zu bytes); peak RSS %.0f MiB\n",
+      year, e.occurrences.size(), expand_s, index_s, uid_s, uid_bytes, peak_rss_mib());
 
   // Naive baseline: one libical iterator per (subject, rule), dates only, no joins.
   std::vector<std::pair<const Obligation*, std::size_t>> subjects;  // rule, subject count
@@ -90,7 +93,10 @@ int main(int argc, char** argv) {
     std::size_t n = 0;
     for (const Org& org : c.orgs) {
       if (!o.applies(org)) continue;
-      if (o.actor != Actor::member) { ++n; continue; }
+      if (o.actor != Actor::member) {
+        ++n;
+        continue;
+      }
       n += members_of[static_cast<std::size_t>(&org - c.orgs.data())];
     }
     subjects.push_back({&o, n});
@@ -114,11 +120,13 @@ int main(int argc, char** argv) {
   }
   const double naive_s = seconds_since(t0);
   const double per_iterator_us = iterators ? naive_s / static_cast<double>(iterators) * 1e6 : 0;
-  std::printf("naive baseline: %zu libical iterators (of %zu subject x rule pairs), %zu dates in "
-              "%.2f s = %.1f us per iterator",
-              iterators, naive_subjects, naive_dates, naive_s, per_iterator_us);
+  std::printf(
+      "naive baseline: %zu libical iterators (of %zu subject x rule pairs), %zu dates in "
+      "%.2f s = %.1f us per iterator",
+      iterators, naive_subjects, naive_dates, naive_s, per_iterator_us);
   if (iterators < naive_subjects)
-    std::printf("; all pairs would take ~%.1f s", per_iterator_us * static_cast<double>(naive_subjects) / 1e6);
+    std::printf("; all pairs would take ~%.1f s",
+                per_iterator_us * static_cast<double>(naive_subjects) / 1e6);
   std::printf("\n");
   std::printf("speed-up over the naive dates alone: %.1fx\n",
               (per_iterator_us * static_cast<double>(naive_subjects) / 1e6) / expand_s);

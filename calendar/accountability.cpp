@@ -8,7 +8,9 @@ namespace dutyd {
 
 namespace {
 
-std::size_t idx(std::int32_t i) { return static_cast<std::size_t>(i); }
+std::size_t idx(std::int32_t i) {
+  return static_cast<std::size_t>(i);
+}
 
 // The person holding `org`'s principal post on `day`, or -1. Principal posts of one
 // organisation never overlap (the loader refuses it), so the first covering post is the one.
@@ -24,7 +26,8 @@ std::vector<std::int32_t> in_charge_on(const Config& config, std::int32_t org, D
   std::vector<std::int32_t> out;
   for (const Post& p : config.posts) {
     if (p.role == Role::principal || !p.covers(day)) continue;
-    if (std::find(p.in_charge_of.begin(), p.in_charge_of.end(), org) == p.in_charge_of.end()) continue;
+    if (std::find(p.in_charge_of.begin(), p.in_charge_of.end(), org) == p.in_charge_of.end())
+      continue;
     if (std::find(out.begin(), out.end(), p.person) == out.end()) out.push_back(p.person);
   }
   return out;
@@ -114,7 +117,8 @@ bool flag_due(const Occurrence& o, std::optional<Day> done_on, Day today, int gr
 }
 
 OccurrenceState occurrence_state(Day due, std::optional<Day> done_on, Day today, int grace_days) {
-  if (done_on && *done_on <= today) return *done_on <= due ? OccurrenceState::on_time : OccurrenceState::late;
+  if (done_on && *done_on <= today)
+    return *done_on <= due ? OccurrenceState::on_time : OccurrenceState::late;
   if (today <= due) return OccurrenceState::upcoming;
   const std::int64_t last_grace = std::int64_t{due} + std::max(grace_days, 0);
   return today <= last_grace ? OccurrenceState::overdue : OccurrenceState::missed;
@@ -128,22 +132,32 @@ std::optional<Day> done_day(const std::vector<Day>& completion_days, int min_cou
 
 std::string_view occurrence_state_name(OccurrenceState s) {
   switch (s) {
-    case OccurrenceState::upcoming: return "upcoming";
-    case OccurrenceState::overdue: return "overdue";
-    case OccurrenceState::missed: return "missed";
-    case OccurrenceState::on_time: return "on_time";
-    case OccurrenceState::late: return "late";
+    case OccurrenceState::upcoming:
+      return "upcoming";
+    case OccurrenceState::overdue:
+      return "overdue";
+    case OccurrenceState::missed:
+      return "missed";
+    case OccurrenceState::on_time:
+      return "on_time";
+    case OccurrenceState::late:
+      return "late";
   }
   return "upcoming";
 }
 
 std::string_view occurrence_state_zh(OccurrenceState s) {
   switch (s) {
-    case OccurrenceState::upcoming: return "未到期";
-    case OccurrenceState::overdue: return "已逾期";
-    case OccurrenceState::missed: return "未履行";
-    case OccurrenceState::on_time: return "按时完成";
-    case OccurrenceState::late: return "逾期完成";
+    case OccurrenceState::upcoming:
+      return "未到期";
+    case OccurrenceState::overdue:
+      return "已逾期";
+    case OccurrenceState::missed:
+      return "未履行";
+    case OccurrenceState::on_time:
+      return "按时完成";
+    case OccurrenceState::late:
+      return "逾期完成";
   }
   return "未到期";
 }
@@ -166,9 +180,15 @@ Attribution attribute(const Config& config, const Occurrence& o, Day today) {
   return a;
 }
 
-std::string_view severity_zh(FlagSeverity s) { return entry(kSeverities, s).zh; }
-std::string_view severity_name(FlagSeverity s) { return entry(kSeverities, s).name; }
-std::optional<FlagSeverity> parse_severity(std::string_view name_or_zh) { return parse(kSeverities, name_or_zh); }
+std::string_view severity_zh(FlagSeverity s) {
+  return entry(kSeverities, s).zh;
+}
+std::string_view severity_name(FlagSeverity s) {
+  return entry(kSeverities, s).name;
+}
+std::optional<FlagSeverity> parse_severity(std::string_view name_or_zh) {
+  return parse(kSeverities, name_or_zh);
+}
 
 SeverityGrade grade(const SeverityInput& in, const SeverityRules& rules) {
   int g = in.days_late >= rules.grave_days ? 3 : in.days_late >= rules.serious_days ? 2 : 1;
@@ -188,22 +208,32 @@ SeverityGrade grade(const SeverityInput& in, const SeverityRules& rules) {
 std::vector<std::string> suggested_measures(FlagScope scope, FlagSeverity s) {
   if (scope == FlagScope::collective) {
     switch (s) {
-      case FlagSeverity::light: return {kWrittenSelfCriticism};
-      case FlagSeverity::serious: return {kCirculatedCriticism};
-      case FlagSeverity::grave: return {"调整处理"};
+      case FlagSeverity::light:
+        return {kWrittenSelfCriticism};
+      case FlagSeverity::serious:
+        return {kCirculatedCriticism};
+      case FlagSeverity::grave:
+        return {"调整处理"};
     }
   } else {
     switch (s) {
-      case FlagSeverity::light: return {"批评教育", "诫勉谈话", kWrittenSelfCriticism};
-      case FlagSeverity::serious: return {kCirculatedCriticism};
-      case FlagSeverity::grave: return {"党纪政纪处分", "调整职务、责令辞职、免职和降职等组织处理"};
+      case FlagSeverity::light:
+        return {"批评教育", "诫勉谈话", kWrittenSelfCriticism};
+      case FlagSeverity::serious:
+        return {kCirculatedCriticism};
+      case FlagSeverity::grave:
+        return {"党纪政纪处分", "调整职务、责令辞职、免职和降职等组织处理"};
     }
   }
   return {};
 }
 
-std::string_view measure_zh(Measure m) { return entry(kMeasures, m).zh; }
-std::string_view measure_name(Measure m) { return entry(kMeasures, m).name; }
+std::string_view measure_zh(Measure m) {
+  return entry(kMeasures, m).zh;
+}
+std::string_view measure_name(Measure m) {
+  return entry(kMeasures, m).name;
+}
 
 std::optional<Measure> parse_measure(std::string_view name_or_zh) {
   // The suggestion's own wording names the same measure.
@@ -228,7 +258,8 @@ std::vector<Impact> impact_of(Measure m, Day decided_on) {
               {"取消当年年度考核评优评先资格", make_day(civil(decided_on).year, 12, 31)}};
     case Measure::ordered_resignation:
     case Measure::dismissal:
-      return {{"不安排职务", within_months(12)}, {"不得担任高于原任职务层次的职务", within_months(24)}};
+      return {{"不安排职务", within_months(12)},
+              {"不得担任高于原任职务层次的职务", within_months(24)}};
     case Measure::demotion:
       return {{"不得提升职务", within_months(24)}};
     default:
@@ -236,25 +267,36 @@ std::vector<Impact> impact_of(Measure m, Day decided_on) {
   }
 }
 
-std::string_view flag_status_zh(FlagStatus s) { return entry(kStatuses, s).zh; }
-std::string_view flag_status_name(FlagStatus s) { return entry(kStatuses, s).name; }
+std::string_view flag_status_zh(FlagStatus s) {
+  return entry(kStatuses, s).zh;
+}
+std::string_view flag_status_name(FlagStatus s) {
+  return entry(kStatuses, s).name;
+}
 std::optional<FlagStatus> parse_flag_status(std::string_view name_or_zh) {
   return parse(kStatuses, name_or_zh);
 }
 
 std::optional<FlagStatus> next_status(FlagStatus s) {
   switch (s) {
-    case FlagStatus::raised: return FlagStatus::submitted;
-    case FlagStatus::submitted: return FlagStatus::investigating;
-    case FlagStatus::investigating: return FlagStatus::decided;
-    case FlagStatus::decided: return FlagStatus::implemented;
+    case FlagStatus::raised:
+      return FlagStatus::submitted;
+    case FlagStatus::submitted:
+      return FlagStatus::investigating;
+    case FlagStatus::investigating:
+      return FlagStatus::decided;
+    case FlagStatus::decided:
+      return FlagStatus::implemented;
     case FlagStatus::implemented:
-    case FlagStatus::dismissed: return std::nullopt;
+    case FlagStatus::dismissed:
+      return std::nullopt;
   }
   return std::nullopt;
 }
 
 // Exactly the states that can still advance: 撤销 is refused after 实施 and after 撤销.
-bool can_dismiss(FlagStatus s) { return next_status(s).has_value(); }
+bool can_dismiss(FlagStatus s) {
+  return next_status(s).has_value();
+}
 
 }  // namespace dutyd

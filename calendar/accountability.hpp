@@ -32,8 +32,10 @@ bool flag_due(const Occurrence& o, std::optional<Day> done_on, Day today, int gr
 // A completion dated after `today` (a --now in the past) does not count yet.
 enum class OccurrenceState : std::uint8_t { upcoming, overdue, missed, on_time, late };
 OccurrenceState occurrence_state(Day due, std::optional<Day> done_on, Day today, int grace_days);
-std::string_view occurrence_state_name(OccurrenceState s);  // upcoming, overdue, missed, on_time, late
-std::string_view occurrence_state_zh(OccurrenceState s);    // 未到期, 已逾期, 未履行, 按时完成, 逾期完成
+std::string_view occurrence_state_name(
+    OccurrenceState s);  // upcoming, overdue, missed, on_time, late
+std::string_view occurrence_state_zh(
+    OccurrenceState s);  // 未到期, 已逾期, 未履行, 按时完成, 逾期完成
 // The day a duty counts as done: that of the completion reaching `min_count` (duties done
 // "不少于两次" need two records), given the days of its completions earliest first; nullopt
 // while fewer were recorded.
@@ -68,15 +70,16 @@ std::string_view severity_name(FlagSeverity s);  // light, serious, grave
 std::optional<FlagSeverity> parse_severity(std::string_view name_or_zh);
 
 struct SeverityInput {
-  int days_late = 0;        // today - due (> 0)
-  int repeated_misses = 0;  // flags for the same obligation and organisation in the previous periods looked at
+  int days_late = 0;  // today - due (> 0)
+  int repeated_misses =
+      0;  // flags for the same obligation and organisation in the previous periods looked at
   int org_open_misses = 0;  // other open flags of the same organisation
 };
 
 // The thresholds; the shipped defaults are documented in calendar/README.md.
 struct SeverityRules {
-  int serious_days = 30;  // this late or later: at least 较重
-  int grave_days = 90;    // this late or later: 严重
+  int serious_days = 30;    // this late or later: at least 较重
+  int grave_days = 90;      // this late or later: 严重
   int serious_repeats = 1;  // this many earlier misses of the same duty: one grade up
   int serious_open = 3;     // this many other open flags in the organisation: one grade up
 };
@@ -88,8 +91,8 @@ struct SeverityGrade {
 SeverityGrade grade(const SeverityInput& in, const SeverityRules& rules = {});
 
 // 第二十八条第（一）（二）项: what the grade suggests. Team: 责令作出书面检查 / 通报批评 /
-// 调整处理. Individual: 批评教育、诫勉谈话、责令作出书面检查 / 通报批评 / 党纪政纪处分，或者调整职务、
-// 责令辞职、免职和降职等组织处理.
+// 调整处理. Individual: 批评教育、诫勉谈话、责令作出书面检查 / 通报批评 /
+// 党纪政纪处分，或者调整职务、 责令辞职、免职和降职等组织处理.
 std::vector<std::string> suggested_measures(FlagScope scope, FlagSeverity s);
 
 // Measures a decision can record, for impact periods (第二十八条第（四）项).
@@ -101,9 +104,9 @@ enum class Measure : std::uint8_t {
   team_adjustment,         // 调整处理 (team)
   disciplinary,            // 党纪政纪处分
   position_adjustment,     // 调整职务
-  ordered_resignation,     // 责令辞职: 1 year without a post; 2 years not above the former level
-  dismissal,               // 免职: same as 责令辞职
-  demotion,                // 降职: 2 years without promotion
+  ordered_resignation,  // 责令辞职: 1 year without a post; 2 years not above the former level
+  dismissal,            // 免职: same as 责令辞职
+  demotion,             // 降职: 2 years without promotion
 };
 std::string_view measure_zh(Measure m);
 std::string_view measure_name(Measure m);  // admonishment, dismissal, ...
@@ -111,7 +114,8 @@ std::optional<Measure> parse_measure(std::string_view name_or_zh);
 std::vector<std::string_view> measure_names();
 
 struct Impact {
-  std::string what;  // Chinese: 不得提拔或者重用, 不安排职务, 不得担任高于原任职务层次的职务, 取消当年年度考核评优评先资格
+  std::string what;  // Chinese: 不得提拔或者重用, 不安排职务, 不得担任高于原任职务层次的职务,
+                     // 取消当年年度考核评优评先资格
   Day until = 0;     // last day it applies (inclusive)
 };
 // The effects of a measure decided on `decided_on`; empty for measures without an impact period.
@@ -119,9 +123,17 @@ std::vector<Impact> impact_of(Measure m, Day decided_on);
 
 // 第二十九条: 提出 -> 报批 -> 调查 -> 决定 -> 实施, or 撤销 (with a reason) from any state
 // before 实施.
-enum class FlagStatus : std::uint8_t { raised, submitted, investigating, decided, implemented, dismissed };
-std::string_view flag_status_zh(FlagStatus s);    // 提出, 报批, 调查, 决定, 实施, 撤销
-std::string_view flag_status_name(FlagStatus s);  // raised, submitted, investigating, decided, implemented, dismissed
+enum class FlagStatus : std::uint8_t {
+  raised,
+  submitted,
+  investigating,
+  decided,
+  implemented,
+  dismissed
+};
+std::string_view flag_status_zh(FlagStatus s);  // 提出, 报批, 调查, 决定, 实施, 撤销
+std::string_view flag_status_name(
+    FlagStatus s);  // raised, submitted, investigating, decided, implemented, dismissed
 std::optional<FlagStatus> parse_flag_status(std::string_view name_or_zh);
 // The next state of `advance`, or nullopt from decided's successor on (implemented, dismissed).
 std::optional<FlagStatus> next_status(FlagStatus s);

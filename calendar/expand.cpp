@@ -41,7 +41,8 @@ Expander::Expander(const Config& config)
     const bool own_body = org.kind == OrgKind::standing_committee ||
                           org.kind == OrgKind::leading_group ||
                           parent.discipline_organ == static_cast<std::int32_t>(i);
-    if (!own_body) subordinates_[static_cast<std::size_t>(org.parent)].push_back(static_cast<std::int32_t>(i));
+    if (!own_body)
+      subordinates_[static_cast<std::size_t>(org.parent)].push_back(static_cast<std::int32_t>(i));
   }
 }
 
@@ -56,7 +57,8 @@ std::int32_t Expander::principal_post(std::int32_t org, Day d) const {
   return config_.posts[static_cast<std::size_t>(p)].covers(d) ? p : -1;
 }
 
-std::vector<Expander::DueWindow> Expander::due_windows(const Obligation& o, Day from, Day to) const {
+std::vector<Expander::DueWindow> Expander::due_windows(const Obligation& o, Day from,
+                                                       Day to) const {
   // Start a year early so that the first due date in range knows its predecessor.
   const Civil c = civil(from);
   const std::vector<Day> dates = rrule_dates(o.rrule, make_day(c.year - 1, 1, 1), to);
@@ -114,7 +116,8 @@ void Expander::expand_obligation(std::int32_t oi, const std::vector<DueWindow>& 
         // One talk per leader of each unit the member is in charge of, each person once.
         std::vector<std::int32_t> seen;
         auto talk = [&](std::int32_t person) {
-          if (person == mp.person || std::find(seen.begin(), seen.end(), person) != seen.end()) return;
+          if (person == mp.person || std::find(seen.begin(), seen.end(), person) != seen.end())
+            return;
           seen.push_back(person);
           Occurrence o = base;
           o.counterpart_person = person;
@@ -248,7 +251,8 @@ void Expander::expand_org(std::int32_t org, const DueWindows& dues, Day from, Da
   for (std::size_t oi = 0; oi < config_.obligations.size(); ++oi)
     if (!dues[oi].empty() && config_.obligations[oi].applies(o))
       expand_obligation(static_cast<std::int32_t>(oi), dues[oi], org, {}, out);
-  for (std::int32_t ei : org_events_[static_cast<std::size_t>(org)]) expand_event(ei, from, to, {}, out);
+  for (std::int32_t ei : org_events_[static_cast<std::size_t>(org)])
+    expand_event(ei, from, to, {}, out);
   std::sort(out.occurrences.begin() + static_cast<std::ptrdiff_t>(first), out.occurrences.end(),
             occurrence_order);
 }
@@ -327,10 +331,15 @@ std::string Expander::title(const Occurrence& o) const {
              std::to_string(e.day) + "日";
   } else {
     switch (ob.period) {
-      case Period::year: period = std::to_string(c.year) + "年度"; break;
-      case Period::half_year: period = std::to_string(c.year) + (c.month <= 6 ? "年上半年" : "年下半年"); break;
+      case Period::year:
+        period = std::to_string(c.year) + "年度";
+        break;
+      case Period::half_year:
+        period = std::to_string(c.year) + (c.month <= 6 ? "年上半年" : "年下半年");
+        break;
       case Period::quarter:
-        period = std::to_string(c.year) + "年第" + chinese_number(static_cast<int>((c.month - 1) / 3 + 1)) + "季度";
+        period = std::to_string(c.year) + "年第" +
+                 chinese_number(static_cast<int>((c.month - 1) / 3 + 1)) + "季度";
         break;
     }
   }

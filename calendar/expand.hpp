@@ -13,8 +13,8 @@
 
 #include <cstdint>
 #include <span>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -40,8 +40,9 @@ struct Occurrence {
 // organisation, obligation, member, counterpart, event. A total order (no two occurrences share
 // all of these), so any list sorted by it comes out the same however it was assembled.
 inline bool occurrence_order(const Occurrence& a, const Occurrence& b) {
-  return std::tie(a.due, a.org, a.obligation, a.member, a.counterpart_org, a.counterpart_person, a.event) <
-         std::tie(b.due, b.org, b.obligation, b.member, b.counterpart_org, b.counterpart_person, b.event);
+  return std::tie(a.due, a.org, a.obligation, a.member, a.counterpart_org, a.counterpart_person,
+                  a.event) < std::tie(b.due, b.org, b.obligation, b.member, b.counterpart_org,
+                                      b.counterpart_person, b.event);
 }
 
 struct Expansion {

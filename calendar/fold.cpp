@@ -18,7 +18,8 @@ void fold_line(std::string_view line, std::string& out) {
   std::size_t width = 0;  // octets on the current physical line
   std::size_t i = 0;
   while (i < line.size()) {
-    const std::size_t n = std::min(utf8_length(static_cast<unsigned char>(line[i])), line.size() - i);
+    const std::size_t n =
+        std::min(utf8_length(static_cast<unsigned char>(line[i])), line.size() - i);
     if (width + n > kMax) {
       out += "\r\n ";
       width = 1;

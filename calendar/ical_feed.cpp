@@ -27,17 +27,22 @@ icaltimetype ical_date(Day d) {
 
 std::string zh_date(Day d) {
   const Civil c = civil(d);
-  return std::to_string(c.year) + "年" + std::to_string(c.month) + "月" + std::to_string(c.day) + "日";
+  return std::to_string(c.year) + "年" + std::to_string(c.month) + "月" + std::to_string(c.day) +
+         "日";
 }
 
 // libical does not escape X- properties: keep their text free of , ; and backslash.
 std::string x_safe(std::string s) {
   std::string out;
   for (char ch : s) {
-    if (ch == ',') out += "，";
-    else if (ch == ';') out += "；";
-    else if (ch == '\\' || ch == '\n' || ch == '\r') out += ' ';
-    else out += ch;
+    if (ch == ',')
+      out += "，";
+    else if (ch == ';')
+      out += "；";
+    else if (ch == '\\' || ch == '\n' || ch == '\r')
+      out += ' ';
+    else
+      out += ch;
   }
   return out;
 }
@@ -55,18 +60,22 @@ const Org* org_at(const Config& c, std::int32_t i) {
 std::string recipient_text(const Config& c, const Org& org, const std::string& r) {
   std::string label = recipient_zh(r) ? recipient_zh(r) : r;
   const Org* named = nullptr;
-  if (r == "parent" || r == "same-level-committee") named = org_at(c, org.parent);
-  else if (r == "discipline-organ") named = org_at(c, org.discipline_organ);
+  if (r == "parent" || r == "same-level-committee")
+    named = org_at(c, org.parent);
+  else if (r == "discipline-organ")
+    named = org_at(c, org.discipline_organ);
   else if (r == "parent-discipline-organ" && org.parent >= 0)
     named = org_at(c, c.orgs[static_cast<std::size_t>(org.parent)].discipline_organ);
-  else if (r == "own-org") named = &org;
+  else if (r == "own-org")
+    named = &org;
   if (named) label += "（" + named->name + "）";
   return label;
 }
 
 }  // namespace
 
-Status status_of(int min_count, Day due, const std::vector<CompletionNote>* completions, Day today) {
+Status status_of(int min_count, Day due, const std::vector<CompletionNote>* completions,
+                 Day today) {
   const std::size_t n = completions ? completions->size() : 0;
   if (n >= static_cast<std::size_t>(min_count)) {
     // Late when the completion that reached the minimum count was done after the due date.
@@ -80,16 +89,24 @@ Status status_of(int min_count, Day due, const std::vector<CompletionNote>* comp
 
 const char* status_name(Status s) {
   switch (s) {
-    case Status::open: return "open";
-    case Status::done: return "done";
-    case Status::done_late: return "late";
-    case Status::overdue: return "overdue";
+    case Status::open:
+      return "open";
+    case Status::done:
+      return "done";
+    case Status::done_late:
+      return "late";
+    case Status::overdue:
+      return "overdue";
   }
   return "?";
 }
 
-std::string person_feed_name(const Person& p) { return p.name + "的全面从严治党责任日程"; }
-std::string org_feed_name(const Org& o) { return o.name + "全面从严治党责任日程"; }
+std::string person_feed_name(const Person& p) {
+  return p.name + "的全面从严治党责任日程";
+}
+std::string org_feed_name(const Org& o) {
+  return o.name + "全面从严治党责任日程";
+}
 
 std::string summary(const Expander& ex, const Occurrence& o) {
   const Obligation& ob = ex.config().obligations[static_cast<std::size_t>(o.obligation)];
@@ -111,17 +128,22 @@ std::string describe(const Expander& ex, const Expansion& expansion, const Occur
     d += "责任人：空缺（到期日无在任主要负责人，由领导班子集体承担，并提请上级党组织督促）\n";
   }
   for (std::int32_t p : expansion.predecessors(o))
-    d += "前任：" + c.persons[static_cast<std::size_t>(p)].name + "（本期内曾任主要负责人，离任前的履责情况仍可追溯）\n";
+    d += "前任：" + c.persons[static_cast<std::size_t>(p)].name +
+         "（本期内曾任主要负责人，离任前的履责情况仍可追溯）\n";
   if (o.counterpart_person >= 0)
     d += "对象：" + c.persons[static_cast<std::size_t>(o.counterpart_person)].name +
-         (o.counterpart_org >= 0 ? "（" + c.orgs[static_cast<std::size_t>(o.counterpart_org)].name + "）" : "") + "\n";
+         (o.counterpart_org >= 0
+              ? "（" + c.orgs[static_cast<std::size_t>(o.counterpart_org)].name + "）"
+              : "") +
+         "\n";
   else if (o.counterpart_org >= 0)
     d += "对象：" + c.orgs[static_cast<std::size_t>(o.counterpart_org)].name + "\n";
   d += "办理期间：" + zh_date(o.window_start) + "至" + zh_date(o.due) + "\n";
   if (ob.min_count > 1) d += "期间内至少：" + std::to_string(ob.min_count) + "次\n";
   if (o.event >= 0) {
     const Event& ev = c.events[static_cast<std::size_t>(o.event)];
-    d += "触发事件：" + ob.event + "（" + zh_date(ev.date) + "）" + (ev.note.empty() ? "" : "：" + ev.note) + "\n";
+    d += "触发事件：" + ob.event + "（" + zh_date(ev.date) + "）" +
+         (ev.note.empty() ? "" : "：" + ev.note) + "\n";
   }
   std::string rec;
   for (const auto& r : ob.recipients) {
@@ -138,7 +160,8 @@ std::string describe(const Expander& ex, const Expansion& expansion, const Occur
   return d;
 }
 
-std::string render_feed(const Expander& ex, const Expansion& expansion, const FeedOptions& options) {
+std::string render_feed(const Expander& ex, const Expansion& expansion,
+                        const FeedOptions& options) {
   ComponentPtr cal{icalcomponent_new(ICAL_VCALENDAR_COMPONENT)};
   icalcomponent_add_property(cal.get(), icalproperty_new_version("2.0"));
   icalcomponent_add_property(cal.get(), icalproperty_new_prodid("-//dutyd//dutyd 0.1//ZH"));
@@ -182,17 +205,24 @@ std::string render_feed(const Expander& ex, const Expansion& expansion, const Fe
         ++sequence;
       }
       switch (st) {
-        case Status::done: prefix = "【已完成】"; break;
-        case Status::done_late: prefix = "【逾期完成】"; break;
-        case Status::overdue: prefix = "【逾期】"; break;
+        case Status::done:
+          prefix = "【已完成】";
+          break;
+        case Status::done_late:
+          prefix = "【逾期完成】";
+          break;
+        case Status::overdue:
+          prefix = "【逾期】";
+          break;
         case Status::open:
           if (done && !done->empty())
-            prefix = "【已完成" + std::to_string(done->size()) + "/" + std::to_string(ob.min_count) + "次】";
+            prefix = "【已完成" + std::to_string(done->size()) + "/" +
+                     std::to_string(ob.min_count) + "次】";
           break;
       }
     }
-    const icaltimetype stamp =
-        icaltime_from_timet_with_zone(static_cast<time_t>(revised), 0, icaltimezone_get_utc_timezone());
+    const icaltimetype stamp = icaltime_from_timet_with_zone(static_cast<time_t>(revised), 0,
+                                                             icaltimezone_get_utc_timezone());
     icalcomponent* ev = icalcomponent_new(ICAL_VEVENT_COMPONENT);
     icalcomponent_add_property(ev, icalproperty_new_uid(ex.uid(o).c_str()));
     icalcomponent_add_property(ev, icalproperty_new_dtstamp(stamp));
@@ -222,13 +252,16 @@ std::string render_feed(const Expander& ex, const Expansion& expansion, const Fe
     icalcomponent_add_property(ev, icalproperty_new_lastmodified(stamp));
     icalcomponent_add_property(ev, icalproperty_new_dtstart(ical_date(f.raised_on)));
     icalcomponent_add_property(ev, icalproperty_new_dtend(ical_date(f.raised_on + 1)));
-    const std::string text = "【下级问责提示·" + f.status_zh + "】" + f.org_name + "：【" + f.citation + "】" + f.title;
+    const std::string text =
+        "【下级问责提示·" + f.status_zh + "】" + f.org_name + "：【" + f.citation + "】" + f.title;
     icalcomponent_add_property(ev, icalproperty_new_summary(text.c_str()));
     std::string d = "下级组织：" + f.org_name + "\n";
     d += "未履行责任：" + f.citation + " " + f.title + "\n";
-    d += "到期日：" + zh_date(f.due) + "；提出日：" + zh_date(f.raised_on) + "（逾期" + std::to_string(f.days_late) + "天）\n";
+    d += "到期日：" + zh_date(f.due) + "；提出日：" + zh_date(f.raised_on) + "（逾期" +
+         std::to_string(f.days_late) + "天）\n";
     d += "责任人：" + (f.responsible.empty() ? std::string("空缺") : f.responsible) + "\n";
-    d += "对应情形：" + citation(27, f.art27) + (f.art27_clause.empty() ? "" : "：" + f.art27_clause) + "\n";
+    d += "对应情形：" + citation(27, f.art27) +
+         (f.art27_clause.empty() ? "" : "：" + f.art27_clause) + "\n";
     d += "情节：" + f.severity_zh + "；建议措施（供组织决定）：" + f.suggested + "\n";
     d += "处理进度（第二十九条）：" + f.status_zh + "\n";
     d += "此为下一级党组织未按期履行责任的提示，撤销或实施完毕后自动从日历中消失。";

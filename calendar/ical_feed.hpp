@@ -28,27 +28,27 @@ const char* status_name(Status s);  // open | done | late | overdue
 // feed (so that the leader who subscribes to it sees 下一级党组织's misses) as an all-day event on
 // the day it was raised. Texts are as the flag recorded them; the daemon supplies them.
 struct SubordinateFlag {
-  std::int64_t id = 0;        // the flag's id: UID flag/ID@dutyd
-  std::string org_name;       // the subordinate organisation
-  std::string citation;       // 第六条第（一）项
-  std::string title;          // the duty with its period
-  int art27 = 0;              // 第二十七条 item
+  std::int64_t id = 0;   // the flag's id: UID flag/ID@dutyd
+  std::string org_name;  // the subordinate organisation
+  std::string citation;  // 第六条第（一）项
+  std::string title;     // the duty with its period
+  int art27 = 0;         // 第二十七条 item
   std::string art27_clause;
   Day due = 0, raised_on = 0;
   int days_late = 0;
-  std::string responsible;    // names, 前任 noted by the caller; empty: vacant
-  std::string status_zh;      // 提出, 报批, 调查, 决定
-  int step = 0;               // 0 for 提出, 1 for 报批, ...: SEQUENCE
-  std::string severity_zh;    // 较轻, 较重, 严重
-  std::string suggested;      // 第二十八条 measures suggested, joined
+  std::string responsible;        // names, 前任 noted by the caller; empty: vacant
+  std::string status_zh;          // 提出, 报批, 调查, 决定
+  int step = 0;                   // 0 for 提出, 1 for 报批, ...: SEQUENCE
+  std::string severity_zh;        // 较轻, 较重, 严重
+  std::string suggested;          // 第二十八条 measures suggested, joined
   std::int64_t updated_unix = 0;  // last transition: DTSTAMP and LAST-MODIFIED
 };
 
 struct FeedOptions {
-  std::string name;                  // calendar name shown by clients
-  std::int32_t viewer = -1;          // person feeds: mark occurrences the viewer left as predecessor
-  Day today = 0;                     // 0: no completion state (the CLI); else the daemon's today
-  CompletionLookup completions;      // with today: the recorded completions of an occurrence
+  std::string name;              // calendar name shown by clients
+  std::int32_t viewer = -1;      // person feeds: mark occurrences the viewer left as predecessor
+  Day today = 0;                 // 0: no completion state (the CLI); else the daemon's today
+  CompletionLookup completions;  // with today: the recorded completions of an occurrence
   std::int32_t utc_offset = 8 * 3600;  // of the configured zone; China has no DST since 1991
   std::vector<SubordinateFlag> subordinate_flags;  // organisation feeds in the daemon
 };

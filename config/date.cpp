@@ -75,7 +75,10 @@ std::int32_t utc_offset_of(const std::string& tz_name, std::int64_t unix_seconds
   const std::time_t t = static_cast<std::time_t>(unix_seconds);
   std::tm local{};
   ::localtime_r(&t, &local);
-  if (old) ::setenv("TZ", saved.c_str(), 1); else ::unsetenv("TZ");
+  if (old)
+    ::setenv("TZ", saved.c_str(), 1);
+  else
+    ::unsetenv("TZ");
   ::tzset();
   return static_cast<std::int32_t>(local.tm_gmtoff);
 }

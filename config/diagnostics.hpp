@@ -1,4 +1,5 @@
-// Errors and warnings about configuration files, printed as FILE:LINE:COL: error: what — what to do.
+// Errors and warnings about configuration files, printed as FILE:LINE:COL: error: what — what to
+// do.
 #pragma once
 
 #include <cstdint>

@@ -95,12 +95,18 @@ OverduePolicy parse_overdue_policy(std::string_view text) {
 
 std::string_view relation_zh(Relation r) {
   switch (r) {
-    case Relation::responsible: return "责任人";
-    case Relation::principal: return "主要负责人";
-    case Relation::in_charge: return "分管领导";
-    case Relation::organization_department: return "组织部门";
-    case Relation::discipline_organ: return "同级纪检监察机关";
-    case Relation::higher_principal: return "上级党组织主要负责人";
+    case Relation::responsible:
+      return "责任人";
+    case Relation::principal:
+      return "主要负责人";
+    case Relation::in_charge:
+      return "分管领导";
+    case Relation::organization_department:
+      return "组织部门";
+    case Relation::discipline_organ:
+      return "同级纪检监察机关";
+    case Relation::higher_principal:
+      return "上级党组织主要负责人";
   }
   return "?";
 }
@@ -113,9 +119,12 @@ std::vector<std::string_view> relation_names() {
 
 std::string_view overdue_policy_name(OverduePolicy p) {
   switch (p) {
-    case OverduePolicy::quiet_hours_only: return "quiet-hours-only";
-    case OverduePolicy::working_hours: return "working-hours";
-    case OverduePolicy::immediately: return "immediately";
+    case OverduePolicy::quiet_hours_only:
+      return "quiet-hours-only";
+    case OverduePolicy::working_hours:
+      return "working-hours";
+    case OverduePolicy::immediately:
+      return "immediately";
   }
   return "?";
 }
@@ -155,9 +164,9 @@ bool QuietHours::contains(std::int32_t s) const {
 
 QuietHours parse_quiet_hours(std::string_view text) {
   auto fail = [&](const std::string& what) -> QuietHours {
-    throw std::invalid_argument("quiet hours \"" + std::string(text) + "\": " + what +
-                                std::string(kDash) +
-                                "write them as HH:MM-HH:MM on a 24-hour clock, e.g. \"20:00-08:00\"");
+    throw std::invalid_argument(
+        "quiet hours \"" + std::string(text) + "\": " + what + std::string(kDash) +
+        "write them as HH:MM-HH:MM on a 24-hour clock, e.g. \"20:00-08:00\"");
   };
   const auto dash = text.find('-');
   if (dash == std::string_view::npos) return fail("no '-' between start and end");

@@ -3,17 +3,17 @@
 #include <glob.h>
 #include <sys/stat.h>
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 #include <thread>
-#include <toml++/toml.h>
 #include <unordered_set>
 
 #include "config/rrule.hpp"
@@ -90,16 +90,26 @@ std::string join(const std::vector<std::string_view>& v, const char* sep = ", ")
 
 const char* type_name(toml::node_type t) {
   switch (t) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a number";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::table: return "a table";
-    default: return "nothing";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    default:
+      return "nothing";
   }
 }
 
@@ -222,7 +232,7 @@ struct LadderForSpec {
 struct RemindersSpec {
   ReminderSettings settings;
   std::optional<StringAt> alert_channel;
-  std::vector<StringAt> holidays;  // patterns, already made absolute
+  std::vector<StringAt> holidays;     // patterns, already made absolute
   std::optional<StringAt> templates;  // already made absolute
   SourceLoc loc;
 };
@@ -273,7 +283,6 @@ struct LoadCache::Impl {
   std::unordered_map<std::string, std::shared_ptr<detail::FilePart>> parts;  // by path
 };
 
-
 namespace {
 using namespace detail;
 
@@ -318,7 +327,6 @@ class TableReader {
   const toml::table& table_;
   std::string what_;
 };
-
 
 std::optional<std::vector<OrgSelector>> selectors(Reporter& rep, const std::vector<StringAt>& v);
 std::optional<std::uint8_t> level_mask(Reporter& rep, const std::vector<StringAt>& v);
@@ -468,9 +476,9 @@ std::optional<Day> TableReader::date(std::string_view key, bool required) {
   if (auto d = n->as_date()) {
     const toml::date v = d->get();
     if (!is_valid_date(v.year, v.month, v.day)) {
-      loader_.error(loc_of(file_, n->source()),
-                    "'" + std::string(key) + "' in " + what_ + " is not a usable date" + kDash +
-                        "use a real date between 1900 and 2999");
+      loader_.error(loc_of(file_, n->source()), "'" + std::string(key) + "' in " + what_ +
+                                                    " is not a usable date" + kDash +
+                                                    "use a real date between 1900 and 2999");
       return std::nullopt;
     }
     return make_day(v.year, v.month, v.day);
@@ -509,9 +517,9 @@ std::optional<std::vector<StringAt>> TableReader::strings(std::string_view key, 
 void TableReader::finish(const std::vector<std::string_view>& known) {
   for (auto&& [k, v] : table_) {
     if (contains(known, k.str())) continue;
-    loader_.error(loc_of(file_, k.source()),
-                  "unknown key '" + std::string(k.str()) + "' in " + what_ + kDash +
-                      suggest(k.str(), known) + "known keys: " + join(known));
+    loader_.error(loc_of(file_, k.source()), "unknown key '" + std::string(k.str()) + "' in " +
+                                                 what_ + kDash + suggest(k.str(), known) +
+                                                 "known keys: " + join(known));
   }
 }
 
@@ -530,9 +538,15 @@ void FileReader::read(const std::string& text) {
     return;
   }
   switch (part_.kind) {
-    case FileKind::catalogue: read_catalogue(doc); break;
-    case FileKind::main: read_main(doc); break;
-    case FileKind::part: read_document(doc, false); break;
+    case FileKind::catalogue:
+      read_catalogue(doc);
+      break;
+    case FileKind::main:
+      read_main(doc);
+      break;
+    case FileKind::part:
+      read_document(doc, false);
+      break;
   }
 }
 
@@ -544,7 +558,12 @@ void FileReader::each_table(const toml::table& doc, std::string_view key, F&& f)
   // "literal" + std::string(...) inlined into every instantiation of this template.
   auto message = [key](const char* what) {
     std::string m = "'";
-    m.append(key).append(what).append(kDash).append("write each entry as [[").append(key).append("]]");
+    m.append(key)
+        .append(what)
+        .append(kDash)
+        .append("write each entry as [[")
+        .append(key)
+        .append("]]");
     return m;
   };
   const toml::array* a = n->as_array();
@@ -591,15 +610,15 @@ void FileReader::read_main(const toml::table& doc) {
     if (const toml::table* t = d->as_table())
       read_daemon(*t, fs::path(path_).parent_path());
     else
-      error(loc_of(file_, d->source()), "'daemon' must be a table" + std::string(kDash) +
-                                            "write a [daemon] section");
+      error(loc_of(file_, d->source()),
+            "'daemon' must be a table" + std::string(kDash) + "write a [daemon] section");
   }
   if (const toml::node* rem = doc.get("reminders")) {
     if (const toml::table* t = rem->as_table())
       read_reminders(*t, fs::path(path_).parent_path());
     else
-      error(loc_of(file_, rem->source()), "'reminders' must be a table" + std::string(kDash) +
-                                              "write a [reminders] section");
+      error(loc_of(file_, rem->source()),
+            "'reminders' must be a table" + std::string(kDash) + "write a [reminders] section");
   }
   if (const toml::node* acc = doc.get("accountability")) {
     if (const toml::table* t = acc->as_table())
@@ -628,11 +647,11 @@ void FileReader::read_main(const toml::table& doc) {
 
 void FileReader::read_document(const toml::table& doc, bool main) {
   static const std::vector<std::string_view> main_keys{
-      "timezone", "include",    "daemon", "reminders", "accountability", "org",       "person",
-      "post",     "override",   "obligation", "event", "ladder",   "ladder_for", "channel"};
-  static const std::vector<std::string_view> part_keys{"org",   "person", "post",       "override",
-                                                       "obligation", "event", "ladder", "ladder_for",
-                                                       "channel"};
+      "timezone", "include",  "daemon",     "reminders", "accountability", "org",        "person",
+      "post",     "override", "obligation", "event",     "ladder",         "ladder_for", "channel"};
+  static const std::vector<std::string_view> part_keys{"org",      "person",     "post",
+                                                       "override", "obligation", "event",
+                                                       "ladder",   "ladder_for", "channel"};
   const auto& known = main ? main_keys : part_keys;
   for (auto&& [k, v] : doc) {
     if (contains(known, k.str())) continue;
@@ -681,15 +700,18 @@ void FileReader::read_daemon(const toml::table& t, const fs::path& base) {
     else
       d.listen = *v;
   }
-  auto resolve = [&](const std::string& p) { return fs::path(p).is_absolute() ? p : (base / p).string(); };
+  auto resolve = [&](const std::string& p) {
+    return fs::path(p).is_absolute() ? p : (base / p).string();
+  };
   if (auto v = r.string("database")) d.database = resolve(*v);
   if (auto v = r.string("credentials_dir")) d.credentials_dir = resolve(*v);
   if (auto v = r.string("public_url")) {
     std::string u = *v;
     while (!u.empty() && u.back() == '/') u.pop_back();
     if (u.rfind("http://", 0) != 0 && u.rfind("https://", 0) != 0)
-      error(r.loc("public_url"), "public_url '" + *v + "' is not an http(s) URL" + std::string(kDash) +
-                                     "write the address officials reach dutyd at, e.g. \"https://duty.example.gov.cn\"");
+      error(r.loc("public_url"),
+            "public_url '" + *v + "' is not an http(s) URL" + std::string(kDash) +
+                "write the address officials reach dutyd at, e.g. \"https://duty.example.gov.cn\"");
     else
       d.public_url = u;
   }
@@ -784,12 +806,15 @@ void FileReader::read_person(const toml::table& t) {
   p.loc = r.loc();
   auto id = r.string("id", true);
   auto name = r.string("name", true);
-  for (auto [key, field] : {std::pair{"email", &p.email}, {"mobile", &p.mobile},
-                            {"wecom", &p.wecom}, {"dingtalk", &p.dingtalk},
+  for (auto [key, field] : {std::pair{"email", &p.email},
+                            {"mobile", &p.mobile},
+                            {"wecom", &p.wecom},
+                            {"dingtalk", &p.dingtalk},
                             {"feishu", &p.feishu}})
     if (auto v = r.string(key)) *field = *v;
   r.finish({"id", "name", "email", "mobile", "wecom", "dingtalk", "feishu"});
-  if (!p.email.empty() && (p.email.find('@') == std::string::npos || p.email.find(' ') != std::string::npos))
+  if (!p.email.empty() &&
+      (p.email.find('@') == std::string::npos || p.email.find(' ') != std::string::npos))
     error(r.loc("email"), "'" + p.email + "' is not an e-mail address" + std::string(kDash) +
                               "write email = \"name@example.gov.cn\" or leave it out");
   if (!id || !name) return;
@@ -891,8 +916,8 @@ void FileReader::read_override(const toml::table& t) {
   if (!id) return;
   o.obligation = {*id, r.loc("obligation")};
   if (o.due && o.rrule)
-    error(o.rrule->loc, "an override gives both 'due' and 'rrule'" + std::string(kDash) +
-                            "keep one of them");
+    error(o.rrule->loc,
+          "an override gives both 'due' and 'rrule'" + std::string(kDash) + "keep one of them");
   part_.overrides.push_back(std::move(o));
 }
 
@@ -930,7 +955,8 @@ void FileReader::read_ladder(const toml::table& t) {
   if (send_at) {
     const std::int32_t s = parse_time_of_day(*send_at);
     if (s < 0) {
-      error(r.loc("send_at"), "send_at '" + *send_at + "' is not a time of day" + std::string(kDash) +
+      error(r.loc("send_at"), "send_at '" + *send_at + "' is not a time of day" +
+                                  std::string(kDash) +
                                   "write HH:MM on a 24-hour clock, e.g. \"09:00\"");
       ok = false;
     } else {
@@ -940,9 +966,10 @@ void FileReader::read_ladder(const toml::table& t) {
   if (steps) {
     const toml::array* a = steps->as_array();
     if (!a) {
-      error(loc_of(file_, steps->source()),
-            "'steps' in [[ladder]] must be an array of steps" + std::string(kDash) +
-                "write steps = [ { at = \"-7d\", notify = [\"responsible\"], via = [\"email\"] } ]");
+      error(
+          loc_of(file_, steps->source()),
+          "'steps' in [[ladder]] must be an array of steps" + std::string(kDash) +
+              "write steps = [ { at = \"-7d\", notify = [\"responsible\"], via = [\"email\"] } ]");
       ok = false;
     } else if (a->empty()) {
       error(loc_of(file_, steps->source()), "ladder has no steps" + std::string(kDash) +
@@ -991,8 +1018,9 @@ bool FileReader::read_step(const toml::table& t, Anchor ladder_from, LadderSpec&
   }
   if (flag && *flag) {
     if (step.from != Anchor::due || step.at.amount <= 0) {
-      error(r.loc("flag"), "only a step after the due date can raise a flag" + std::string(kDash) +
-                               "put flag = true on a step such as at = \"+5wd\" counted from the due date");
+      error(r.loc("flag"),
+            "only a step after the due date can raise a flag" + std::string(kDash) +
+                "put flag = true on a step such as at = \"+5wd\" counted from the due date");
       ok = false;
     }
     step.raise_flag = true;
@@ -1017,8 +1045,9 @@ bool FileReader::read_step(const toml::table& t, Anchor ladder_from, LadderSpec&
   std::vector<SourceLoc> via_locs;
   if (via) {
     if (via->empty()) {
-      error(r.loc("via"), "the step sends through no channel" + std::string(kDash) +
-                              "write via = [\"email\"], [\"chat\"], a channel kind or a channel id");
+      error(r.loc("via"),
+            "the step sends through no channel" + std::string(kDash) +
+                "write via = [\"email\"], [\"chat\"], a channel kind or a channel id");
       ok = false;
     }
     for (const StringAt& v : *via) step.via.push_back(v.value), via_locs.push_back(v.loc);
@@ -1054,21 +1083,24 @@ void FileReader::read_channel(const toml::table& t) {
   for (auto& c : creds) c.value = r.string(c.key);
   // A secret written into the file itself: say where it belongs instead of "unknown key".
   static const std::vector<std::pair<std::string_view, std::string_view>> literal{
-      {"password", "password_credential"}, {"key", "key_credential"},
-      {"token", "token_credential"},       {"access_token", "token_credential"},
+      {"password", "password_credential"},
+      {"key", "key_credential"},
+      {"token", "token_credential"},
+      {"access_token", "token_credential"},
       {"secret", "secret_credential"}};
   bool ok = id && kind;
   for (const auto& [key, instead] : literal) {
     if (!t.get(key)) continue;
     error(r.loc(key), "'" + std::string(key) + "' would put a secret into the configuration file" +
-                          kDash + "store it in a credential file (the file NAME in "
+                          kDash +
+                          "store it in a credential file (the file NAME in "
                           "$CREDENTIALS_DIRECTORY or [daemon] credentials_dir) and write " +
                           std::string(instead) + " = \"NAME\"");
     ok = false;
   }
-  r.finish({"id", "kind", "url", "from", "username", "orgs", "ca_file", "password_credential", "key_credential",
-            "token_credential", "secret_credential", "password", "key", "token", "access_token",
-            "secret"});
+  r.finish({"id", "kind", "url", "from", "username", "orgs", "ca_file", "password_credential",
+            "key_credential", "token_credential", "secret_credential", "password", "key", "token",
+            "access_token", "secret"});
   if (id && !valid_id(*id)) {
     error(spec.id_loc, "channel id '" + *id + "' is not usable" + kDash + kIdRule);
     ok = false;
@@ -1085,8 +1117,9 @@ void FileReader::read_channel(const toml::table& t) {
   }
   for (const auto& c : creds) {
     if (c.value && !valid_id(*c.value)) {
-      error(r.loc(c.key), std::string(c.key) + " '" + *c.value + "' is not a credential name" + kDash +
-                              "name the credential file: 1-64 ASCII letters, digits, '.', '_' or '-'");
+      error(r.loc(c.key),
+            std::string(c.key) + " '" + *c.value + "' is not a credential name" + kDash +
+                "name the credential file: 1-64 ASCII letters, digits, '.', '_' or '-'");
       ok = false;
     }
   }
@@ -1096,9 +1129,10 @@ void FileReader::read_channel(const toml::table& t) {
     ch.ca_file = fs::path(*ca_file).is_absolute() ? *ca_file : (base / *ca_file).string();
     std::error_code ec;
     if (!fs::is_regular_file(ch.ca_file, ec)) {
-      error(r.loc("ca_file"), "ca_file '" + ch.ca_file + "' is not a readable file" + kDash +
-                                  "give the PEM file of the CA that signed the server's certificate, or "
-                                  "remove ca_file to use the system's CA store");
+      error(r.loc("ca_file"),
+            "ca_file '" + ch.ca_file + "' is not a readable file" + kDash +
+                "give the PEM file of the CA that signed the server's certificate, or "
+                "remove ca_file to use the system's CA store");
       ok = false;
     }
   }
@@ -1108,18 +1142,26 @@ void FileReader::read_channel(const toml::table& t) {
   // Which credentials each kind takes; the first of `required` must be given.
   std::vector<std::string_view> allowed, required;
   switch (ch.kind) {
-    case ChannelKind::email: allowed = {"password_credential"}; break;
-    case ChannelKind::wecom: allowed = required = {"key_credential"}; break;
+    case ChannelKind::email:
+      allowed = {"password_credential"};
+      break;
+    case ChannelKind::wecom:
+      allowed = required = {"key_credential"};
+      break;
     case ChannelKind::dingtalk:
     case ChannelKind::feishu:
       allowed = {"token_credential", "secret_credential"}, required = {"token_credential"};
       break;
-    case ChannelKind::webhook: allowed = {"token_credential"}; break;
-    case ChannelKind::log: break;
+    case ChannelKind::webhook:
+      allowed = {"token_credential"};
+      break;
+    case ChannelKind::log:
+      break;
   }
   for (const auto& c : creds) {
     if (c.value && !contains(allowed, c.key)) {
-      error(r.loc(c.key), "'" + std::string(c.key) + "' does not apply to a " + *kind + " channel" + kDash +
+      error(r.loc(c.key), "'" + std::string(c.key) + "' does not apply to a " + *kind + " channel" +
+                              kDash +
                               (allowed.empty() ? std::string("remove it; this kind needs no secret")
                                                : "remove it; this kind takes " + join(allowed)));
       ok = false;
@@ -1129,8 +1171,9 @@ void FileReader::read_channel(const toml::table& t) {
   }
   for (auto req : required)
     if (!t.get(req)) {
-      error(r.loc(), "missing required key '" + std::string(req) + "' in [[channel]] of kind " + *kind +
-                         kDash + "add " + std::string(req) + " = \"NAME\" (the credential file)");
+      error(r.loc(), "missing required key '" + std::string(req) + "' in [[channel]] of kind " +
+                         *kind + kDash + "add " + std::string(req) +
+                         " = \"NAME\" (the credential file)");
       ok = false;
     }
   if (url) {
@@ -1143,14 +1186,16 @@ void FileReader::read_channel(const toml::table& t) {
     std::string secret_param;
     if (query != std::string::npos)
       for (std::string_view name : {"key=", "access_token=", "token=", "secret=", "sign="})
-        for (std::size_t at = url->find(name, query); at != std::string::npos; at = url->find(name, at + 1))
+        for (std::size_t at = url->find(name, query); at != std::string::npos;
+             at = url->find(name, at + 1))
           if ((*url)[at - 1] == '?' || (*url)[at - 1] == '&') secret_param = std::string(name);
     if (ch.kind == ChannelKind::log) {
       error(r.loc("url"), "a log channel has no url" + std::string(kDash) + "remove url");
       ok = false;
     } else if (ch.kind == ChannelKind::email && !smtp) {
-      error(r.loc("url"), "url '" + *url + "' is not an SMTP address" + std::string(kDash) +
-                              "write smtp://HOST:587 (STARTTLS) or smtps://HOST:465 (implicit TLS)");
+      error(r.loc("url"),
+            "url '" + *url + "' is not an SMTP address" + std::string(kDash) +
+                "write smtp://HOST:587 (STARTTLS) or smtps://HOST:465 (implicit TLS)");
       ok = false;
     } else if (ch.kind != ChannelKind::email && !http) {
       error(r.loc("url"), "url '" + *url + "' is not an http(s) address" + std::string(kDash) +
@@ -1158,22 +1203,25 @@ void FileReader::read_channel(const toml::table& t) {
       ok = false;
     } else if (authority.find('@') != std::string::npos &&
                authority.substr(0, authority.find('@')).find(':') != std::string::npos) {
-      error(r.loc("url"), "the url carries a password" + std::string(kDash) +
-                              "remove it from the url, give username = \"...\" and store the password "
-                              "in a credential file named by password_credential");
+      error(r.loc("url"),
+            "the url carries a password" + std::string(kDash) +
+                "remove it from the url, give username = \"...\" and store the password "
+                "in a credential file named by password_credential");
       ok = false;
     } else if (!secret_param.empty()) {
-      error(r.loc("url"), "the url carries a secret (" + secret_param + "...)" + kDash +
-                              "remove it from the url and store it in a credential file named by " +
-                              (ch.kind == ChannelKind::wecom ? "key_credential" : "token_credential"));
+      error(r.loc("url"),
+            "the url carries a secret (" + secret_param + "...)" + kDash +
+                "remove it from the url and store it in a credential file named by " +
+                (ch.kind == ChannelKind::wecom ? "key_credential" : "token_credential"));
       ok = false;
     } else {
       ch.url = *url;
     }
   } else if (ch.kind == ChannelKind::email || ch.kind == ChannelKind::webhook) {
-    error(r.loc(), "missing required key 'url' in [[channel]] of kind " + *kind + kDash +
-                       (ch.kind == ChannelKind::email ? "add url = \"smtp://mail.example.gov.cn:587\""
-                                                      : "add url = \"https://...\""));
+    error(r.loc(),
+          "missing required key 'url' in [[channel]] of kind " + *kind + kDash +
+              (ch.kind == ChannelKind::email ? "add url = \"smtp://mail.example.gov.cn:587\""
+                                             : "add url = \"https://...\""));
     ok = false;
   } else if (ch.kind == ChannelKind::wecom) {
     ch.url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send";
@@ -1184,8 +1232,8 @@ void FileReader::read_channel(const toml::table& t) {
   }
   if (ch.kind == ChannelKind::email) {
     if (!from) {
-      error(r.loc(), "missing required key 'from' in [[channel]] of kind email" + std::string(kDash) +
-                         "add from = \"dutyd@example.gov.cn\"");
+      error(r.loc(), "missing required key 'from' in [[channel]] of kind email" +
+                         std::string(kDash) + "add from = \"dutyd@example.gov.cn\"");
       ok = false;
     } else if (from->find('@') == std::string::npos || from->find(' ') != std::string::npos) {
       error(r.loc("from"), "'" + *from + "' is not an e-mail address" + std::string(kDash) +
@@ -1196,8 +1244,9 @@ void FileReader::read_channel(const toml::table& t) {
     }
     if (username) ch.username = *username;
     if (orgs) {
-      error(r.loc("orgs"), "an e-mail channel has no orgs: e-mail goes to each person's own address" +
-                               std::string(kDash) + "remove orgs");
+      error(r.loc("orgs"),
+            "an e-mail channel has no orgs: e-mail goes to each person's own address" +
+                std::string(kDash) + "remove orgs");
       ok = false;
     }
   } else {
@@ -1215,8 +1264,9 @@ void FileReader::read_channel(const toml::table& t) {
       }
       spec.orgs = std::move(*orgs);
     } else if (robot) {
-      error(r.loc(), "missing required key 'orgs' in [[channel]] of kind " + *kind + kDash +
-                         "list the organisations whose messages this group carries, e.g. orgs = [\"dl\"]");
+      error(r.loc(),
+            "missing required key 'orgs' in [[channel]] of kind " + *kind + kDash +
+                "list the organisations whose messages this group carries, e.g. orgs = [\"dl\"]");
       ok = false;
     } else {
       ch.all_orgs = true;
@@ -1240,8 +1290,8 @@ void FileReader::read_ladder_for(const toml::table& t) {
   const std::string base_kind = kind->substr(0, kind->find(':'));
   if (!kKinds.find(base_kind)) {
     error(spec.kind.loc, "unknown kind '" + base_kind + "' in [[ladder_for]]" + kDash +
-                             suggest(base_kind, kKinds.names()) + "use kind or kind:subtype with kind one of: " +
-                             join(kKinds.names()));
+                             suggest(base_kind, kKinds.names()) +
+                             "use kind or kind:subtype with kind one of: " + join(kKinds.names()));
     return;
   }
   auto sel = selectors(*this, {spec.kind});
@@ -1269,12 +1319,14 @@ void FileReader::read_reminders(const toml::table& t, const fs::path& base) {
     for (const StringAt& h : *holidays) {
       const std::string ext = fs::path(h.value).extension().string();
       if (ext != ".toml" && ext != ".ics") {
-        error(h.loc, "holiday file '" + h.value + "' is neither .toml nor .ics" + std::string(kDash) +
-                         "give TOML files in the format of notifiers/holidays/README.md or iCalendar "
-                         "(.ics) exports");
+        error(h.loc,
+              "holiday file '" + h.value + "' is neither .toml nor .ics" + std::string(kDash) +
+                  "give TOML files in the format of notifiers/holidays/README.md or iCalendar "
+                  "(.ics) exports");
         continue;
       }
-      const std::string path = fs::path(h.value).is_absolute() ? h.value : (base / h.value).string();
+      const std::string path =
+          fs::path(h.value).is_absolute() ? h.value : (base / h.value).string();
       spec.holidays.push_back({path, h.loc});
     }
   }
@@ -1284,9 +1336,9 @@ void FileReader::read_reminders(const toml::table& t, const fs::path& base) {
                                     std::string(kDash) +
                                     "give a TOML file with a [templates] table (config/README.md)");
     else
-      spec.templates = StringAt{fs::path(*templates).is_absolute() ? *templates
-                                                                   : (base / *templates).string(),
-                                r.loc("templates")};
+      spec.templates =
+          StringAt{fs::path(*templates).is_absolute() ? *templates : (base / *templates).string(),
+                   r.loc("templates")};
   }
   if (alert) spec.alert_channel = StringAt{*alert, r.loc("alert_channel")};
   if (emails)
@@ -1331,21 +1383,23 @@ std::optional<std::vector<OrgSelector>> selectors(Reporter& rep, const std::vect
     const std::string sub = colon == std::string::npos ? "" : s.value.substr(colon + 1);
     auto k = kKinds.find(kind);
     if (!k) {
-      rep.error(s.loc, "unknown kind '" + kind + "' in applies_to" + kDash + suggest(kind, kKinds.names()) +
-                       "use kind or kind:subtype with kind one of: " + join(kKinds.names()));
+      rep.error(s.loc, "unknown kind '" + kind + "' in applies_to" + kDash +
+                           suggest(kind, kKinds.names()) +
+                           "use kind or kind:subtype with kind one of: " + join(kKinds.names()));
       ok = false;
       continue;
     }
     if (!sub.empty()) {
-      const std::vector<std::string_view>* allowed =
-          *k == OrgKind::party_group ? &kPartyGroups
-          : *k == OrgKind::leading_group ? &kLeadingGroups
-          : *k == OrgKind::department ? &kDepartments
-                                      : nullptr;
+      const std::vector<std::string_view>* allowed = *k == OrgKind::party_group ? &kPartyGroups
+                                                     : *k == OrgKind::leading_group
+                                                         ? &kLeadingGroups
+                                                     : *k == OrgKind::department ? &kDepartments
+                                                                                 : nullptr;
       if (!allowed || !contains(*allowed, sub)) {
-        rep.error(s.loc, "unknown subtype '" + sub + "' for kind " + kind + kDash +
-                         (allowed ? "use one of: " + join(*allowed)
-                                  : std::string("this kind has no subtypes; write just ") + kind));
+        rep.error(s.loc,
+                  "unknown subtype '" + sub + "' for kind " + kind + kDash +
+                      (allowed ? "use one of: " + join(*allowed)
+                               : std::string("this kind has no subtypes; write just ") + kind));
         ok = false;
         continue;
       }
@@ -1363,8 +1417,9 @@ std::optional<std::uint8_t> level_mask(Reporter& rep, const std::vector<StringAt
     if (auto l = kLevels.find(s.value)) {
       mask = static_cast<std::uint8_t>(mask | (1u << static_cast<unsigned>(*l)));
     } else {
-      rep.error(s.loc, "unknown level '" + s.value + "'" + kDash + suggest(s.value, kLevels.names()) +
-                       "use one of: " + join(kLevels.names()));
+      rep.error(s.loc, "unknown level '" + s.value + "'" + kDash +
+                           suggest(s.value, kLevels.names()) +
+                           "use one of: " + join(kLevels.names()));
       ok = false;
     }
   }
@@ -1399,8 +1454,8 @@ void FileReader::read_obligation(const toml::table& t, bool local) {
   r.finish({"id", "article", "item", "title", "quote", "actor", "applies_to", "levels", "rrule",
             "window_start", "period", "min_count", "counterparts", "event", "deadline_days",
             "timing_note", "recipients", "evidence", "art27"});
-  bool ok = id && article && item && title && quote && actor && applies && recipients &&
-            evidence && art27;
+  bool ok = id && article && item && title && quote && actor && applies && recipients && evidence &&
+            art27;
   if (article && (*article < 1 || *article > 31)) {
     error(r.loc("article"), "article " + std::to_string(*article) + " does not exist" + kDash +
                                 "the regulation has articles 1 to 31");
@@ -1422,10 +1477,16 @@ void FileReader::read_obligation(const toml::table& t, bool local) {
     }
   }
   if (applies) {
-    if (auto sel = selectors(*this, *applies)) o.applies_to = std::move(*sel); else ok = false;
+    if (auto sel = selectors(*this, *applies))
+      o.applies_to = std::move(*sel);
+    else
+      ok = false;
   }
   if (levels) {
-    if (auto m = level_mask(*this, *levels)) o.levels = *m; else ok = false;
+    if (auto m = level_mask(*this, *levels))
+      o.levels = *m;
+    else
+      ok = false;
   }
   if (rrule) o.rrule = *rrule;
   if (event) o.event = *event;
@@ -1442,8 +1503,8 @@ void FileReader::read_obligation(const toml::table& t, bool local) {
     if (auto p = kPeriods.find(*period)) {
       o.period = *p;
     } else {
-      error(r.loc("period"), "unknown period '" + *period + "'" + kDash +
-                                 "use one of: " + join(kPeriods.names()));
+      error(r.loc("period"),
+            "unknown period '" + *period + "'" + kDash + "use one of: " + join(kPeriods.names()));
       ok = false;
     }
   }
@@ -1458,8 +1519,8 @@ void FileReader::read_obligation(const toml::table& t, bool local) {
   }
   if (deadline) {
     if (*deadline < 0 || *deadline > 366) {
-      error(r.loc("deadline_days"), "deadline_days must be between 0 and 366" +
-                                        std::string(kDash) + "give the days from event to due date");
+      error(r.loc("deadline_days"), "deadline_days must be between 0 and 366" + std::string(kDash) +
+                                        "give the days from event to due date");
       ok = false;
     } else {
       o.deadline_days = static_cast<int>(*deadline);
@@ -1525,10 +1586,11 @@ void FileReader::check_schedule(const Obligation& o, SourceLoc at) {
                     "set deadline_days or explain in timing_note");
   const bool needs_principal = o.counterparts == Counterparts::team_and_subordinate_principals;
   const bool needs_member = o.counterparts == Counterparts::leaders_of_units_in_charge;
-  if ((needs_principal && o.actor != Actor::principal) || (needs_member && o.actor != Actor::member) ||
+  if ((needs_principal && o.actor != Actor::principal) ||
+      (needs_member && o.actor != Actor::member) ||
       (o.counterparts == Counterparts::subordinate_orgs && o.actor == Actor::member))
-    error(at, std::string("counterparts '") + to_string(o.counterparts) +
-                  "' does not fit actor '" + to_string(o.actor) + "'" + kDash +
+    error(at, std::string("counterparts '") + to_string(o.counterparts) + "' does not fit actor '" +
+                  to_string(o.actor) + "'" + kDash +
                   "team-and-subordinate-principals goes with principal, leaders-of-units-in-charge "
                   "with member");
 }
@@ -1577,12 +1639,13 @@ void Loader::resolve_orgs() {
     if (cur >= 0 && colour[static_cast<std::size_t>(cur)] == 1) {
       auto begin = std::find(path.begin(), path.end(), cur);
       std::string chain;
-      for (auto it = begin; it != path.end(); ++it) chain += cfg_.orgs[static_cast<std::size_t>(*it)].id + " → ";
+      for (auto it = begin; it != path.end(); ++it)
+        chain += cfg_.orgs[static_cast<std::size_t>(*it)].id + " → ";
       chain += cfg_.orgs[static_cast<std::size_t>(cur)].id;
       for (auto it = begin; it != path.end(); ++it) {
         const auto idx = static_cast<std::size_t>(*it);
         error(org_refs_[idx]->parent.loc, "cycle in parent: " + chain + kDash +
-                                             "an org cannot be its own ancestor; fix one parent");
+                                              "an org cannot be its own ancestor; fix one parent");
         cfg_.orgs[idx].parent = -1;  // break it so later passes terminate
       }
     }
@@ -1648,7 +1711,8 @@ void Loader::check_posts_over_time() {
   for (std::size_t i = 0; i < cfg_.posts.size(); ++i)
     by_org[static_cast<std::size_t>(cfg_.posts[i].org)].push_back(i);
   auto range = [](const Post& p) {
-    return format_day(p.from) + ".." + (p.until == kOpenEnd ? std::string("open") : format_day(p.until));
+    return format_day(p.from) + ".." +
+           (p.until == kOpenEnd ? std::string("open") : format_day(p.until));
   };
   for (std::size_t o = 0; o < by_org.size(); ++o) {
     auto& idx = by_org[o];
@@ -1670,8 +1734,9 @@ void Loader::check_posts_over_time() {
         error({p.loc.file, p.loc.line, p.loc.column},
               "principal posts of '" + org.id + "' overlap: " +
                   cfg_.persons[static_cast<std::size_t>(last_principal->person)].id + " " +
-                  range(*last_principal) + " and " + cfg_.persons[static_cast<std::size_t>(p.person)].id +
-                  " " + range(p) + kDash + "end the earlier post the day before the later one starts");
+                  range(*last_principal) + " and " +
+                  cfg_.persons[static_cast<std::size_t>(p.person)].id + " " + range(p) + kDash +
+                  "end the earlier post the day before the later one starts");
       }
       const Day gap_from = any_principal ? covered_until + 1 : span_from;
       if (covered_until != kOpenEnd && p.from > gap_from)
@@ -1690,9 +1755,10 @@ void Loader::check_posts_over_time() {
       warning(org.loc, "'" + org.id + "' has posts but no principal" + std::string(kDash) +
                            "add the [[post]] with role = \"principal\"");
     else if (any_principal && covered_until != kOpenEnd && covered_until < span_until)
-      warning(org.loc, "'" + org.id + "' has no principal from " + format_day(covered_until + 1) +
-                           (span_until == kOpenEnd ? std::string(" on") : " to " + format_day(span_until)) +
-                           kDash + "add the successor's [[post]] or end the members' posts");
+      warning(org.loc,
+              "'" + org.id + "' has no principal from " + format_day(covered_until + 1) +
+                  (span_until == kOpenEnd ? std::string(" on") : " to " + format_day(span_until)) +
+                  kDash + "add the successor's [[post]] or end the members' posts");
     // One person, one post per org at a time.
     std::unordered_map<std::int32_t, const Post*> latest;
     for (std::size_t i : idx) {
@@ -1701,7 +1767,8 @@ void Loader::check_posts_over_time() {
       if (!fresh) {
         if (p.from <= it->second->until)
           error(p.loc, "posts of " + cfg_.persons[static_cast<std::size_t>(p.person)].id + " in '" +
-                           org.id + "' overlap: " + range(*it->second) + " and " + range(p) + kDash +
+                           org.id + "' overlap: " + range(*it->second) + " and " + range(p) +
+                           kDash +
                            "a person holds one post per org at a time; end the first one earlier");
         if (p.until > it->second->until) it->second = &p;
       }
@@ -1715,12 +1782,14 @@ void Loader::resolve_events() {
     Event ev = cfg_.events[i];
     const EventRefs& refs = *event_refs_[i];
     bool ok = true;
-    if (auto it = cfg_.obligation_index.find(refs.obligation.value); it != cfg_.obligation_index.end()) {
+    if (auto it = cfg_.obligation_index.find(refs.obligation.value);
+        it != cfg_.obligation_index.end()) {
       ev.obligation = it->second;
       const Obligation& o = cfg_.obligations[static_cast<std::size_t>(it->second)];
       if (!o.event_triggered()) {
         error(refs.obligation.loc, "obligation '" + o.id + "' is dated, not event-triggered" +
-                                       kDash + "events can only name obligations that have 'event'");
+                                       kDash +
+                                       "events can only name obligations that have 'event'");
         ok = false;
       } else if (o.actor == Actor::member && refs.person.value.empty()) {
         error(ev.loc, "event for member duty '" + o.id + "' names no person" + std::string(kDash) +
@@ -1735,12 +1804,14 @@ void Loader::resolve_events() {
     if (auto it = cfg_.org_index.find(refs.org.value); it != cfg_.org_index.end())
       ev.org = it->second;
     else
-      error(refs.org.loc, "unknown org '" + refs.org.value + "'" + kDash + "correct the id"), ok = false;
+      error(refs.org.loc, "unknown org '" + refs.org.value + "'" + kDash + "correct the id"),
+          ok = false;
     if (!refs.person.value.empty()) {
       if (auto it = cfg_.person_index.find(refs.person.value); it != cfg_.person_index.end())
         ev.person = it->second;
       else
-        error(refs.person.loc, "unknown person '" + refs.person.value + "'" + kDash + "correct the id"),
+        error(refs.person.loc,
+              "unknown person '" + refs.person.value + "'" + kDash + "correct the id"),
             ok = false;
     }
     if (ok) {
@@ -1749,14 +1820,17 @@ void Loader::resolve_events() {
       if (!o.applies(org))
         warning(refs.obligation.loc, "'" + o.id + "' does not apply to '" + org.id + "' (" +
                                          to_string(org.kind) + ", " + to_string(org.level) + ")" +
-                                         kDash + "check the org, or widen applies_to with [[override]]");
+                                         kDash +
+                                         "check the org, or widen applies_to with [[override]]");
       // Two identical events would give two occurrences with the same UID.
       const bool duplicate = std::any_of(kept.begin(), kept.end(), [&](const Event& k) {
-        return k.obligation == ev.obligation && k.org == ev.org && k.date == ev.date && k.person == ev.person;
+        return k.obligation == ev.obligation && k.org == ev.org && k.date == ev.date &&
+               k.person == ev.person;
       });
       if (duplicate) {
-        error(ev.loc, "duplicate event: '" + o.id + "' for '" + org.id + "' on " + format_day(ev.date) +
-                          " is already recorded" + kDash + "remove one of the two [[event]] tables");
+        error(ev.loc, "duplicate event: '" + o.id + "' for '" + org.id + "' on " +
+                          format_day(ev.date) + " is already recorded" + kDash +
+                          "remove one of the two [[event]] tables");
         continue;
       }
       kept.push_back(std::move(ev));
@@ -1809,8 +1883,9 @@ void Loader::apply_overrides() {
                     ";BYMONTHDAY=" + std::to_string(md->day);
           // Keep the window inside the year when the catalogue had none.
           if (!o.window_start) o.window_start = MonthDay{1, 1};
-          if (o.window_start && (o.window_start->month > md->month ||
-                                 (o.window_start->month == md->month && o.window_start->day > md->day)))
+          if (o.window_start &&
+              (o.window_start->month > md->month ||
+               (o.window_start->month == md->month && o.window_start->day > md->day)))
             o.window_start = MonthDay{1, 1};
         }
       }
@@ -1922,14 +1997,16 @@ void Loader::resolve_reminders() {
         const SourceLoc at = spec->via_locs[si][vi];
         const auto kind = kChannelKinds.find(v);
         if (v == "chat" || kind) {
-          const bool any = std::any_of(cfg_.channels.begin(), cfg_.channels.end(), [&](const Channel& c) {
-            return v == "chat" ? c.chat() : c.kind == *kind;
-          });
+          const bool any = std::any_of(
+              cfg_.channels.begin(), cfg_.channels.end(),
+              [&](const Channel& c) { return v == "chat" ? c.chat() : c.kind == *kind; });
           if (!any)
             warning(at, "ladder '" + l.id + "' sends via " + v + " but no [[channel]] of " +
                             (v == "chat" ? std::string("a chat kind") : "kind " + v) +
-                            " is configured" + kDash + "this step sends nothing that way; add a "
-                            "[[channel]] or remove '" + v + "'");
+                            " is configured" + kDash +
+                            "this step sends nothing that way; add a "
+                            "[[channel]] or remove '" +
+                            v + "'");
         } else if (!cfg_.channel_index.count(v)) {
           error(at, "unknown channel '" + v + "' in via of ladder '" + l.id + "'" + kDash +
                         suggest(v, via_words) +
@@ -1946,14 +2023,16 @@ void Loader::resolve_reminders() {
     if (it == cfg_.channel_index.end()) {
       std::vector<std::string_view> ids;
       for (const Channel& ch : cfg_.channels) ids.push_back(ch.id);
-      error(a->loc, "unknown channel '" + a->value + "' as alert_channel" + kDash + suggest(a->value, ids) +
+      error(a->loc, "unknown channel '" + a->value + "' as alert_channel" + kDash +
+                        suggest(a->value, ids) +
                         "name the [[channel]] that reaches the administrators");
     } else {
       rs.alert_channel = it->second;
       if (cfg_.channels[static_cast<std::size_t>(it->second)].kind == ChannelKind::email &&
           rs.alert_emails.empty())
-        error(a->loc, "alert_channel '" + a->value + "' is an e-mail channel but no address is given" +
-                          kDash + "add alert_emails = [\"ops@example.gov.cn\"]");
+        error(a->loc, "alert_channel '" + a->value +
+                          "' is an e-mail channel but no address is given" + kDash +
+                          "add alert_emails = [\"ops@example.gov.cn\"]");
     }
   }
   for (const StringAt& h : reminders_->holidays) {
@@ -1987,7 +2066,9 @@ void Loader::resolve_reminders() {
 void relocate(FilePart& p, std::uint16_t file) {
   auto fix = [file](SourceLoc& l) { l.file = file; };
   auto fix_s = [&](StringAt& s) { fix(s.loc); };
-  auto fix_v = [&](std::vector<StringAt>& v) { for (auto& s : v) fix_s(s); };
+  auto fix_v = [&](std::vector<StringAt>& v) {
+    for (auto& s : v) fix_s(s);
+  };
   for (auto& x : p.orgs) fix(x.loc);
   for (auto& r : p.org_refs) fix_s(r.parent), fix_s(r.discipline), fix(r.id_loc);
   for (auto& x : p.persons) fix(x.loc);
@@ -2047,9 +2128,10 @@ void Loader::merge(FilePart& p, std::uint16_t file, bool consume) {
     auto [it, fresh] = cfg_.org_index.emplace(org.id, static_cast<std::int32_t>(cfg_.orgs.size()));
     if (!fresh) {
       const SourceLoc first = cfg_.orgs[static_cast<std::size_t>(it->second)].loc;
-      error(p.org_refs[i].id_loc, "duplicate id '" + org.id + "': an org with this id is already defined at " +
-                                      cfg_.files[first.file] + ":" + std::to_string(first.line) + kDash +
-                                      "give every org its own id");
+      error(p.org_refs[i].id_loc, "duplicate id '" + org.id +
+                                      "': an org with this id is already defined at " +
+                                      cfg_.files[first.file] + ":" + std::to_string(first.line) +
+                                      kDash + "give every org its own id");
       continue;
     }
     cfg_.orgs.push_back(take(p.orgs[i], consume));
@@ -2057,12 +2139,14 @@ void Loader::merge(FilePart& p, std::uint16_t file, bool consume) {
   }
   for (std::size_t i = 0; i < p.persons.size(); ++i) {
     const Person& person = p.persons[i];
-    auto [it, fresh] = cfg_.person_index.emplace(person.id, static_cast<std::int32_t>(cfg_.persons.size()));
+    auto [it, fresh] =
+        cfg_.person_index.emplace(person.id, static_cast<std::int32_t>(cfg_.persons.size()));
     if (!fresh) {
       const SourceLoc first = cfg_.persons[static_cast<std::size_t>(it->second)].loc;
-      error(p.person_id_locs[i], "duplicate id '" + person.id + "': a person with this id is already defined at " +
-                                     cfg_.files[first.file] + ":" + std::to_string(first.line) + kDash +
-                                     "give every person their own id");
+      error(p.person_id_locs[i], "duplicate id '" + person.id +
+                                     "': a person with this id is already defined at " +
+                                     cfg_.files[first.file] + ":" + std::to_string(first.line) +
+                                     kDash + "give every person their own id");
       continue;
     }
     cfg_.persons.push_back(take(p.persons[i], consume));
@@ -2097,7 +2181,8 @@ void Loader::merge(FilePart& p, std::uint16_t file, bool consume) {
         cfg_.ladder_index.emplace(spec.ladder.id, static_cast<std::int32_t>(cfg_.ladders.size()));
     if (!fresh) {
       const SourceLoc first = ladder_specs_[static_cast<std::size_t>(it->second)]->loc;
-      error(spec.id_loc, "duplicate id '" + spec.ladder.id + "': a ladder with this id is already defined at " +
+      error(spec.id_loc, "duplicate id '" + spec.ladder.id +
+                             "': a ladder with this id is already defined at " +
                              cfg_.files[first.file] + ":" + std::to_string(first.line) + kDash +
                              "give every ladder its own id");
       continue;
@@ -2106,11 +2191,12 @@ void Loader::merge(FilePart& p, std::uint16_t file, bool consume) {
     ladder_specs_.push_back(&spec);
   }
   for (ChannelSpec& spec : p.channels) {
-    auto [it, fresh] =
-        cfg_.channel_index.emplace(spec.channel.id, static_cast<std::int32_t>(cfg_.channels.size()));
+    auto [it, fresh] = cfg_.channel_index.emplace(spec.channel.id,
+                                                  static_cast<std::int32_t>(cfg_.channels.size()));
     if (!fresh) {
       const SourceLoc first = cfg_.channels[static_cast<std::size_t>(it->second)].loc;
-      error(spec.id_loc, "duplicate id '" + spec.channel.id + "': a channel with this id is already defined at " +
+      error(spec.id_loc, "duplicate id '" + spec.channel.id +
+                             "': a channel with this id is already defined at " +
                              cfg_.files[first.file] + ":" + std::to_string(first.line) + kDash +
                              "give every channel its own id");
       continue;
@@ -2153,7 +2239,8 @@ void read_job(FileJob& job, const std::string& main_path, const LoadCache::Impl*
     }
     if (!in) {
       part->readable = false;
-      part->diags.push_back({Severity::error, {job.file, 1, 1},
+      part->diags.push_back({Severity::error,
+                             {job.file, 1, 1},
                              "cannot open the file: " + std::string(std::strerror(errno)) + kDash +
                                  "check the path and the permissions"});
     } else {
@@ -2172,7 +2259,8 @@ void read_job(FileJob& job, const std::string& main_path, const LoadCache::Impl*
     }
   } catch (const std::exception& e) {  // out of memory, most likely: never lose the message
     part->readable = false;
-    part->diags.push_back({Severity::error, {job.file, 1, 1},
+    part->diags.push_back({Severity::error,
+                           {job.file, 1, 1},
                            std::string("cannot read the file: ") + e.what() + kDash +
                                "check the file and the memory available to dutyd"});
   }
@@ -2180,7 +2268,8 @@ void read_job(FileJob& job, const std::string& main_path, const LoadCache::Impl*
 }
 
 // Reads the jobs on up to four threads: each holds one TOML document at a time.
-void read_all(std::vector<FileJob>& jobs, const std::string& main_path, const LoadCache::Impl* cache) {
+void read_all(std::vector<FileJob>& jobs, const std::string& main_path,
+              const LoadCache::Impl* cache) {
   std::atomic<std::size_t> next{0};
   auto work = [&] {
     for (std::size_t i; (i = next++) < jobs.size();) read_job(jobs[i], main_path, cache);
@@ -2218,7 +2307,8 @@ LoadResult load_config(const std::string& path, const LoadOptions& options, Load
   const fs::path base = fs::path(path).parent_path();
   for (const StringAt& inc : jobs[1].part->includes) {
     const SourceLoc at{main_file, inc.loc.line, inc.loc.column};
-    const std::string pattern = fs::path(inc.value).is_absolute() ? inc.value : (base / inc.value).string();
+    const std::string pattern =
+        fs::path(inc.value).is_absolute() ? inc.value : (base / inc.value).string();
     glob_t g{};
     const int rc = ::glob(pattern.c_str(), GLOB_ERR, nullptr, &g);
     std::vector<std::string> matches;
@@ -2236,11 +2326,13 @@ LoadResult load_config(const std::string& path, const LoadOptions& options, Load
       if (!loader.has_file(m)) includes.push_back({m, FileKind::part, loader.add_file(m), nullptr});
   }
   read_all(includes, path, impl);
-  jobs.insert(jobs.end(), std::make_move_iterator(includes.begin()), std::make_move_iterator(includes.end()));
+  jobs.insert(jobs.end(), std::make_move_iterator(includes.begin()),
+              std::make_move_iterator(includes.end()));
 
   std::size_t orgs = 0, persons = 0, posts = 0;
   for (const FileJob& job : jobs)
-    orgs += job.part->orgs.size(), persons += job.part->persons.size(), posts += job.part->posts.size();
+    orgs += job.part->orgs.size(), persons += job.part->persons.size(),
+        posts += job.part->posts.size();
   loader.reserve(orgs, persons, posts);
   std::unordered_map<std::string, std::shared_ptr<FilePart>> kept;
   for (FileJob& job : jobs) {

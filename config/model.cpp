@@ -38,70 +38,105 @@ std::int32_t Config::ladder_for(const Obligation& o, const Org& org) const {
 
 const char* to_string(OrgKind k) {
   switch (k) {
-    case OrgKind::party_committee: return "party-committee";
-    case OrgKind::working_committee: return "working-committee";
-    case OrgKind::standing_committee: return "standing-committee";
-    case OrgKind::party_group: return "party-group";
-    case OrgKind::department: return "department";
-    case OrgKind::discipline_inspection: return "discipline-inspection";
-    case OrgKind::leading_group: return "leading-group";
+    case OrgKind::party_committee:
+      return "party-committee";
+    case OrgKind::working_committee:
+      return "working-committee";
+    case OrgKind::standing_committee:
+      return "standing-committee";
+    case OrgKind::party_group:
+      return "party-group";
+    case OrgKind::department:
+      return "department";
+    case OrgKind::discipline_inspection:
+      return "discipline-inspection";
+    case OrgKind::leading_group:
+      return "leading-group";
   }
   return "?";
 }
 const char* to_string(Level l) {
   switch (l) {
-    case Level::province: return "province";
-    case Level::city: return "city";
-    case Level::county: return "county";
-    case Level::township: return "township";
-    case Level::unit: return "unit";
+    case Level::province:
+      return "province";
+    case Level::city:
+      return "city";
+    case Level::county:
+      return "county";
+    case Level::township:
+      return "township";
+    case Level::unit:
+      return "unit";
   }
   return "?";
 }
-const char* to_string(Role r) { return r == Role::principal ? "principal" : "member"; }
+const char* to_string(Role r) {
+  return r == Role::principal ? "principal" : "member";
+}
 const char* to_string(Actor a) {
   switch (a) {
-    case Actor::team: return "team";
-    case Actor::principal: return "principal";
-    case Actor::member: return "member";
-    case Actor::org: return "org";
+    case Actor::team:
+      return "team";
+    case Actor::principal:
+      return "principal";
+    case Actor::member:
+      return "member";
+    case Actor::org:
+      return "org";
   }
   return "?";
 }
 const char* to_string(Counterparts c) {
   switch (c) {
-    case Counterparts::none: return "none";
-    case Counterparts::team_and_subordinate_principals: return "team-and-subordinate-principals";
-    case Counterparts::leaders_of_units_in_charge: return "leaders-of-units-in-charge";
-    case Counterparts::subordinate_orgs: return "subordinate-orgs";
+    case Counterparts::none:
+      return "none";
+    case Counterparts::team_and_subordinate_principals:
+      return "team-and-subordinate-principals";
+    case Counterparts::leaders_of_units_in_charge:
+      return "leaders-of-units-in-charge";
+    case Counterparts::subordinate_orgs:
+      return "subordinate-orgs";
   }
   return "?";
 }
 const char* to_string(Period p) {
   switch (p) {
-    case Period::year: return "year";
-    case Period::half_year: return "half-year";
-    case Period::quarter: return "quarter";
+    case Period::year:
+      return "year";
+    case Period::half_year:
+      return "half-year";
+    case Period::quarter:
+      return "quarter";
   }
   return "?";
 }
 const char* to_string(ChannelKind k) {
   switch (k) {
-    case ChannelKind::email: return "email";
-    case ChannelKind::wecom: return "wecom";
-    case ChannelKind::dingtalk: return "dingtalk";
-    case ChannelKind::feishu: return "feishu";
-    case ChannelKind::webhook: return "webhook";
-    case ChannelKind::log: return "log";
+    case ChannelKind::email:
+      return "email";
+    case ChannelKind::wecom:
+      return "wecom";
+    case ChannelKind::dingtalk:
+      return "dingtalk";
+    case ChannelKind::feishu:
+      return "feishu";
+    case ChannelKind::webhook:
+      return "webhook";
+    case ChannelKind::log:
+      return "log";
   }
   return "?";
 }
 const char* actor_zh(Actor a) {
   switch (a) {
-    case Actor::team: return "领导班子";
-    case Actor::principal: return "领导班子主要负责人";
-    case Actor::member: return "领导班子其他成员";
-    case Actor::org: return "组织（部门、党组、机关）";
+    case Actor::team:
+      return "领导班子";
+    case Actor::principal:
+      return "领导班子主要负责人";
+    case Actor::member:
+      return "领导班子其他成员";
+    case Actor::org:
+      return "组织（部门、党组、机关）";
   }
   return "?";
 }

@@ -97,7 +97,7 @@ struct Obligation {
   std::vector<std::string> evidence;
   int art27 = 0;
   bool disabled = false;
-  bool local = false;  // defined in the site config rather than the catalogue
+  bool local = false;        // defined in the site config rather than the catalogue
   std::int32_t ladder = -1;  // [[override]] ladder = "id": index into Config::ladders; -1: by kind
   // [[override]] grace_days: days after the due date before a missed occurrence is flagged;
   // -1: [accountability] grace_days.
@@ -121,12 +121,12 @@ struct Event {
 // [daemon]: how `dutyd run` serves. Paths are already resolved against the config's folder.
 struct DaemonSettings {
   std::string listen = "127.0.0.1:8088";  // host:port or [v6]:port; a systemd socket wins
-  std::string database;                   // empty: $STATE_DIRECTORY/dutyd.db, else /var/lib/dutyd/dutyd.db
+  std::string database;  // empty: $STATE_DIRECTORY/dutyd.db, else /var/lib/dutyd/dutyd.db
   std::string public_url = "http://127.0.0.1:8088";  // base of feed and completion links
-  std::string credentials_dir;            // empty: $CREDENTIALS_DIRECTORY
-  int link_ttl_days = 60;                 // validity of signed completion links
-  int horizon_years_back = 1;             // occurrences kept from 1 January of this many years ago
-  int horizon_years_ahead = 1;            // ... to 31 December this many years ahead
+  std::string credentials_dir;                       // empty: $CREDENTIALS_DIRECTORY
+  int link_ttl_days = 60;                            // validity of signed completion links
+  int horizon_years_back = 1;   // occurrences kept from 1 January of this many years ago
+  int horizon_years_ahead = 1;  // ... to 31 December this many years ahead
 };
 
 // Where reminders go ([[channel]]). Secrets are never here: only the names of credential files
@@ -143,7 +143,8 @@ struct Channel {
   std::string key_credential;       // WeCom robot key
   std::string token_credential;     // DingTalk access_token, Feishu hook token, webhook bearer
   std::string secret_credential;    // DingTalk / Feishu signing secret (optional)
-  std::string ca_file;  // PEM of a private CA that signed the server's certificate; empty: system store
+  std::string
+      ca_file;  // PEM of a private CA that signed the server's certificate; empty: system store
   // Chat channels: the organisations whose messages the group carries (exactly these; an
   // organisation none covers falls back to its nearest covered ancestor). `all_orgs`: a webhook
   // or log channel without `orgs` carries every organisation's messages.

@@ -38,8 +38,7 @@ bool parse(const std::string& rule, icalrecurrencetype& out) {
 }  // namespace
 
 std::optional<std::string> rrule_problem(const std::string& rule) {
-  if (rule.rfind("RRULE:", 0) == 0)
-    return "write the rule without the 'RRULE:' prefix";
+  if (rule.rfind("RRULE:", 0) == 0) return "write the rule without the 'RRULE:' prefix";
   icalrecurrencetype r;
   if (!parse(rule, r)) return "libical cannot parse this RRULE";
   if (r.count != 0 || !icaltime_is_null_time(r.until))

@@ -28,11 +28,16 @@ bool is_loopback(const std::string& host) {
 
 notify::ChannelKind wire_kind(ChannelKind k) {
   switch (k) {
-    case ChannelKind::email: return notify::ChannelKind::email;
-    case ChannelKind::wecom: return notify::ChannelKind::wecom;
-    case ChannelKind::dingtalk: return notify::ChannelKind::dingtalk;
-    case ChannelKind::feishu: return notify::ChannelKind::feishu;
-    default: return notify::ChannelKind::webhook;
+    case ChannelKind::email:
+      return notify::ChannelKind::email;
+    case ChannelKind::wecom:
+      return notify::ChannelKind::wecom;
+    case ChannelKind::dingtalk:
+      return notify::ChannelKind::dingtalk;
+    case ChannelKind::feishu:
+      return notify::ChannelKind::feishu;
+    default:
+      return notify::ChannelKind::webhook;
   }
 }
 
@@ -54,16 +59,19 @@ std::map<std::string, std::shared_ptr<const ChannelRuntime>> load_channels(const
       if (dir.empty()) {
         rt->problem = "credential '" + name +
                       "' cannot be read: no credentials folder — set [daemon] credentials_dir, or "
-                      "LoadCredential=" + name + ":... in the systemd unit";
+                      "LoadCredential=" +
+                      name + ":... in the systemd unit";
         return;
       }
       std::ifstream in(dir + "/" + name, std::ios::binary);
       std::string value((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      while (!value.empty() && (value.back() == '\n' || value.back() == '\r' || value.back() == ' '))
+      while (!value.empty() &&
+             (value.back() == '\n' || value.back() == '\r' || value.back() == ' '))
         value.pop_back();
       if (value.empty())
-        rt->problem = "credential '" + name + "' is missing or empty in " + dir + " — write the secret to " +
-                      dir + "/" + name + " and reload (systemctl reload dutyd)";
+        rt->problem = "credential '" + name + "' is missing or empty in " + dir +
+                      " — write the secret to " + dir + "/" + name +
+                      " and reload (systemctl reload dutyd)";
       into = std::move(value);
     };
     read(c.password_credential, rt->password);
@@ -91,9 +99,12 @@ notify::HttpRequest ChannelSender::request_for(const ChannelRuntime& ch, const E
   m.link = e.link;
   m.mentions = e.mentions;
   switch (ch.channel.kind) {
-    case ChannelKind::wecom: return notify::wecom_request({ch.channel.url, ch.key}, m, notify::WecomFormat::text);
-    case ChannelKind::dingtalk: return notify::dingtalk_request({ch.channel.url, ch.token, ch.secret}, m, now_ms);
-    case ChannelKind::feishu: return notify::feishu_request({ch.channel.url, ch.token, ch.secret}, m, now_ms / 1000);
+    case ChannelKind::wecom:
+      return notify::wecom_request({ch.channel.url, ch.key}, m, notify::WecomFormat::text);
+    case ChannelKind::dingtalk:
+      return notify::dingtalk_request({ch.channel.url, ch.token, ch.secret}, m, now_ms);
+    case ChannelKind::feishu:
+      return notify::feishu_request({ch.channel.url, ch.token, ch.secret}, m, now_ms / 1000);
     default: {
       notify::HttpRequest request = notify::webhook_request(ch.channel.url, m);
       if (!ch.token.empty()) request.headers.push_back("Authorization: Bearer " + ch.token);
@@ -112,9 +123,12 @@ Verdict ChannelSender::send(const Envelope& e, std::int64_t now_ms) {
   const std::int64_t now_s = now_ms / 1000;
   try {
     switch (ch.channel.kind) {
-      case ChannelKind::email: return send_email(e, now_s);
-      case ChannelKind::log: return {Outcome::ok, std::nullopt, "written to the log"};  // see Scheduler
-      default: break;
+      case ChannelKind::email:
+        return send_email(e, now_s);
+      case ChannelKind::log:
+        return {Outcome::ok, std::nullopt, "written to the log"};  // see Scheduler
+      default:
+        break;
     }
     const notify::HttpRequest request = request_for(ch, e, now_ms);
     auto& http = http_[ch.channel.id];
@@ -124,7 +138,8 @@ Verdict ChannelSender::send(const Envelope& e, std::int64_t now_ms) {
     }
     const notify::HttpResult r = http.session->post(request);
     if (!r.answered) return notify::transport_failure(r.error);
-    return notify::classify_http(wire_kind(ch.channel.kind), r.status, r.body, r.retry_after, now_s);
+    return notify::classify_http(wire_kind(ch.channel.kind), r.status, r.body, r.retry_after,
+                                 now_s);
   } catch (const std::exception& ex) {
     // A message that cannot be built or a handle libcurl refuses: retrying would not help.
     return {Outcome::permanent, std::nullopt, ex.what()};
@@ -156,13 +171,15 @@ std::unique_ptr<notify::HttpTransfer> ChannelSender::start(const Envelope& e, st
   }
 }
 
-Verdict ChannelSender::finish(const Envelope& e, std::unique_ptr<notify::HttpTransfer> t, CURLcode code,
-                              std::int64_t now_ms) {
+Verdict ChannelSender::finish(const Envelope& e, std::unique_ptr<notify::HttpTransfer> t,
+                              CURLcode code, std::int64_t now_ms) {
   const ChannelRuntime& ch = *e.channel;
   const notify::HttpResult r = t->finish(code);
-  if (IdleTransfers& pool = transfers_[ch.channel.id]; pool.runtime == e.channel) pool.idle.push_back(std::move(t));
+  if (IdleTransfers& pool = transfers_[ch.channel.id]; pool.runtime == e.channel)
+    pool.idle.push_back(std::move(t));
   if (!r.answered) return notify::transport_failure(r.error);
-  return notify::classify_http(wire_kind(ch.channel.kind), r.status, r.body, r.retry_after, now_ms / 1000);
+  return notify::classify_http(wire_kind(ch.channel.kind), r.status, r.body, r.retry_after,
+                               now_ms / 1000);
 }
 
 Verdict ChannelSender::send_email(const Envelope& e, std::int64_t now_s) {
@@ -175,7 +192,8 @@ Verdict ChannelSender::send_email(const Envelope& e, std::int64_t now_s) {
     server.url = ch.channel.url;
     server.username = ch.channel.username;
     server.password = ch.password;
-    server.allow_plaintext = ch.channel.url.rfind("smtp://", 0) == 0 && is_loopback(host_of(ch.channel.url));
+    server.allow_plaintext =
+        ch.channel.url.rfind("smtp://", 0) == 0 && is_loopback(host_of(ch.channel.url));
     session = std::make_unique<notify::SmtpSession>(std::move(server), options_for(ch));
   }
   notify::EmailMessage m;

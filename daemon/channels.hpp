@@ -39,12 +39,12 @@ std::map<std::string, std::shared_ptr<const ChannelRuntime>> load_channels(const
 struct Envelope {
   std::int64_t id = 0;  // the outbox row
   std::shared_ptr<const ChannelRuntime> channel;
-  notify::Mailbox to;   // e-mail: the recipient
+  notify::Mailbox to;         // e-mail: the recipient
   std::string subject, body;  // e-mail subject and body; the subject is also the chat title
   std::string chat;           // chat text
   std::string link;           // appended to a cut chat text
   std::vector<notify::Mention> mentions;
-  std::string message_id;     // e-mail Message-ID (without brackets)
+  std::string message_id;  // e-mail Message-ID (without brackets)
 };
 
 // Lives on one worker thread: keeps one HTTP handle and one SMTP session per channel, so
@@ -59,14 +59,16 @@ class ChannelSender {
   // a transfer started with the envelope's request, or nullptr with `failed` set when the
   // request cannot be built. E-mail and log channels are not HTTP: use send().
   static bool is_http(const Envelope& e);
-  std::unique_ptr<notify::HttpTransfer> start(const Envelope& e, std::int64_t now_ms, notify::Verdict& failed);
+  std::unique_ptr<notify::HttpTransfer> start(const Envelope& e, std::int64_t now_ms,
+                                              notify::Verdict& failed);
   // The answer read as the channel's kind reads it; the transfer goes back to the channel's
   // idle handles (kept while the channel's runtime is the same).
   notify::Verdict finish(const Envelope& e, std::unique_ptr<notify::HttpTransfer> t, CURLcode code,
                          std::int64_t now_ms);
 
  private:
-  notify::HttpRequest request_for(const ChannelRuntime& ch, const Envelope& e, std::int64_t now_ms) const;
+  notify::HttpRequest request_for(const ChannelRuntime& ch, const Envelope& e,
+                                  std::int64_t now_ms) const;
   struct IdleTransfers {
     std::shared_ptr<const ChannelRuntime> runtime;
     std::vector<std::unique_ptr<notify::HttpTransfer>> idle;

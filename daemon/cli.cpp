@@ -67,7 +67,8 @@ const char* kUsage =
     "      records the measure (admonishment, dismissal, ... or 诫勉谈话, 免职, ...) and its date\n"
     "  flag dismiss -c FILE --id N --reason TEXT\n"
     "      撤销 a flag before 实施, e.g. after an accepted 情况说明\n"
-    "  report -c FILE [--year Y] [--org ID] [--format table|csv|json] [--today DATE | --now DATETIME]\n"
+    "  report -c FILE [--year Y] [--org ID] [--format table|csv|json] [--today DATE | --now "
+    "DATETIME]\n"
     "      the annual report (第二十一条, 第二十五条): per organisation and per post held, duties\n"
     "      due, done on time, done late, missed, open flags by 第二十七条 item and grade, decided\n"
     "      measures; as of today (default year: today's), for ID and its subtree\n"
@@ -89,7 +90,9 @@ struct Args {
   std::vector<std::string> positional;
   std::map<std::string, std::string> options;
   std::vector<std::string> flags;
-  bool has(const std::string& k) const { return options.count(k) || std::find(flags.begin(), flags.end(), k) != flags.end(); }
+  bool has(const std::string& k) const {
+    return options.count(k) || std::find(flags.begin(), flags.end(), k) != flags.end();
+  }
   std::string get(const std::string& k, const std::string& def = "") const {
     auto it = options.find(k);
     return it == options.end() ? def : it->second;
@@ -101,20 +104,26 @@ struct UsageError : std::runtime_error {
 };
 
 Args parse_args(const std::vector<std::string>& argv) {
-  static const std::vector<std::string> with_value{"-c", "--config", "--catalogue", "--format",
-                                                   "--from", "--to", "--person", "--org", "-o",
-                                                   "--output", "--out-dir", "--today",
-                                                   "--database", "--listen", "--now", "--kind",
-                                                   "--note", "--id", "--occurrence", "--done-on",
-                                                   "--document-number", "--minutes", "--evidence",
-                                                   "--status", "--reason", "--measure", "--decided-on",
-                                                   "--year", "--date", "--obligation"};
+  static const std::vector<std::string> with_value{
+      "-c",           "--config",   "--catalogue",
+      "--format",     "--from",     "--to",
+      "--person",     "--org",      "-o",
+      "--output",     "--out-dir",  "--today",
+      "--database",   "--listen",   "--now",
+      "--kind",       "--note",     "--id",
+      "--occurrence", "--done-on",  "--document-number",
+      "--minutes",    "--evidence", "--status",
+      "--reason",     "--measure",  "--decided-on",
+      "--year",       "--date",     "--obligation"};
   static const std::vector<std::string> flags{"--all", "--help", "-h", "--admin"};
   Args a;
   for (std::size_t i = 0; i < argv.size(); ++i) {
     const std::string& s = argv[i];
     if (!s.empty() && s[0] != '-') {
-      if (a.command.empty()) a.command = s; else a.positional.push_back(s);
+      if (a.command.empty())
+        a.command = s;
+      else
+        a.positional.push_back(s);
       continue;
     }
     std::string key = s, value;
@@ -185,9 +194,9 @@ int cmd_catalogue(const Args& a, std::ostream& out, std::ostream& err) {
     return kExitConfig;
   }
   for (const Obligation& o : r.config->obligations) {
-    std::string schedule = o.event_triggered()
-                               ? "事件：" + o.event + "，" + std::to_string(o.deadline_days) + "日内"
-                               : o.rrule;
+    std::string schedule =
+        o.event_triggered() ? "事件：" + o.event + "，" + std::to_string(o.deadline_days) + "日内"
+                            : o.rrule;
     if (format == "json") {
       nlohmann::ordered_json j;
       j["id"] = o.id;
@@ -198,7 +207,8 @@ int cmd_catalogue(const Args& a, std::ostream& out, std::ostream& err) {
       j["actor"] = to_string(o.actor);
       std::vector<std::string> applies;
       for (const auto& s : o.applies_to)
-        applies.push_back(std::string(to_string(s.kind)) + (s.subtype.empty() ? "" : ":" + s.subtype));
+        applies.push_back(std::string(to_string(s.kind)) +
+                          (s.subtype.empty() ? "" : ":" + s.subtype));
       j["applies_to"] = applies;
       std::vector<std::string> levels;
       for (unsigned l = 0; l < 5; ++l)
@@ -259,9 +269,9 @@ int cmd_check(const Args& a, std::ostream& out, std::ostream& err) {
     err << a.get("-c") << ": " << errors << " error(s), " << warnings << " warning(s)\n";
     return kExitConfig;
   }
-  out << a.get("-c") << ": ok: " << c.orgs.size() << " orgs, " << c.persons.size()
-      << " persons, " << c.posts.size() << " posts, " << c.obligations.size() << " obligations, "
-      << c.events.size() << " events, " << warnings << " warning(s)\n";
+  out << a.get("-c") << ": ok: " << c.orgs.size() << " orgs, " << c.persons.size() << " persons, "
+      << c.posts.size() << " posts, " << c.obligations.size() << " obligations, " << c.events.size()
+      << " events, " << warnings << " warning(s)\n";
   return 0;
 }
 
@@ -302,7 +312,8 @@ std::optional<Selection> select(const Args& a, const Config& c, std::ostream& er
   return s;
 }
 
-nlohmann::ordered_json occurrence_json(const Expander& ex, const Expansion& e, const Occurrence& o) {
+nlohmann::ordered_json occurrence_json(const Expander& ex, const Expansion& e,
+                                       const Occurrence& o) {
   const Config& c = ex.config();
   const Obligation& ob = c.obligations[static_cast<std::size_t>(o.obligation)];
   nlohmann::ordered_json j;
@@ -312,14 +323,17 @@ nlohmann::ordered_json occurrence_json(const Expander& ex, const Expansion& e, c
   j["item"] = ob.item;
   j["citation"] = citation(ob.article, ob.item);
   j["org"] = c.orgs[static_cast<std::size_t>(o.org)].id;
-  j["person"] = o.person >= 0 ? nlohmann::ordered_json(c.persons[static_cast<std::size_t>(o.person)].id)
-                              : nlohmann::ordered_json(nullptr);
+  j["person"] = o.person >= 0
+                    ? nlohmann::ordered_json(c.persons[static_cast<std::size_t>(o.person)].id)
+                    : nlohmann::ordered_json(nullptr);
   j["vacant"] = o.person < 0;
   std::vector<std::string> preds;
   for (auto p : e.predecessors(o)) preds.push_back(c.persons[static_cast<std::size_t>(p)].id);
   j["predecessors"] = preds;
-  if (o.counterpart_person >= 0) j["counterpart_person"] = c.persons[static_cast<std::size_t>(o.counterpart_person)].id;
-  if (o.counterpart_org >= 0) j["counterpart_org"] = c.orgs[static_cast<std::size_t>(o.counterpart_org)].id;
+  if (o.counterpart_person >= 0)
+    j["counterpart_person"] = c.persons[static_cast<std::size_t>(o.counterpart_person)].id;
+  if (o.counterpart_org >= 0)
+    j["counterpart_org"] = c.orgs[static_cast<std::size_t>(o.counterpart_org)].id;
   j["period"] = ex.period_label(o);
   j["window_start"] = format_day(o.window_start);
   j["due"] = format_day(o.due);
@@ -331,7 +345,8 @@ nlohmann::ordered_json occurrence_json(const Expander& ex, const Expansion& e, c
 // The configuration as the daemon serves it: with the events recorded at run time (`dutyd event
 // add`, POST /api/v1/events) merged in, when the configured database (or --database) exists. A
 // missing database is not created: expand and feed then show the configuration's own duties.
-std::shared_ptr<const Config> as_served(const Args& a, std::shared_ptr<const Config> config, std::ostream& err) {
+std::shared_ptr<const Config> as_served(const Args& a, std::shared_ptr<const Config> config,
+                                        std::ostream& err) {
   const std::string path = database_path(config->daemon.database, a.get("--database"));
   std::error_code ec;
   if (path.empty() || !fs::exists(path, ec)) return config;
@@ -342,7 +357,8 @@ std::shared_ptr<const Config> as_served(const Args& a, std::shared_ptr<const Con
     for (const auto& line : skipped) err << "dutyd: warning: " << line << "\n";
     return served;
   } catch (const std::exception& e) {
-    err << "dutyd: warning: the events recorded in " << path << " are left out: " << e.what() << "\n";
+    err << "dutyd: warning: the events recorded in " << path << " are left out: " << e.what()
+        << "\n";
     return config;
   }
 }
@@ -365,12 +381,15 @@ int cmd_expand(const Args& a, std::ostream& out, std::ostream& err) {
     out << render_feed(ex, e, {sel->name, sel->filter.person});
   } else if (format == "json") {
     for (const auto& o : e.occurrences)
-      out << occurrence_json(ex, e, o).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+      out << occurrence_json(ex, e, o).dump(-1, ' ', false,
+                                            nlohmann::json::error_handler_t::replace)
+          << "\n";
   } else {
     out << "截止日期    办理期间起   条款                 组织 / 责任人 / 事项\n";
     for (const auto& o : e.occurrences) {
       const Obligation& ob = c.obligations[static_cast<std::size_t>(o.obligation)];
-      const std::string who = o.person >= 0 ? c.persons[static_cast<std::size_t>(o.person)].name : "【空缺】";
+      const std::string who =
+          o.person >= 0 ? c.persons[static_cast<std::size_t>(o.person)].name : "【空缺】";
       out << format_day(o.due) << "  " << format_day(o.window_start) << "  "
           << citation(ob.article, ob.item) << "  " << c.orgs[static_cast<std::size_t>(o.org)].name
           << " / " << who << " / " << ex.title(o) << "\n";
@@ -424,8 +443,10 @@ int cmd_feed(const Args& a, std::ostream& out, std::ostream& err) {
     std::size_t feeds = 0, events = 0;
     for (std::size_t i = 0; i < c.persons.size(); ++i) {
       const Expansion e = ex.expand(from, to, {static_cast<std::int32_t>(i), -1});
-      if (!write_file(dir / ("person-" + c.persons[i].id + ".ics"),
-                      render_feed(ex, e, {person_feed_name(c.persons[i]), static_cast<std::int32_t>(i)}), err))
+      if (!write_file(
+              dir / ("person-" + c.persons[i].id + ".ics"),
+              render_feed(ex, e, {person_feed_name(c.persons[i]), static_cast<std::int32_t>(i)}),
+              err))
         return 1;
       ++feeds, events += e.occurrences.size();
     }
@@ -455,10 +476,12 @@ std::int64_t clock_offset(const Args& a, const Config& c) {
   const std::string v = a.get("--now");
   auto day = parse_day(v.substr(0, 10));
   int h = 0, m = 0, sec = 0;
-  const bool time_ok = v.size() == 10 ||
-                       (v.size() == 19 && v[10] == 'T' && std::sscanf(v.c_str() + 11, "%2d:%2d:%2d", &h, &m, &sec) == 3 &&
-                        h < 24 && m < 60 && sec < 60);
-  if (!day || !time_ok) throw UsageError("--now '" + v + "' is not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS");
+  const bool time_ok =
+      v.size() == 10 || (v.size() == 19 && v[10] == 'T' &&
+                         std::sscanf(v.c_str() + 11, "%2d:%2d:%2d", &h, &m, &sec) == 3 && h < 24 &&
+                         m < 60 && sec < 60);
+  if (!day || !time_ok)
+    throw UsageError("--now '" + v + "' is not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS");
   const std::int64_t local = std::int64_t{*day} * 86400 + h * 3600 + m * 60 + sec;
   const std::int64_t wall = static_cast<std::int64_t>(std::time(nullptr));
   return local - utc_offset_of(c.timezone, wall) - wall;
@@ -518,7 +541,8 @@ int cmd_run(const Args& a, std::ostream&, std::ostream& err) {
 
 int cmd_token(const Args& a, std::ostream& out, std::ostream& err) {
   const std::string sub = a.positional.empty() ? "" : a.positional[0];
-  if (sub != "issue" && sub != "list" && sub != "revoke") throw UsageError("token needs issue, list or revoke");
+  if (sub != "issue" && sub != "list" && sub != "revoke")
+    throw UsageError("token needs issue, list or revoke");
   auto ctx = open_state(a, err);
   if (!ctx) return kExitConfig;
   const Config& c = ctx->config();
@@ -534,18 +558,22 @@ int cmd_token(const Args& a, std::ostream& out, std::ostream& err) {
   }
   if (sub == "issue") {
     std::string subject_kind, subject;
-    const int chosen = (a.has("--person") ? 1 : 0) + (a.has("--org") ? 1 : 0) + (a.has("--admin") ? 1 : 0);
-    if (chosen != 1) throw UsageError("token issue needs exactly one of --person ID, --org ID, --admin");
+    const int chosen =
+        (a.has("--person") ? 1 : 0) + (a.has("--org") ? 1 : 0) + (a.has("--admin") ? 1 : 0);
+    if (chosen != 1)
+      throw UsageError("token issue needs exactly one of --person ID, --org ID, --admin");
     if (a.has("--person")) {
       subject_kind = "person", subject = a.get("--person");
       if (!c.find_person(subject)) {
-        err << "dutyd: unknown person '" << subject << "' — see the [[person]] ids in " << a.get("-c") << "\n";
+        err << "dutyd: unknown person '" << subject << "' — see the [[person]] ids in "
+            << a.get("-c") << "\n";
         return 1;
       }
     } else if (a.has("--org")) {
       subject_kind = "org", subject = a.get("--org");
       if (!c.find_org(subject)) {
-        err << "dutyd: unknown org '" << subject << "' — see the [[org]] ids in " << a.get("-c") << "\n";
+        err << "dutyd: unknown org '" << subject << "' — see the [[org]] ids in " << a.get("-c")
+            << "\n";
         return 1;
       }
     } else {
@@ -553,7 +581,8 @@ int cmd_token(const Args& a, std::ostream& out, std::ostream& err) {
     }
     const std::string kind = a.get("--kind", subject_kind == "admin" ? "api" : "feed");
     if (kind != "feed" && kind != "api") throw UsageError("--kind must be feed or api");
-    if (kind == "feed" && subject_kind == "admin") throw UsageError("administrators get API tokens, not feeds; use --kind api");
+    if (kind == "feed" && subject_kind == "admin")
+      throw UsageError("administrators get API tokens, not feeds; use --kind api");
     auto [rec, secret] = ctx->store->issue_token(kind, subject_kind, subject, a.get("--note"), now);
     // The secret is shown exactly once; only its hash is stored.
     if (kind == "feed")
@@ -568,15 +597,19 @@ int cmd_token(const Args& a, std::ostream& out, std::ostream& err) {
     const std::string format = format_option(a, {"table", "json"});
     for (const auto& t : ctx->store->tokens()) {
       if (format == "json") {
-        nlohmann::ordered_json j{{"id", t.id}, {"kind", t.kind}, {"subject_kind", t.subject_kind},
-                                 {"subject", t.subject}, {"created_at", t.created_at},
-                                 {"revoked_at", t.revoked_at ? nlohmann::ordered_json(*t.revoked_at) : nlohmann::ordered_json(nullptr)},
+        nlohmann::ordered_json j{{"id", t.id},
+                                 {"kind", t.kind},
+                                 {"subject_kind", t.subject_kind},
+                                 {"subject", t.subject},
+                                 {"created_at", t.created_at},
+                                 {"revoked_at", t.revoked_at ? nlohmann::ordered_json(*t.revoked_at)
+                                                             : nlohmann::ordered_json(nullptr)},
                                  {"note", t.note}};
         out << j.dump() << "\n";
       } else {
-        out << t.id << "\t" << t.kind << "\t" << t.subject_kind << (t.subject.empty() ? "" : ":" + t.subject)
-            << "\t" << t.created_at << "\t" << (t.revoked_at ? "revoked " + *t.revoked_at : "active") << "\t"
-            << t.note << "\n";
+        out << t.id << "\t" << t.kind << "\t" << t.subject_kind
+            << (t.subject.empty() ? "" : ":" + t.subject) << "\t" << t.created_at << "\t"
+            << (t.revoked_at ? "revoked " + *t.revoked_at : "active") << "\t" << t.note << "\n";
       }
     }
     return 0;
@@ -595,7 +628,8 @@ int cmd_token(const Args& a, std::ostream& out, std::ostream& err) {
 }
 
 int cmd_complete_or_link(const Args& a, std::ostream& out, std::ostream& err, bool link) {
-  if (!a.has("--occurrence")) throw UsageError(std::string(link ? "link" : "complete") + " needs --occurrence UID");
+  if (!a.has("--occurrence"))
+    throw UsageError(std::string(link ? "link" : "complete") + " needs --occurrence UID");
   auto ctx = open_state(a, err);
   if (!ctx) return kExitConfig;
   const Config& c = ctx->config();
@@ -632,7 +666,8 @@ int cmd_complete_or_link(const Args& a, std::ostream& out, std::ostream& err, bo
   if (done_on == -1) throw UsageError("complete needs --done-on DATE");
   if (done_on > today) throw UsageError("--done-on is in the future");
   if (done_on < o.window_start)
-    throw UsageError("--done-on is before this occurrence's window opens (" + format_day(o.window_start) + ")");
+    throw UsageError("--done-on is before this occurrence's window opens (" +
+                     format_day(o.window_start) + ")");
   CompletionInput in;
   in.uid = uid;
   in.done_on = done_on;
@@ -649,7 +684,8 @@ int cmd_complete_or_link(const Args& a, std::ostream& out, std::ostream& err, bo
   in.channel = "cli";
   const auto r = ctx->store->record_completion(in, done_on > o.due, iso_utc(ctx->clock.now()));
   if (r.created)
-    out << "recorded completion " << r.completion.id << " of " << uid << (r.completion.late ? " (late)" : "") << "\n";
+    out << "recorded completion " << r.completion.id << " of " << uid
+        << (r.completion.late ? " (late)" : "") << "\n";
   else
     out << "already recorded as completion " << r.completion.id << "\n";
   return 0;
@@ -701,7 +737,9 @@ int cmd_report(const Args& a, std::ostream& out, std::ostream& err) {
   std::optional<int> year;
   if (a.has("--year")) {
     year = parse_report_year(a.get("--year"));
-    if (!year) throw UsageError("--year '" + a.get("--year") + "' is not a year; write four digits, e.g. 2026");
+    if (!year)
+      throw UsageError("--year '" + a.get("--year") +
+                       "' is not a year; write four digits, e.g. 2026");
   }
   auto ctx = open_state(a, err);
   if (!ctx) return kExitConfig;
@@ -713,7 +751,8 @@ int cmd_report(const Args& a, std::ostream& out, std::ostream& err) {
   if (a.has("--org")) {
     const auto it = c.org_index.find(a.get("--org"));
     if (it == c.org_index.end()) {
-      err << "dutyd: unknown org '" << a.get("--org") << "' — see the [[org]] ids in " << a.get("-c") << "\n";
+      err << "dutyd: unknown org '" << a.get("--org") << "' — see the [[org]] ids in "
+          << a.get("-c") << "\n";
       return 1;
     }
     root = it->second;
@@ -741,13 +780,15 @@ int cmd_flag(const Args& a, std::ostream& out, std::ostream& err) {
   const std::string id_text = a.get("--id");
   char* end = nullptr;
   const long long id = std::strtoll(id_text.c_str(), &end, 10);
-  if (id_text.empty() || !end || *end || id <= 0) throw UsageError("--id must be a flag number (see `dutyd flags`)");
+  if (id_text.empty() || !end || *end || id <= 0)
+    throw UsageError("--id must be a flag number (see `dutyd flags`)");
   const auto reason = clean_text(a.get("--reason"));
   if (!reason) throw UsageError("--reason is not valid UTF-8 text");
   if (sub == "dismiss") {
     if (reason->find_first_not_of(" \t\n") == std::string::npos)
-      throw UsageError("flag dismiss needs --reason TEXT: why the flag is withdrawn (撤销), e.g. the accepted "
-                       "情况说明 or why the late completion is justified");
+      throw UsageError(
+          "flag dismiss needs --reason TEXT: why the flag is withdrawn (撤销), e.g. the accepted "
+          "情况说明 or why the late completion is justified");
     if (a.has("--measure") || a.has("--decided-on"))
       throw UsageError("flag dismiss takes no --measure or --decided-on");
   }
@@ -777,7 +818,8 @@ int cmd_flag(const Args& a, std::ostream& out, std::ostream& err) {
   out << "flag " << id << ": " << zh(steps.back().from) << " -> " << zh(steps.back().to);
   if (sub == "advance" && f.decided_on) {
     const auto m = parse_measure(f.measure);
-    out << ": " << (m ? std::string(measure_zh(*m)) : f.measure) << " decided on " << format_day(*f.decided_on);
+    out << ": " << (m ? std::string(measure_zh(*m)) : f.measure) << " decided on "
+        << format_day(*f.decided_on);
     for (const FlagImpact& i : f.impacts) out << "; " << i.what << " until " << format_day(i.until);
   }
   out << "\n";
@@ -786,7 +828,8 @@ int cmd_flag(const Args& a, std::ostream& out, std::ostream& err) {
 
 int cmd_event(const Args& a, std::ostream& out, std::ostream& err) {
   const std::string sub = a.positional.empty() ? "" : a.positional[0];
-  if (sub != "add" && sub != "list" && sub != "withdraw") throw UsageError("event needs add, list or withdraw");
+  if (sub != "add" && sub != "list" && sub != "withdraw")
+    throw UsageError("event needs add, list or withdraw");
   auto text_option = [&](const char* key) {
     auto v = clean_text(a.get(key));
     if (!v) throw UsageError(std::string(key) + " is not valid UTF-8 text");
@@ -804,15 +847,19 @@ int cmd_event(const Args& a, std::ostream& out, std::ostream& err) {
     char* end = nullptr;
     const long long id = std::strtoll(id_text.c_str(), &end, 10);
     if (id_text.empty() || !end || *end || id <= 0)
-      throw UsageError("event withdraw needs the event's number: `dutyd event withdraw -c FILE ID --reason TEXT` "
-                       "(see `dutyd event list`)");
+      throw UsageError(
+          "event withdraw needs the event's number: `dutyd event withdraw -c FILE ID --reason "
+          "TEXT` "
+          "(see `dutyd event list`)");
     const std::string reason = text_option("--reason");
     if (reason.find_first_not_of(" \t\n") == std::string::npos)
-      throw UsageError("event withdraw needs --reason TEXT: why the event is withdrawn, e.g. 录入错误");
+      throw UsageError(
+          "event withdraw needs --reason TEXT: why the event is withdrawn, e.g. 录入错误");
     auto ctx = open_state(a, err);
     if (!ctx) return kExitConfig;
     try {
-      const EventRecord e = ctx->store->withdraw_event(id, cli_actor(), reason, iso_utc(ctx->clock.now()));
+      const EventRecord e =
+          ctx->store->withdraw_event(id, cli_actor(), reason, iso_utc(ctx->clock.now()));
       out << "withdrew event " << e.id << ": " << e.occurrence << "\n";
     } catch (const EventError& e) {
       err << "dutyd: " << e.what() << "\n";
@@ -831,7 +878,9 @@ int cmd_event(const Args& a, std::ostream& out, std::ostream& err) {
   if (r.org.empty()) throw UsageError("event add needs --org ID");
   if (r.date.empty()) throw UsageError("event add needs --date DATE, the day the event happened");
   if (r.kind.empty() == r.obligation.empty())
-    throw UsageError("event add needs exactly one of --kind incident|family-event|promotion and --obligation ID");
+    throw UsageError(
+        "event add needs exactly one of --kind incident|family-event|promotion and --obligation "
+        "ID");
   auto ctx = open_state(a, err);
   if (!ctx) return kExitConfig;
   const std::int64_t now = ctx->clock.now();
@@ -842,8 +891,9 @@ int cmd_event(const Args& a, std::ostream& out, std::ostream& err) {
     const EventRecord e = ctx->store->add_event(in, iso_utc(now));
     const Obligation& ob = *ctx->config().find_obligation(e.obligation);
     out << "recorded event " << e.id << ": " << e.occurrence << "\n"
-        << "  " << citation(ob.article, ob.item) << " " << ob.title << ", due " << format_day(e.date + ob.deadline_days)
-        << " (" << ob.deadline_days << " days after " << format_day(e.date) << ")\n";
+        << "  " << citation(ob.article, ob.item) << " " << ob.title << ", due "
+        << format_day(e.date + ob.deadline_days) << " (" << ob.deadline_days << " days after "
+        << format_day(e.date) << ")\n";
   } catch (const EventError& e) {
     err << "dutyd: " << e.what() << "\n";
     return 1;
@@ -879,7 +929,8 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
       out << "dutyd 0.1.0\n";
       return 0;
     }
-    throw UsageError(a.command.empty() ? "no command given" : "unknown command '" + a.command + "'");
+    throw UsageError(a.command.empty() ? "no command given"
+                                       : "unknown command '" + a.command + "'");
   } catch (const UsageError& e) {
     err << "dutyd: " << e.what() << "\n\n" << kUsage;
     return kExitUsage;

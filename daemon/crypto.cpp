@@ -64,11 +64,14 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view message) {
       const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest_name, 0),
                                    OSSL_PARAM_construct_end()};
       cache.keyed = false;
-      ready = EVP_MAC_init(cache.ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) == 1;
+      ready = EVP_MAC_init(cache.ctx, reinterpret_cast<const unsigned char*>(key.data()),
+                           key.size(), params) == 1;
       if (ready) cache.key = std::string(key), cache.keyed = true;
     }
     std::size_t len = 0;
-    if (ready && EVP_MAC_update(cache.ctx, reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1 &&
+    if (ready &&
+        EVP_MAC_update(cache.ctx, reinterpret_cast<const unsigned char*>(message.data()),
+                       message.size()) == 1 &&
         EVP_MAC_final(cache.ctx, digest, &len, sizeof digest) == 1)
       return hex(digest, len);
     cache.keyed = false;
@@ -114,7 +117,8 @@ bool equal_constant_time(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   unsigned char diff = 0;
   for (std::size_t i = 0; i < a.size(); ++i)
-    diff = static_cast<unsigned char>(diff | (static_cast<unsigned char>(a[i]) ^ static_cast<unsigned char>(b[i])));
+    diff = static_cast<unsigned char>(
+        diff | (static_cast<unsigned char>(a[i]) ^ static_cast<unsigned char>(b[i])));
   return diff == 0;
 }
 

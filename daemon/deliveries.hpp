@@ -22,7 +22,8 @@ nlohmann::ordered_json delivery_json(const DeliveryRecord& row);
 // `config`) or, with `json`, one object per row with English keys and UTC times.
 // 待发送, 发送中, 已发送, 失败, 已取消, 已合并 (superseded by a later step in a catch-up).
 const char* delivery_status_zh(const std::string& status);
-// What a row is when it is not a ladder's reminder: （改发邮件）, （管理员告警）, （问责提示）; else "".
+// What a row is when it is not a ladder's reminder: （改发邮件）, （管理员告警）, （问责提示）;
+// else "".
 const char* delivery_purpose_zh(const std::string& purpose);
 // "2026-06-23 09:00" in the zone `tz`.
 std::string local_minute(std::int64_t unix_seconds, const std::string& tz);

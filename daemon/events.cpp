@@ -9,9 +9,13 @@ namespace {
 
 const char* const kDash = " — ";
 
-[[noreturn]] void invalid(const std::string& what) { throw EventError(EventError::invalid, what); }
+[[noreturn]] void invalid(const std::string& what) {
+  throw EventError(EventError::invalid, what);
+}
 
-const Org& org_at(const Config& c, std::int32_t i) { return c.orgs[static_cast<std::size_t>(i)]; }
+const Org& org_at(const Config& c, std::int32_t i) {
+  return c.orgs[static_cast<std::size_t>(i)];
+}
 
 // The first enabled event-triggered obligation with this citation that applies to `org` (and,
 // when `actor` is given, has that actor); -1 when none does.
@@ -30,7 +34,9 @@ bool is_committee(const Org& o) {
   return o.kind == OrgKind::party_committee || o.kind == OrgKind::working_committee;
 }
 
-std::string org_label(const Org& o) { return "'" + o.id + "' (" + o.name + ")"; }
+std::string org_label(const Org& o) {
+  return "'" + o.id + "' (" + o.name + ")";
+}
 
 }  // namespace
 
@@ -43,15 +49,18 @@ std::optional<EventKind> parse_event_kind(std::string_view name) {
 
 const char* event_kind_name(EventKind k) {
   switch (k) {
-    case EventKind::incident: return "incident";
-    case EventKind::family_event: return "family-event";
-    case EventKind::promotion: return "promotion";
+    case EventKind::incident:
+      return "incident";
+    case EventKind::family_event:
+      return "family-event";
+    case EventKind::promotion:
+      return "promotion";
   }
   return "?";
 }
 
-EventTarget resolve_event_kind(const Config& c, EventKind kind, std::int32_t org, std::int32_t person,
-                               Day date) {
+EventTarget resolve_event_kind(const Config& c, EventKind kind, std::int32_t org,
+                               std::int32_t person, Day date) {
   const Org& given = org_at(c, org);
   switch (kind) {
     case EventKind::incident: {
@@ -63,23 +72,28 @@ EventTarget resolve_event_kind(const Config& c, EventKind kind, std::int32_t org
     }
     case EventKind::family_event: {
       if (person < 0)
-        invalid("a family-event needs --person (\"person\"): the principal or team member whose family event it is");
+        invalid(
+            "a family-event needs --person (\"person\"): the principal or team member whose family "
+            "event it is");
       std::optional<Role> role;
       for (const Post& p : c.posts)
-        if (p.org == org && p.person == person && p.covers(date) && (!role || p.role == Role::principal))
+        if (p.org == org && p.person == person && p.covers(date) &&
+            (!role || p.role == Role::principal))
           role = p.role;
       const Person& who = c.persons[static_cast<std::size_t>(person)];
       if (!role)
-        invalid("person '" + who.id + "' (" + who.name + ") holds no post in " + org_label(given) + " on " +
-                format_day(date) + kDash +
-                "a family event is reported by the principal (第七条) or a team member (第八条) of the "
-                "organisation; check --org, --person and --date");
+        invalid(
+            "person '" + who.id + "' (" + who.name + ") holds no post in " + org_label(given) +
+            " on " + format_day(date) + kDash +
+            "a family event is reported by the principal (第七条) or a team member (第八条) of the "
+            "organisation; check --org, --person and --date");
       const bool principal = *role == Role::principal;
       const std::int32_t ob = principal ? find_duty(c, 7, 11, given, Actor::principal)
                                         : find_duty(c, 8, 9, given, Actor::member);
       if (ob < 0)
-        invalid("no enabled duty of " + citation(principal ? 7 : 8, principal ? 11 : 9) + " applies to " +
-                org_label(given) + kDash + "family events are reported in party committees, working committees "
+        invalid("no enabled duty of " + citation(principal ? 7 : 8, principal ? 11 : 9) +
+                " applies to " + org_label(given) + kDash +
+                "family events are reported in party committees, working committees "
                 "and party groups; check --org");
       return {ob, org};
     }
@@ -89,22 +103,27 @@ EventTarget resolve_event_kind(const Config& c, EventKind kind, std::int32_t org
         department = org;
       } else {
         std::int32_t committee = org;
-        while (committee >= 0 && !is_committee(org_at(c, committee))) committee = org_at(c, committee).parent;
+        while (committee >= 0 && !is_committee(org_at(c, committee)))
+          committee = org_at(c, committee).parent;
         if (committee >= 0)
           for (std::size_t i = 0; i < c.orgs.size() && department < 0; ++i)
             if (c.orgs[i].parent == committee && c.orgs[i].kind == OrgKind::department &&
                 c.orgs[i].subtype == "organization")
               department = static_cast<std::int32_t>(i);
         if (department < 0)
-          invalid("no organisation department (kind \"department\", department = \"organization\") found for " +
-                  org_label(given) + kDash +
-                  "give --org of the organisation department that trains the promoted cadres, or add it to the "
-                  "configuration");
+          invalid(
+              "no organisation department (kind \"department\", department = \"organization\") "
+              "found for " +
+              org_label(given) + kDash +
+              "give --org of the organisation department that trains the promoted cadres, or add "
+              "it to the "
+              "configuration");
       }
       const std::int32_t ob = find_duty(c, 10, 5, org_at(c, department));
       if (ob < 0)
-        invalid("no enabled duty of " + citation(10, 5) + " applies to " + org_label(org_at(c, department)) +
-                kDash + "check the catalogue's a10.5.promotion-training and its [[override]]s");
+        invalid("no enabled duty of " + citation(10, 5) + " applies to " +
+                org_label(org_at(c, department)) + kDash +
+                "check the catalogue's a10.5.promotion-training and its [[override]]s");
       return {ob, department};
     }
   }
@@ -115,25 +134,31 @@ std::string event_uid(const Config& c, const Event& ev) {
   // As Expander::write_uid: obligation/org/event date[/member]@dutyd.
   const Obligation& ob = c.obligations[static_cast<std::size_t>(ev.obligation)];
   std::string uid = ob.id + "/" + org_at(c, ev.org).id + "/" + format_day(ev.date);
-  if (ob.actor == Actor::member && ev.person >= 0) uid += "/" + c.persons[static_cast<std::size_t>(ev.person)].id;
+  if (ob.actor == Actor::member && ev.person >= 0)
+    uid += "/" + c.persons[static_cast<std::size_t>(ev.person)].id;
   return uid + "@dutyd";
 }
 
 EventInput prepare_event(const Config& c, const EventRequest& r, Day today) {
   if (r.kind.empty() == r.obligation.empty())
-    invalid("give exactly one of kind (incident, family-event, promotion) and obligation (an event-triggered "
-            "obligation id, see `dutyd catalogue`)");
+    invalid(
+        "give exactly one of kind (incident, family-event, promotion) and obligation (an "
+        "event-triggered "
+        "obligation id, see `dutyd catalogue`)");
   if (r.org.empty()) invalid("the organisation is missing: give org (--org ID)");
-  if (r.date.empty()) invalid("the date is missing: give date (--date YYYY-MM-DD), the day the event happened");
+  if (r.date.empty())
+    invalid("the date is missing: give date (--date YYYY-MM-DD), the day the event happened");
   const Org* org = c.find_org(r.org);
   if (!org)
-    throw EventError(EventError::not_found, "unknown org '" + r.org + "'" + kDash + "use an id of the configuration");
+    throw EventError(EventError::not_found,
+                     "unknown org '" + r.org + "'" + kDash + "use an id of the configuration");
   const Person* person = nullptr;
   if (!r.person.empty() && !(person = c.find_person(r.person)))
-    throw EventError(EventError::not_found,
-                     "unknown person '" + r.person + "'" + kDash + "use an id of the configuration");
+    throw EventError(EventError::not_found, "unknown person '" + r.person + "'" + kDash +
+                                                "use an id of the configuration");
   const auto date = parse_day(r.date);
-  if (!date) invalid("date '" + r.date + "' is not a date" + std::string(kDash) + "write YYYY-MM-DD");
+  if (!date)
+    invalid("date '" + r.date + "' is not a date" + std::string(kDash) + "write YYYY-MM-DD");
   const int year = civil(today).year;
   const Day from = make_day(year - c.daemon.horizon_years_back, 1, 1);
   const Day to = make_day(year + c.daemon.horizon_years_ahead, 12, 31);
@@ -141,8 +166,9 @@ EventInput prepare_event(const Config& c, const EventRequest& r, Day today) {
     invalid("date " + r.date + " is in the future (today is " + format_day(today) + ")" + kDash +
             "record an event once it has happened");
   if (*date < from)
-    invalid("date " + r.date + " is before the calendar's horizon (" + format_day(from) + " .. " + format_day(to) +
-            ")" + kDash + "dutyd keeps no occurrences that old; widen [daemon] horizon_years_back if needed");
+    invalid("date " + r.date + " is before the calendar's horizon (" + format_day(from) + " .. " +
+            format_day(to) + ")" + kDash +
+            "dutyd keeps no occurrences that old; widen [daemon] horizon_years_back if needed");
 
   Event ev;
   ev.org = c.org_index.at(org->id);
@@ -158,8 +184,8 @@ EventInput prepare_event(const Config& c, const EventRequest& r, Day today) {
   } else {
     const Obligation* ob = c.find_obligation(r.obligation);
     if (!ob)
-      throw EventError(EventError::not_found,
-                       "unknown obligation '" + r.obligation + "'" + kDash + "see `dutyd catalogue` for the ids");
+      throw EventError(EventError::not_found, "unknown obligation '" + r.obligation + "'" + kDash +
+                                                  "see `dutyd catalogue` for the ids");
     if (!ob->event_triggered())
       invalid("obligation '" + ob->id + "' is dated, not event-triggered" + std::string(kDash) +
               "events can only name obligations that have 'event'");
@@ -168,22 +194,25 @@ EventInput prepare_event(const Config& c, const EventRequest& r, Day today) {
       invalid("'" + ob->id + "' does not apply to " + org_label(*org) + kDash +
               "check the org, or widen applies_to with [[override]]");
     if (ob->actor == Actor::member && !person)
-      invalid("'" + ob->id + "' is a team member's duty: give person (--person ID), the member concerned");
+      invalid("'" + ob->id +
+              "' is a team member's duty: give person (--person ID), the member concerned");
     ev.obligation = c.obligation_index.at(ob->id);
   }
   const Obligation& ob = c.obligations[static_cast<std::size_t>(ev.obligation)];
   const Day due = *date + ob.deadline_days;
   if (due > to)
-    invalid("the duty would be due on " + format_day(due) + ", after the calendar's horizon (" + format_day(to) +
-            ")" + kDash + "widen [daemon] horizon_years_ahead");
+    invalid("the duty would be due on " + format_day(due) + ", after the calendar's horizon (" +
+            format_day(to) + ")" + kDash + "widen [daemon] horizon_years_ahead");
   in.occurrence = event_uid(c, ev);
   for (const Event& e : c.events)
     if (event_uid(c, e) == in.occurrence)
-      throw EventError(EventError::conflict,
-                       "duplicate event: " + in.occurrence + " is already recorded (" +
-                           (e.loc.line ? "[[event]] in " + c.files[e.loc.file] + ":" + std::to_string(e.loc.line)
-                                       : std::string("see `dutyd event list`")) +
-                           ")" + kDash + "one event of a duty per organisation and day; withdraw the other first");
+      throw EventError(
+          EventError::conflict,
+          "duplicate event: " + in.occurrence + " is already recorded (" +
+              (e.loc.line ? "[[event]] in " + c.files[e.loc.file] + ":" + std::to_string(e.loc.line)
+                          : std::string("see `dutyd event list`")) +
+              ")" + kDash +
+              "one event of a duty per organisation and day; withdraw the other first");
   in.obligation = ob.id;
   in.org = org_at(c, ev.org).id;
   in.person = person ? person->id : "";
@@ -202,7 +231,9 @@ std::shared_ptr<const Config> with_stored_events(std::shared_ptr<const Config> b
   for (const EventRecord& r : stored) {
     if (r.withdrawn_at) continue;
     auto skip = [&](const std::string& why) {
-      if (skipped) skipped->push_back("event " + std::to_string(r.id) + " (" + r.occurrence + ") left out: " + why);
+      if (skipped)
+        skipped->push_back("event " + std::to_string(r.id) + " (" + r.occurrence +
+                           ") left out: " + why);
     };
     const auto ob = merged->obligation_index.find(r.obligation);
     const auto org = merged->org_index.find(r.org);
@@ -265,10 +296,12 @@ nlohmann::ordered_json event_json(const Config& c, const EventRecord& e) {
   return j;
 }
 
-void print_events(const Config& c, const std::vector<EventRecord>& events, bool json, std::ostream& out) {
+void print_events(const Config& c, const std::vector<EventRecord>& events, bool json,
+                  std::ostream& out) {
   if (json) {
     for (const EventRecord& e : events)
-      out << event_json(c, e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+      out << event_json(c, e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+          << "\n";
     return;
   }
   out << "编号  状态  事件日期  截止日期  组织  人员  事项  录入\n";
@@ -276,14 +309,18 @@ void print_events(const Config& c, const std::vector<EventRecord>& events, bool 
     const Obligation* ob = c.find_obligation(e.obligation);
     const Org* org = c.find_org(e.org);
     const Person* person = e.person.empty() ? nullptr : c.find_person(e.person);
-    out << "#" << e.id << "  " << (e.withdrawn_at ? "已撤回" : "有效") << "  " << format_day(e.date) << "  "
-        << (ob ? format_day(e.date + ob->deadline_days) : std::string("-")) << "  "
-        << (org ? org->name : e.org) << "  " << (person ? person->name : e.person.empty() ? "-" : e.person) << "  "
-        << (ob ? "【" + citation(ob->article, ob->item) + "】" + ob->title : e.obligation) << "  " << e.created_by
-        << " " << e.created_at << "\n";
+    out << "#" << e.id << "  " << (e.withdrawn_at ? "已撤回" : "有效") << "  " << format_day(e.date)
+        << "  " << (ob ? format_day(e.date + ob->deadline_days) : std::string("-")) << "  "
+        << (org ? org->name : e.org) << "  "
+        << (person             ? person->name
+            : e.person.empty() ? "-"
+                               : e.person)
+        << "  " << (ob ? "【" + citation(ob->article, ob->item) + "】" + ob->title : e.obligation)
+        << "  " << e.created_by << " " << e.created_at << "\n";
     out << "    " << e.occurrence << (e.note.empty() ? "" : "  " + e.note) << "\n";
     if (e.withdrawn_at)
-      out << "    撤回：" << *e.withdrawn_at << " " << e.withdrawn_by << "：" << e.withdraw_reason << "\n";
+      out << "    撤回：" << *e.withdrawn_at << " " << e.withdrawn_by << "：" << e.withdraw_reason
+          << "\n";
   }
   out << events.size() << " event(s)\n";
 }

@@ -21,7 +21,8 @@
 namespace dutyd {
 
 enum class EventKind : std::uint8_t { incident, family_event, promotion };
-std::optional<EventKind> parse_event_kind(std::string_view name);  // incident, family-event, promotion
+std::optional<EventKind> parse_event_kind(
+    std::string_view name);  // incident, family-event, promotion
 const char* event_kind_name(EventKind k);
 
 struct EventTarget {
@@ -43,10 +44,10 @@ EventTarget resolve_event_kind(const Config& config, EventKind kind, std::int32_
 
 // What a caller asks for; ids and text as typed.
 struct EventRequest {
-  std::string kind;        // exactly one of kind and obligation
+  std::string kind;  // exactly one of kind and obligation
   std::string obligation;
   std::string org, person;
-  std::string date;        // YYYY-MM-DD
+  std::string date;  // YYYY-MM-DD
   std::string note;
 };
 
@@ -71,6 +72,7 @@ std::shared_ptr<const Config> with_stored_events(std::shared_ptr<const Config> b
 // the duty's citation, title and due date when the configuration still has its obligation.
 nlohmann::ordered_json event_json(const Config& config, const EventRecord& event);
 // `dutyd event list`: a table for administrators, or one JSON object a line.
-void print_events(const Config& config, const std::vector<EventRecord>& events, bool json, std::ostream& out);
+void print_events(const Config& config, const std::vector<EventRecord>& events, bool json,
+                  std::ostream& out);
 
 }  // namespace dutyd

@@ -87,7 +87,8 @@ std::optional<Response> FeedCache::serve(const Request& req) {
   if (path.size() <= prefix.size() + suffix.size() || path.substr(0, prefix.size()) != prefix ||
       path.substr(path.size() - suffix.size()) != suffix)
     return std::nullopt;
-  const std::string_view token = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+  const std::string_view token =
+      path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
   if (!token_chars_ok(token)) return std::nullopt;
   const std::string hash = sha256_hex(token);
   // Checked before the lookup: a commit after this stat is caught by the next request.
@@ -98,7 +99,8 @@ std::optional<Response> FeedCache::serve(const Request& req) {
     std::shared_lock lock(mutex_);
     if (stamp_.size < 0 || !(now_stamp == stamp_)) return std::nullopt;
     const std::int64_t local = now + utc_offset_;
-    if (static_cast<Day>((local >= 0 ? local : local - 86399) / 86400) != today_) return std::nullopt;
+    if (static_cast<Day>((local >= 0 ? local : local - 86399) / 86400) != today_)
+      return std::nullopt;
     auto it = feeds_.find(hash);
     if (it == feeds_.end()) return std::nullopt;
     feed = it->second;

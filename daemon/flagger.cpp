@@ -227,8 +227,9 @@ void Flagger::on_pass(const Pass& pass, const std::string& error) {
     return;
   }
   // One line per pass, also when it raised nothing: the log says the day was looked at.
-  log_(pass.raised > 0 ? 5 : 6, "flags: pass over " + format_day(pass.today) + " done: " + std::to_string(pass.raised) +
-                                    " raised" + (pass.raised > 0 ? "; their notices are in the outbox" : ""));
+  log_(pass.raised > 0 ? 5 : 6, "flags: pass over " + format_day(pass.today) +
+                                    " done: " + std::to_string(pass.raised) + " raised" +
+                                    (pass.raised > 0 ? "; their notices are in the outbox" : ""));
   if (pass.raised > 0 && on_raised_) on_raised_();
   if (again_) {
     again_ = false;
@@ -283,13 +284,16 @@ Flagger::Pass Flagger::raise_due_flags(const Snapshot& snapshot, const ReminderD
     // A ladder step with flag = true that comes before the end of grace shortens it: the flag is
     // raised on the step's day (working-day offsets count the holiday data, as the reminders do).
     std::string by_step;  // 督办第N步（+5wd，2026-07-07）
-    if (const std::int32_t l = c.ladder_for(ob, c.orgs[idx(o.org)]); l >= 0 && ladder_raises[idx(l)]) {
+    if (const std::int32_t l = c.ladder_for(ob, c.orgs[idx(o.org)]);
+        l >= 0 && ladder_raises[idx(l)]) {
       const Ladder& ladder = c.ladders[idx(l)];
-      for (const notify::StepSchedule& t : notify::schedule_steps(ladder, o.due, o.window_start, schedule))
+      for (const notify::StepSchedule& t :
+           notify::schedule_steps(ladder, o.due, o.window_start, schedule))
         if (ladder.steps[t.step].raise_flag && t.nominal_day - o.due - 1 < grace) {
           grace = t.nominal_day - o.due - 1;
-          by_step = "督办第" + std::to_string(t.step + 1) + "步（" + format_step_offset(ladder.steps[t.step].at) +
-                    "，" + format_day(t.nominal_day) + "）";
+          by_step = "督办第" + std::to_string(t.step + 1) + "步（" +
+                    format_step_offset(ladder.steps[t.step].at) + "，" + format_day(t.nominal_day) +
+                    "）";
         }
     }
     if (!flag_due(o, std::nullopt, today, grace)) return;  // still within its grace period
@@ -302,7 +306,8 @@ Flagger::Pass Flagger::raise_due_flags(const Snapshot& snapshot, const ReminderD
     if (!flag_due(o, done_on, today, grace)) return;
     const FlagInput in = describe_miss(ctx, o, std::move(uid));
     const std::string when = !by_step.empty() ? "，到" + by_step
-                                              : "，宽限期" + std::to_string(grace) + "天届满（" + format_day(o.due + grace) + "）";
+                                              : "，宽限期" + std::to_string(grace) + "天届满（" +
+                                                    format_day(o.due + grace) + "）";
     std::string reason = "截止" + format_day(o.due) + when +
                          (done_on ? "后才完成（" + format_day(*done_on) + "）" : "仍未完成");
     std::vector<std::string> notes;

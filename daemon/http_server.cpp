@@ -57,17 +57,21 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     parser_->body_limit(server_.limits_.body_bytes);
     stream_.expires_after(server_.limits_.timeout);
     reading_ = true;
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
     reading_ = false;
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted ||
-        ec == net::error::connection_reset || ec == net::error::bad_descriptor)
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted || ec == net::error::connection_reset ||
+        ec == net::error::bad_descriptor)
       return close();
-    if (ec == http::error::header_limit) return reject(http::status::request_header_fields_too_large, "请求头过大\n");
-    if (ec == http::error::body_limit) return reject(http::status::payload_too_large, "请求体过大\n");
+    if (ec == http::error::header_limit)
+      return reject(http::status::request_header_fields_too_large, "请求头过大\n");
+    if (ec == http::error::body_limit)
+      return reject(http::status::payload_too_large, "请求体过大\n");
     if (ec) return reject(http::status::bad_request, "无法解析的请求\n");
     if (server_.fast_) {
       std::optional<Response> fast;
@@ -95,7 +99,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // connection's I/O thread running (a work guard) until the answer is written there.
   bool deferred() {
     if (!server_.deferring_) return false;
-    auto guard = std::make_shared<net::executor_work_guard<net::any_io_executor>>(stream_.get_executor());
+    auto guard =
+        std::make_shared<net::executor_work_guard<net::any_io_executor>>(stream_.get_executor());
     auto answered = std::make_shared<std::atomic<bool>>(false);
     Responder respond = [self = shared_from_this(), guard, answered](Response res) {
       if (answered->exchange(true)) return;  // once only
@@ -146,7 +151,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
                         const bool again = !ec && self->response_->keep_alive();
                         self->response_.reset();
-                        if (again) self->read(); else self->close();
+                        if (again)
+                          self->read();
+                        else
+                          self->close();
                       });
   }
 
@@ -185,16 +193,20 @@ void HttpServer::listen(const std::string& address) {
     host = address.substr(0, colon);
     port = address.substr(colon + 1);
   }
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   beast::error_code ec;
   const auto ip = net::ip::make_address(host, ec);
-  if (ec) throw std::runtime_error("listen address '" + address + "' is not an IP address — use e.g. 127.0.0.1:8088");
+  if (ec)
+    throw std::runtime_error("listen address '" + address +
+                             "' is not an IP address — use e.g. 127.0.0.1:8088");
   const tcp::endpoint ep{ip, static_cast<unsigned short>(std::stoi(port))};
   acceptor_.open(ep.protocol());
   acceptor_.set_option(net::socket_base::reuse_address(true));
   acceptor_.bind(ep, ec);
-  if (ec) throw std::runtime_error("cannot listen on " + address + ": " + ec.message() +
-                                   " — is another process using the port?");
+  if (ec)
+    throw std::runtime_error("cannot listen on " + address + ": " + ec.message() +
+                             " — is another process using the port?");
   acceptor_.listen(net::socket_base::max_listen_connections);
 }
 
@@ -205,7 +217,9 @@ void HttpServer::adopt(int fd) {
   acceptor_.assign(ss.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd);
 }
 
-tcp::endpoint HttpServer::endpoint() const { return acceptor_.local_endpoint(); }
+tcp::endpoint HttpServer::endpoint() const {
+  return acceptor_.local_endpoint();
+}
 
 void HttpServer::set_io_threads(std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {

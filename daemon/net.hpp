@@ -31,7 +31,8 @@ struct SharedBody {
     boost::optional<std::pair<const_buffers_type, bool>> get(beast::error_code& ec) {
       ec = {};
       if (!body_ || body_->empty()) return boost::none;
-      return std::pair<const_buffers_type, bool>{net::const_buffer(body_->data(), body_->size()), false};
+      return std::pair<const_buffers_type, bool>{net::const_buffer(body_->data(), body_->size()),
+                                                 false};
     }
 
    private:

@@ -25,6 +25,7 @@ ReminderData load_reminder_data(const Config& config, Diagnostics& diags);
 
 // Years in [first, last] without published holiday data, for warnings ("working days that year
 // are Monday-Friday").
-std::vector<int> years_without_holidays(const notify::WorkdayCalendar& calendar, int first, int last);
+std::vector<int> years_without_holidays(const notify::WorkdayCalendar& calendar, int first,
+                                        int last);
 
 }  // namespace dutyd

@@ -13,20 +13,33 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-std::size_t idx(std::int32_t i) { return static_cast<std::size_t>(i); }
+std::size_t idx(std::int32_t i) {
+  return static_cast<std::size_t>(i);
+}
 
 bool is_open_flag(const std::string& status) {
-  return status == "raised" || status == "submitted" || status == "investigating" || status == "decided";
+  return status == "raised" || status == "submitted" || status == "investigating" ||
+         status == "decided";
 }
 
 void count(ReportCounts& c, OccurrenceState s) {
   ++c.total;
   switch (s) {
-    case OccurrenceState::upcoming: ++c.upcoming; break;
-    case OccurrenceState::overdue: ++c.overdue; break;
-    case OccurrenceState::missed: ++c.missed; break;
-    case OccurrenceState::on_time: ++c.on_time; break;
-    case OccurrenceState::late: ++c.late; break;
+    case OccurrenceState::upcoming:
+      ++c.upcoming;
+      break;
+    case OccurrenceState::overdue:
+      ++c.overdue;
+      break;
+    case OccurrenceState::missed:
+      ++c.missed;
+      break;
+    case OccurrenceState::on_time:
+      ++c.on_time;
+      break;
+    case OccurrenceState::late:
+      ++c.late;
+      break;
   }
 }
 
@@ -46,8 +59,8 @@ void tally(ReportRow& row, const FlagRecord& f) {
 }
 
 bool has_content(const ReportRow& r) {
-  return r.counts.total > 0 || r.flags.open > 0 || r.flags.dismissed > 0 || r.flags.implemented > 0 ||
-         !r.measures.empty();
+  return r.counts.total > 0 || r.flags.open > 0 || r.flags.dismissed > 0 ||
+         r.flags.implemented > 0 || !r.measures.empty();
 }
 
 // The post under which `o` was its person's on the due date: the member post for members'
@@ -88,7 +101,8 @@ std::string role_zh(const Config& c, const ReportRow& r) {
 std::string tenure(const Config& c, const ReportRow& r) {
   if (r.post < 0) return "";
   const Post& p = c.posts[idx(r.post)];
-  return format_day(p.from) + "至" + (p.until == kOpenEnd ? std::string("今") : format_day(p.until));
+  return format_day(p.from) + "至" +
+         (p.until == kOpenEnd ? std::string("今") : format_day(p.until));
 }
 
 std::string measure_zh_text(const std::string& name) {
@@ -126,16 +140,22 @@ std::string scope_text(const Config& c, const Report& r) {
 }
 
 std::string as_of_text(const Report& r) {
-  return format_day(r.as_of) + (r.final ? "（年度已结束，数据为最终结果）" : "（年度未结束，统计至当日）");
+  return format_day(r.as_of) +
+         (r.final ? "（年度已结束，数据为最终结果）" : "（年度未结束，统计至当日）");
 }
 
 }  // namespace
 
-std::optional<double> ReportCounts::completion_rate() const { return ratio(done(), assessed()); }
-std::optional<double> ReportCounts::on_time_rate() const { return ratio(on_time, assessed()); }
+std::optional<double> ReportCounts::completion_rate() const {
+  return ratio(done(), assessed());
+}
+std::optional<double> ReportCounts::on_time_rate() const {
+  return ratio(on_time, assessed());
+}
 
 std::optional<int> parse_report_year(std::string_view text) {
-  if (text.size() != 4 || !std::all_of(text.begin(), text.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+  if (text.size() != 4 ||
+      !std::all_of(text.begin(), text.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
     return std::nullopt;
   const int y = std::stoi(std::string(text));
   if (y < 1970) return std::nullopt;
@@ -174,7 +194,8 @@ Report build_report(const Config& c, const Expander& ex, const std::vector<const
 
   const std::vector<std::int32_t> order = subtree(c, root);
   std::vector<std::int32_t> position(c.orgs.size(), -1);
-  for (std::size_t i = 0; i < order.size(); ++i) position[idx(order[i])] = static_cast<std::int32_t>(i);
+  for (std::size_t i = 0; i < order.size(); ++i)
+    position[idx(order[i])] = static_cast<std::int32_t>(i);
   std::vector<ReportRow> org_rows(order.size());
   for (std::size_t i = 0; i < order.size(); ++i) org_rows[i].org = order[i];
   std::unordered_map<std::int32_t, ReportRow> post_rows;
@@ -215,8 +236,10 @@ Report build_report(const Config& c, const Expander& ex, const std::vector<const
           if (row) tally(*row, *flag);
       }
       if (state == OccurrenceState::missed) {
-        const MissedDuty m{uid, citation(ob.article, ob.item), ex.title(o), ob.article, ob.item, o.due,
-                           o.person, flag ? flag->id : 0};
+        const MissedDuty m{uid,         citation(ob.article, ob.item),
+                           ex.title(o), ob.article,
+                           ob.item,     o.due,
+                           o.person,    flag ? flag->id : 0};
         org_row.missed.push_back(m);
         if (person_row) person_row->missed.push_back(m);
       }
@@ -258,7 +281,8 @@ Report build_report(const Config& c, const Expander& ex, const std::vector<const
   return r;
 }
 
-Json report_row_json(const Config& c, const Report& report, const ReportRow& row, const char* type) {
+Json report_row_json(const Config& c, const Report& report, const ReportRow& row,
+                     const char* type) {
   Json j;
   j["type"] = type;
   if (std::string_view(type) == "summary") {
@@ -277,8 +301,8 @@ Json report_row_json(const Config& c, const Report& report, const ReportRow& row
     j["post_until"] = p.until == kOpenEnd ? Json(nullptr) : Json(format_day(p.until));
   }
   const ReportCounts& n = row.counts;
-  j["counts"] = Json{{"total", n.total},     {"assessed", n.assessed()}, {"on_time", n.on_time},
-                     {"late", n.late},       {"missed", n.missed},       {"overdue", n.overdue},
+  j["counts"] = Json{{"total", n.total},       {"assessed", n.assessed()}, {"on_time", n.on_time},
+                     {"late", n.late},         {"missed", n.missed},       {"overdue", n.overdue},
                      {"upcoming", n.upcoming}, {"done", n.done()}};
   const auto rate = [](std::optional<double> v) { return v ? Json(*v) : Json(nullptr); };
   j["completion_rate"] = rate(n.completion_rate());
@@ -304,7 +328,8 @@ Json report_row_json(const Config& c, const Report& report, const ReportRow& row
   Json measures = Json::array();
   for (const DecidedMeasure& m : row.measures) {
     Json impacts = Json::array();
-    for (const FlagImpact& i : m.impacts) impacts.push_back(Json{{"what", i.what}, {"until", format_day(i.until)}});
+    for (const FlagImpact& i : m.impacts)
+      impacts.push_back(Json{{"what", i.what}, {"until", format_day(i.until)}});
     measures.push_back(Json{{"flag", m.flag},
                             {"measure", m.measure},
                             {"measure_zh", measure_zh_text(m.measure)},
@@ -332,7 +357,9 @@ Json report_json(const Config& c, const Report& r) {
 
 void print_report_json_lines(const Config& c, const Report& r, std::ostream& out) {
   const auto line = [&](const ReportRow& row, const char* type) {
-    out << report_row_json(c, r, row, type).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    out << report_row_json(c, r, row, type)
+               .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+        << "\n";
   };
   line(r.total, "summary");
   for (const ReportRow& row : r.orgs) line(row, "org");
@@ -355,10 +382,24 @@ std::vector<std::string> count_cells(const ReportRow& row) {
 }
 
 const std::vector<std::string>& count_headings() {
-  static const std::vector<std::string> h{
-      "应履行", "已到期", "按时完成", "逾期完成", "未履行", "已逾期未完成", "未到期", "完成率", "按时完成率",
-      "未结问责", "第二十七条第（一）项", "第二十七条第（二）项", "第二十七条第（三）项",
-      "第二十七条第（四）项", "第二十七条第（五）项", "情节较轻", "情节较重", "情节严重"};
+  static const std::vector<std::string> h{"应履行",
+                                          "已到期",
+                                          "按时完成",
+                                          "逾期完成",
+                                          "未履行",
+                                          "已逾期未完成",
+                                          "未到期",
+                                          "完成率",
+                                          "按时完成率",
+                                          "未结问责",
+                                          "第二十七条第（一）项",
+                                          "第二十七条第（二）项",
+                                          "第二十七条第（三）项",
+                                          "第二十七条第（四）项",
+                                          "第二十七条第（五）项",
+                                          "情节较轻",
+                                          "情节较重",
+                                          "情节严重"};
   return h;
 }
 
@@ -398,7 +439,8 @@ void print_aligned(std::ostream& out, const std::vector<std::vector<std::string>
 
 void print_report_csv(const Config& c, const Report& r, std::ostream& out) {
   out << "\xEF\xBB\xBF";  // BOM: Excel then reads the file as UTF-8
-  std::vector<std::string> head{"类别", "年度", "截至", "组织编号", "组织", "人员编号", "姓名", "职务", "任职起", "任职止"};
+  std::vector<std::string> head{"类别",     "年度", "截至", "组织编号", "组织",
+                                "人员编号", "姓名", "职务", "任职起",   "任职止"};
   for (const auto& h : count_headings()) head.push_back(h);
   head.push_back("未履行事项");
   head.push_back("已决定的问责措施");
@@ -432,10 +474,12 @@ void print_report_table(const Config& c, const Report& r, std::ostream& out) {
       << "范围：" << scope_text(c, r) << "\n"
       << "截至：" << as_of_text(r) << "\n"
       << "说明：已到期＝截止日期已过或已提前完成；完成率＝（按时完成＋逾期完成）÷已到期；"
-         "按时完成率＝按时完成÷已到期；未履行＝宽限期满仍未完成；未结问责＝处于提出、报批、调查、决定阶段的问责。\n\n";
-  std::vector<std::string> counts_head{"应履行", "已到期", "按时完成", "逾期完成", "未履行", "已逾期未完成",
-                                       "未到期", "完成率", "按时完成率", "未结问责", "（一）", "（二）",
-                                       "（三）", "（四）", "（五）", "较轻", "较重", "严重"};
+         "按时完成率＝按时完成÷已到期；未履行＝宽限期满仍未完成；未结问责＝处于提出、报批、调查、决"
+         "定阶段的问责。\n\n";
+  std::vector<std::string> counts_head{
+      "应履行", "已到期", "按时完成",   "逾期完成", "未履行", "已逾期未完成",
+      "未到期", "完成率", "按时完成率", "未结问责", "（一）", "（二）",
+      "（三）", "（四）", "（五）",     "较轻",     "较重",   "严重"};
   out << "一、领导班子（按组织；问责按第二十七条各项及情节统计）\n";
   std::vector<std::vector<std::string>> rows;
   std::vector<std::string> head{"组织"};
@@ -457,8 +501,8 @@ void print_report_table(const Config& c, const Report& r, std::ostream& out) {
   head.insert(head.end(), counts_head.begin(), counts_head.end());
   rows.push_back(head);
   for (const ReportRow& row : r.persons) {
-    std::vector<std::string> cells{c.persons[idx(row.person)].name, c.orgs[idx(row.org)].name, role_zh(c, row),
-                                   tenure(c, row)};
+    std::vector<std::string> cells{c.persons[idx(row.person)].name, c.orgs[idx(row.org)].name,
+                                   role_zh(c, row), tenure(c, row)};
     for (auto& cell : count_cells(row)) cells.push_back(std::move(cell));
     rows.push_back(std::move(cells));
   }
@@ -470,8 +514,8 @@ void print_report_table(const Config& c, const Report& r, std::ostream& out) {
   for (const ReportRow& row : r.orgs) {
     for (const MissedDuty& m : row.missed) {
       const std::string who = m.person >= 0 ? c.persons[idx(m.person)].name : "（空缺）";
-      out << "  " << c.orgs[idx(row.org)].name << "  【" << m.citation << "】" << m.title << "  截止"
-          << format_day(m.due) << "  责任人：" << who
+      out << "  " << c.orgs[idx(row.org)].name << "  【" << m.citation << "】" << m.title
+          << "  截止" << format_day(m.due) << "  责任人：" << who
           << (m.flag ? "  问责#" + std::to_string(m.flag) : std::string()) << "\n";
       ++listed;
     }
@@ -495,9 +539,12 @@ std::size_t display_width(std::string_view s) {
     const auto b = static_cast<unsigned char>(s[i]);
     char32_t cp = b;
     std::size_t n = 1;
-    if (b >= 0xF0) n = 4, cp = b & 0x07;
-    else if (b >= 0xE0) n = 3, cp = b & 0x0F;
-    else if (b >= 0xC0) n = 2, cp = b & 0x1F;
+    if (b >= 0xF0)
+      n = 4, cp = b & 0x07;
+    else if (b >= 0xE0)
+      n = 3, cp = b & 0x0F;
+    else if (b >= 0xC0)
+      n = 2, cp = b & 0x1F;
     for (std::size_t k = 1; k < n && i + k < s.size(); ++k)
       cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
     i += n;

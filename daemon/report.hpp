@@ -41,10 +41,11 @@ struct MissedDuty {
   int article = 0, item = 0;
   Day due = 0;
   std::int32_t person = -1;  // responsible on the due date; -1 vacant
-  std::int64_t flag = 0;  // its flag's number, 0 when none (e.g. due before flags.since)
+  std::int64_t flag = 0;     // its flag's number, 0 when none (e.g. due before flags.since)
 };
 
-// A measure decided on a flag (第二十九条 决定 or 实施) and its impact periods (第二十八条第（四）项).
+// A measure decided on a flag (第二十九条 决定 or 实施) and its impact periods
+// (第二十八条第（四）项).
 struct DecidedMeasure {
   std::int64_t flag = 0;
   std::string measure;  // name: admonishment, ...
@@ -53,9 +54,9 @@ struct DecidedMeasure {
 };
 
 struct FlagTally {
-  int open = 0;                         // 提出, 报批, 调查, 决定: not yet implemented or dismissed
-  std::array<int, 6> by_item{};         // open flags by 第二十七条 item 1-5 ([0]: unknown item)
-  std::array<int, 3> by_severity{};     // open flags: light, serious, grave
+  int open = 0;                  // 提出, 报批, 调查, 决定: not yet implemented or dismissed
+  std::array<int, 6> by_item{};  // open flags by 第二十七条 item 1-5 ([0]: unknown item)
+  std::array<int, 3> by_severity{};  // open flags: light, serious, grave
   int dismissed = 0, implemented = 0;
 };
 
@@ -66,16 +67,16 @@ struct ReportRow {
   std::int32_t person = -1, post = -1;
   ReportCounts counts;
   FlagTally flags;
-  std::vector<MissedDuty> missed;         // by article, item, due date
-  std::vector<DecidedMeasure> measures;   // by decision day
+  std::vector<MissedDuty> missed;        // by article, item, due date
+  std::vector<DecidedMeasure> measures;  // by decision day
 };
 
 struct Report {
   int year = 0;
   Day as_of = 0;
-  bool final = false;       // as_of is after 31 December of the year
-  std::int32_t root = -1;   // --org: the organisation whose subtree is reported; -1 the whole tree
-  ReportRow total;          // everything selected (person and post -1, org = root)
+  bool final = false;      // as_of is after 31 December of the year
+  std::int32_t root = -1;  // --org: the organisation whose subtree is reported; -1 the whole tree
+  ReportRow total;         // everything selected (person and post -1, org = root)
   std::vector<ReportRow> orgs;     // the subtree in tree order; organisations with duties or flags
   std::vector<ReportRow> persons;  // per post, organisations in tree order, principal first
 };

@@ -56,8 +56,8 @@ Loaded load(const RunOptions& opt, Day today, LoadCache& cache, const Snapshot* 
     out.base = std::move(base);
     out.reminders = std::move(reminders_in);
     const auto t0 = SteadyClock::now();
-    out.snapshot = std::make_shared<const Snapshot>(with_stored_events(out.base, events, &out.skipped_events),
-                                                    today, previous);
+    out.snapshot = std::make_shared<const Snapshot>(
+        with_stored_events(out.base, events, &out.skipped_events), today, previous);
     out.derive_seconds = seconds_since(t0);
     return out;
   }
@@ -77,8 +77,8 @@ Loaded load(const RunOptions& opt, Day today, LoadCache& cache, const Snapshot* 
   out.reminders = std::move(reminders);
   out.base = r.config;
   t0 = SteadyClock::now();
-  out.snapshot = std::make_shared<const Snapshot>(with_stored_events(out.base, events, &out.skipped_events),
-                                                  today, previous);
+  out.snapshot = std::make_shared<const Snapshot>(
+      with_stored_events(out.base, events, &out.skipped_events), today, previous);
   out.derive_seconds = seconds_since(t0);
   malloc_trim(0);  // the TOML documents are gone: give their memory back
   return out;
@@ -108,14 +108,18 @@ int run_daemon(const RunOptions& opt) {
   if (!first.ok()) {
     for (const auto& d : first.diagnostics.items())
       if (d.severity == Severity::error) log(3, format(d));
-    log(3, "configuration invalid; not starting — run `dutyd check-config -c " + opt.config_path + "`");
+    log(3, "configuration invalid; not starting — run `dutyd check-config -c " + opt.config_path +
+               "`");
     return 2;
   }
   Diagnostics reminder_diags;
-  auto reminder_data = std::make_shared<const ReminderData>(load_reminder_data(*first.config, reminder_diags));
-  for (const auto& d : reminder_diags.items()) log(d.severity == Severity::error ? 3 : 4, format(d));
+  auto reminder_data =
+      std::make_shared<const ReminderData>(load_reminder_data(*first.config, reminder_diags));
+  for (const auto& d : reminder_diags.items())
+    log(d.severity == Severity::error ? 3 : 4, format(d));
   if (reminder_diags.error_count()) {
-    log(3, "holiday or template files invalid; not starting — run `dutyd check-config -c " + opt.config_path + "`");
+    log(3, "holiday or template files invalid; not starting — run `dutyd check-config -c " +
+               opt.config_path + "`");
     return 2;
   }
   const double parse_seconds = seconds_since(started);
@@ -137,8 +141,8 @@ int run_daemon(const RunOptions& opt) {
   std::shared_ptr<const Config> base_config = first.config;
   auto step = SteadyClock::now();
   std::vector<std::string> skipped;
-  auto snapshot = std::make_shared<const Snapshot>(with_stored_events(base_config, store->events(), &skipped),
-                                                   local_day(clock.now(), offset));
+  auto snapshot = std::make_shared<const Snapshot>(
+      with_stored_events(base_config, store->events(), &skipped), local_day(clock.now(), offset));
   for (const auto& line : skipped) log(4, line);
   const double derive_seconds = seconds_since(step);
   first = {};
@@ -166,7 +170,8 @@ int run_daemon(const RunOptions& opt) {
   server.set_io_threads(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
   server.set_fast_handler([&](const Request& req) { return service.serve_cached(req); });
   // Reports are made on a thread of their own: a province's takes seconds.
-  server.set_deferring_handler([&](const Request& req, Responder& respond) { return service.defer(req, respond); });
+  server.set_deferring_handler(
+      [&](const Request& req, Responder& respond) { return service.defer(req, respond); });
   try {
     if (const int fd = sd::listen_fd(); fd >= 0) {
       server.adopt(fd);
@@ -206,9 +211,10 @@ int run_daemon(const RunOptions& opt) {
     const auto t_start = SteadyClock::now();
     // The snapshot being served lends the blocks of unchanged organisations.
     worker = std::thread([&, today, reparse, events, t_start, previous = service.snapshot_ptr(),
-                          base = reparse ? nullptr : base_config, reminders = reminder_data]() mutable {
-      auto loaded = std::make_shared<Loaded>(load(opt, today, load_cache, previous.get(), *events, std::move(base),
-                                                  std::move(reminders)));
+                          base = reparse ? nullptr : base_config,
+                          reminders = reminder_data]() mutable {
+      auto loaded = std::make_shared<Loaded>(load(opt, today, load_cache, previous.get(), *events,
+                                                  std::move(base), std::move(reminders)));
       previous.reset();
       net::post(io, [&, loaded, reparse, t_start, events] {
         reloading = false;
@@ -232,7 +238,8 @@ int run_daemon(const RunOptions& opt) {
             Day earliest = service.today();
             for (const EventRecord& e : *events) {
               now_live.insert(e.occurrence);
-              if (!event_occurrences.count(e.occurrence)) added.push_back(e.occurrence), earliest = std::min(earliest, e.date);
+              if (!event_occurrences.count(e.occurrence))
+                added.push_back(e.occurrence), earliest = std::min(earliest, e.date);
             }
             event_occurrences = std::move(now_live);
             // Steps of a new event's duty that fell between the event and now are caught up.
@@ -244,15 +251,17 @@ int run_daemon(const RunOptions& opt) {
               log(6, "reloaded: parsed in " + fixed(loaded->parse_seconds) + " s (" +
                          std::to_string(loaded->files_parsed) + " changed file(s) parsed, " +
                          std::to_string(loaded->files_reused) + " unchanged), derived in " +
-                         fixed(loaded->derive_seconds) + " s, stored in " + fixed(seconds_since(t0)) + " s");
+                         fixed(loaded->derive_seconds) + " s, stored in " +
+                         fixed(seconds_since(t0)) + " s");
               sd::notify("READY=1\nSTATUS=serving (reloaded)");
             } else {
-              log(6, "events changed: derived in " + fixed(loaded->derive_seconds) + " s, stored in " +
-                         fixed(seconds_since(t0)) + " s, " + fixed(seconds_since(t_start)) + " s after the change was seen");
+              log(6, "events changed: derived in " + fixed(loaded->derive_seconds) +
+                         " s, stored in " + fixed(seconds_since(t0)) + " s, " +
+                         fixed(seconds_since(t_start)) + " s after the change was seen");
             }
           } catch (const std::exception& e) {
-            log(3, std::string(reparse ? "reload" : "re-derivation for changed events") + " failed while storing: " +
-                       e.what());
+            log(3, std::string(reparse ? "reload" : "re-derivation for changed events") +
+                       " failed while storing: " + e.what());
             if (reparse) {
               service.reload_failed();
               sd::notify("READY=1\nSTATUS=reload failed; serving the previous configuration");
@@ -367,7 +376,8 @@ int run_daemon(const RunOptions& opt) {
 
   const auto ep = server.endpoint();
   log(6, "dutyd listening on " + ep.address().to_string() + ":" + std::to_string(ep.port()) +
-             ", database " + db_path + "; ready " + fixed(seconds_since(started)) + " s after start");
+             ", database " + db_path + "; ready " + fixed(seconds_since(started)) +
+             " s after start");
   sd::notify("READY=1\nSTATUS=serving " + std::to_string(service.snapshot().occurrence_count()) +
              " occurrences");
   scheduler.start();

@@ -10,8 +10,8 @@ namespace dutyd {
 struct RunOptions {
   std::string config_path;
   std::string catalogue_path;
-  std::string database;        // overrides [daemon] database
-  std::string listen;          // overrides [daemon] listen
+  std::string database;           // overrides [daemon] database
+  std::string listen;             // overrides [daemon] listen
   std::int64_t clock_offset = 0;  // --now: seconds to add to the wall clock
 };
 

@@ -17,9 +17,9 @@ constexpr const char* kPlannedUntil = "reminders.planned_until";
 constexpr std::size_t kClaimBatch = 1024;  // rows claimed per channel at a time (no rate limit)
 // Each batch costs an fsync'd commit (5-10 ms on a busy disk), on the store writer; results
 // that come while one is written go together in the next.
-constexpr std::size_t kFlushBatch = 1024;  // results written at once ...
-constexpr int kFlushDelayMs = 20;          // ... or this long after the first of them
-constexpr std::int64_t kIdleWakeMs = 60'000;  // wake at least this often (planning, new rows)
+constexpr std::size_t kFlushBatch = 1024;        // results written at once ...
+constexpr int kFlushDelayMs = 20;                // ... or this long after the first of them
+constexpr std::int64_t kIdleWakeMs = 60'000;     // wake at least this often (planning, new rows)
 constexpr std::size_t kTransfersPerWorker = 16;  // HTTP transfers a worker keeps going at once
 
 std::int64_t steady_ms() {
@@ -92,8 +92,8 @@ notify::FlagFacts flag_facts(const Config& c, const FlagRecord& flag, const std:
 
 }  // namespace
 
-Scheduler::Scheduler(net::io_context& io, Store& store, Clock clock, std::string link_key, LogFn log,
-                     SchedulerOptions options)
+Scheduler::Scheduler(net::io_context& io, Store& store, Clock clock, std::string link_key,
+                     LogFn log, SchedulerOptions options)
     : io_(io),
       store_(store),
       clock_(clock),
@@ -103,7 +103,8 @@ Scheduler::Scheduler(net::io_context& io, Store& store, Clock clock, std::string
       timer_(io),
       flush_timer_(io),
       writer_store_(std::make_unique<Store>(store.path())) {
-  for (unsigned i = 0; i < std::max(1u, options_.workers); ++i) multis_.push_back(std::make_unique<notify::CurlMulti>());
+  for (unsigned i = 0; i < std::max(1u, options_.workers); ++i)
+    multis_.push_back(std::make_unique<notify::CurlMulti>());
   for (unsigned i = 0; i < std::max(1u, options_.workers); ++i)
     workers_.emplace_back([this, i] { worker_loop(i); });
   writer_ = std::thread([this] { writer_loop(); });
@@ -136,8 +137,10 @@ void Scheduler::submit(bool urgent, WriteTask task) {
     // Claims go before queued result batches: the workers wait for the first, nobody for the
     // second (their order does not matter: a claim takes only queued rows, a result changes
     // only the rows it names).
-    if (urgent) writes_.push_front(std::move(task));
-    else writes_.push_back(std::move(task));
+    if (urgent)
+      writes_.push_front(std::move(task));
+    else
+      writes_.push_back(std::move(task));
   }
   writer_cv_.notify_one();
 }
@@ -151,7 +154,9 @@ void Scheduler::release(std::vector<std::int64_t> ids) {
       return {};
     } catch (const std::exception& e) {
       // They stay claimed: the next start queues them again.
-      return [this, what = std::string(e.what())] { log_(3, "reminders: cannot release claimed rows: " + what); };
+      return [this, what = std::string(e.what())] {
+        log_(3, "reminders: cannot release claimed rows: " + what);
+      };
     }
   });
 }
@@ -189,7 +194,8 @@ std::int64_t Scheduler::now_ms() const {
   return wall.count() + clock_.offset_seconds * 1000;
 }
 
-void Scheduler::install(std::shared_ptr<const Snapshot> snapshot, std::shared_ptr<const ReminderData> data) {
+void Scheduler::install(std::shared_ptr<const Snapshot> snapshot,
+                        std::shared_ptr<const ReminderData> data) {
   snapshot_ = std::move(snapshot);
   data_ = std::move(data);
   const Config& c = snapshot_->config();
@@ -203,7 +209,8 @@ void Scheduler::install(std::shared_ptr<const Snapshot> snapshot, std::shared_pt
   for (const auto& [id, ch] : channels_) {
     if (!ch->available()) {
       unavailable_.push_back(id);
-      log_(4, "channel " + id + " cannot send: " + ch->problem + "; its reminders wait in the outbox");
+      log_(4,
+           "channel " + id + " cannot send: " + ch->problem + "; its reminders wait in the outbox");
     } else if (ch->channel.kind == ChannelKind::email && email_channel_.empty()) {
       email_channel_ = id;
     }
@@ -261,9 +268,10 @@ std::string Scheduler::metrics() {
   std::string m =
       "# HELP dutyd_deliveries_total Reminder deliveries since start, by result.\n"
       "# TYPE dutyd_deliveries_total counter\n";
-  const std::pair<const char*, std::uint64_t> results[] = {
-      {"sent", counters_.sent}, {"retried", counters_.retried}, {"failed", counters_.failed},
-      {"cancelled", counters_.cancelled}};
+  const std::pair<const char*, std::uint64_t> results[] = {{"sent", counters_.sent},
+                                                           {"retried", counters_.retried},
+                                                           {"failed", counters_.failed},
+                                                           {"cancelled", counters_.cancelled}};
   for (const auto& [name, n] : results)
     m += "dutyd_deliveries_total{result=\"" + std::string(name) + "\"} " + std::to_string(n) + "\n";
   m += "# HELP dutyd_deliveries_planned_total Outbox rows written by planning since start.\n"
@@ -274,10 +282,13 @@ std::string Scheduler::metrics() {
     for (const auto& [channel, n] : store_.due_by_channel(clock_.now())) due += n;
   } catch (const std::exception&) {
   }
-  m += "# HELP dutyd_deliveries_due Queued rows whose time has come (waiting for a worker, a rate-limit slot or a credential).\n"
-       "# TYPE dutyd_deliveries_due gauge\ndutyd_deliveries_due " + std::to_string(due) + "\n";
+  m += "# HELP dutyd_deliveries_due Queued rows whose time has come (waiting for a worker, a "
+       "rate-limit slot or a credential).\n"
+       "# TYPE dutyd_deliveries_due gauge\ndutyd_deliveries_due " +
+       std::to_string(due) + "\n";
   m += "# HELP dutyd_channels_unavailable Channels that cannot send (a credential is missing).\n"
-       "# TYPE dutyd_channels_unavailable gauge\ndutyd_channels_unavailable " + std::to_string(unavailable_.size()) + "\n";
+       "# TYPE dutyd_channels_unavailable gauge\ndutyd_channels_unavailable " +
+       std::to_string(unavailable_.size()) + "\n";
   return m;
 }
 
@@ -302,9 +313,11 @@ void Scheduler::stop() {
 
 // Runs on the planning thread: everything it reads is immutable (snapshot, reminder data) or
 // its own (planner, store connection).
-std::vector<OutboxEntry> Scheduler::plan_entries(const Snapshot& snapshot, const notify::ReminderPlanner& planner,
+std::vector<OutboxEntry> Scheduler::plan_entries(const Snapshot& snapshot,
+                                                 const notify::ReminderPlanner& planner,
                                                  notify::PlanReach reach, std::int32_t utc_offset,
-                                                 const PlanRange& range, const std::atomic<bool>& cancel) {
+                                                 const PlanRange& range,
+                                                 const std::atomic<bool>& cancel) {
   const Config& c = snapshot.config();
   const Expander& ex = snapshot.expander();
   const Day first = local_day(range.from, utc_offset) - reach.after;
@@ -313,7 +326,8 @@ std::vector<OutboxEntry> Scheduler::plan_entries(const Snapshot& snapshot, const
   std::vector<const Occurrence*> subjects;
   snapshot.for_each_occurrence([&](const Occurrence& o, const Expansion&) {
     if (o.due < first || o.due > last || cancel.load(std::memory_order_relaxed)) return;
-    const notify::ReminderSubject s{o.obligation, o.org, o.person, o.member >= 0, o.window_start, o.due};
+    const notify::ReminderSubject s{o.obligation,  o.org,          o.person,
+                                    o.member >= 0, o.window_start, o.due};
     planner.plan(s, static_cast<std::uint32_t>(subjects.size()), range.from, range.until, plan);
     subjects.push_back(&o);
   });
@@ -338,40 +352,48 @@ std::vector<OutboxEntry> Scheduler::plan_entries(const Snapshot& snapshot, const
 
 // Planning a province's day takes seconds (about 150,000 rows on a -7d day), so it runs on its
 // own thread with its own store connection; the loop goes on serving and sending meanwhile.
-void Scheduler::launch_plan(std::vector<PlanRange> ranges, std::int64_t new_planned_until, bool initial) {
+void Scheduler::launch_plan(std::vector<PlanRange> ranges, std::int64_t new_planned_until,
+                            bool initial) {
   if (joinable_planner()) planning_thread_.join();
   planning_ = true;
   plan_work_.emplace(net::make_work_guard(io_));
   planning_thread_ = std::thread([this, ranges = std::move(ranges), new_planned_until, initial,
-                                  snapshot = snapshot_, data = data_, reach = reach_, offset = utc_offset_,
-                                  path = store_.path(), now = clock_.now()] {
+                                  snapshot = snapshot_, data = data_, reach = reach_,
+                                  offset = utc_offset_, path = store_.path(), now = clock_.now()] {
     auto result = std::make_shared<PlanResult>();
     result->new_planned_until = new_planned_until;
     result->initial = initial;
     try {
       const Config& c = snapshot->config();
-      const notify::ReminderPlanner planner(c, notify::ScheduleContext{data->calendar, c.reminders.quiet, offset});
+      const notify::ReminderPlanner planner(
+          c, notify::ScheduleContext{data->calendar, c.reminders.quiet, offset});
       Store store(path);
       for (const PlanRange& r : ranges) {
         const auto t0 = std::chrono::steady_clock::now();
-        std::vector<OutboxEntry> entries = plan_entries(*snapshot, planner, reach, offset, r, cancel_);
+        std::vector<OutboxEntry> entries =
+            plan_entries(*snapshot, planner, reach, offset, r, cancel_);
         if (r.only)
-          std::erase_if(entries, [&](const OutboxEntry& e) { return !r.only->count(e.occurrence); });
+          std::erase_if(entries,
+                        [&](const OutboxEntry& e) { return !r.only->count(e.occurrence); });
         if (cancel_) break;
-        const Store::Enqueued e = entries.empty() ? Store::Enqueued{} : store.enqueue_deliveries(entries, now, r.catch_up);
+        const Store::Enqueued e = entries.empty()
+                                      ? Store::Enqueued{}
+                                      : store.enqueue_deliveries(entries, now, r.catch_up);
         result->added += e.added;
         char took[32];
         std::snprintf(took, sizeof took, "%.2f",
                       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-        result->lines.push_back("reminders planned " + iso_utc(r.from) + " to " + iso_utc(r.until) + ": " +
-                                std::to_string(entries.size()) + " planned, " + std::to_string(e.added) + " new" +
-                                (e.superseded ? ", " + std::to_string(e.superseded) + " superseded" : std::string()) +
-                                " in " + took + " s");
+        result->lines.push_back(
+            "reminders planned " + iso_utc(r.from) + " to " + iso_utc(r.until) + ": " +
+            std::to_string(entries.size()) + " planned, " + std::to_string(e.added) + " new" +
+            (e.superseded ? ", " + std::to_string(e.superseded) + " superseded" : std::string()) +
+            " in " + took + " s");
       }
       // Rows missed while stopped: only the latest step per recipient and channel goes out.
       if (initial && !cancel_)
         if (const std::size_t n = store.coalesce_due_deliveries(now))
-          result->lines.push_back("reminders: " + std::to_string(n) + " missed earlier step(s) superseded by a later one");
+          result->lines.push_back("reminders: " + std::to_string(n) +
+                                  " missed earlier step(s) superseded by a later one");
     } catch (const std::exception& e) {
       result->error = e.what();
     }
@@ -404,8 +426,9 @@ void Scheduler::on_planned(const PlanResult& r) {
   }
   std::vector<PlanRange> next;
   if (!catch_up_wanted_.empty()) {
-    next.push_back({catch_up_from_, clock_.now(), true,
-                    std::make_shared<const std::unordered_set<std::string>>(std::move(catch_up_wanted_))});
+    next.push_back(
+        {catch_up_from_, clock_.now(), true,
+         std::make_shared<const std::unordered_set<std::string>>(std::move(catch_up_wanted_))});
     catch_up_wanted_.clear();
   }
   if (replan_wanted_) {
@@ -423,9 +446,10 @@ void Scheduler::catch_up(const std::vector<std::string>& occurrences, std::int64
   // Before start() the start's own plan covers them; while a plan runs, on_planned() follows up.
   if (!started_ || planning_) return;
   const std::int64_t now = clock_.now();
-  launch_plan({{std::min(catch_up_from_, now), now, true,
-                std::make_shared<const std::unordered_set<std::string>>(std::move(catch_up_wanted_))}},
-              0, false);
+  launch_plan(
+      {{std::min(catch_up_from_, now), now, true,
+        std::make_shared<const std::unordered_set<std::string>>(std::move(catch_up_wanted_))}},
+      0, false);
   catch_up_wanted_.clear();
 }
 
@@ -476,7 +500,8 @@ void Scheduler::claim_channel(const std::string& channel, std::int64_t now) {
   claiming_.insert(channel);
   submit(/*urgent=*/true, [this, channel, now, want](Store& db) -> std::function<void()> {
     try {
-      auto rows = std::make_shared<std::vector<DeliveryRecord>>(db.claim_due_deliveries(now, want, channel));
+      auto rows = std::make_shared<std::vector<DeliveryRecord>>(
+          db.claim_due_deliveries(now, want, channel));
       return [this, channel, want, rows] { on_claimed(channel, want, std::move(*rows)); };
     } catch (const std::exception& e) {
       return [this, channel, what = std::string(e.what())] {
@@ -490,7 +515,8 @@ void Scheduler::claim_channel(const std::string& channel, std::int64_t now) {
   });
 }
 
-void Scheduler::on_claimed(const std::string& channel, std::size_t wanted, std::vector<DeliveryRecord> rows) {
+void Scheduler::on_claimed(const std::string& channel, std::size_t wanted,
+                           std::vector<DeliveryRecord> rows) {
   claiming_.erase(channel);
   const auto ch = channels_.find(channel);
   if (stopping_ || ch == channels_.end() || !ch->second->available()) {
@@ -503,8 +529,10 @@ void Scheduler::on_claimed(const std::string& channel, std::size_t wanted, std::
     return;
   }
   // A full batch: there may be more, claimed when this one runs low (without counting again).
-  if (rows.size() == wanted) more_due_.insert(channel);
-  else more_due_.erase(channel);
+  if (rows.size() == wanted)
+    more_due_.insert(channel);
+  else
+    more_due_.erase(channel);
   if (!rows.empty()) {
     auto& queue = pending_[channel];
     for (DeliveryRecord& r : rows) queue.push_back(std::move(r));
@@ -577,15 +605,19 @@ void Scheduler::pump() {
         if (job->undescribed) {
           job->undescribed = false;
           if (auto why = describe(*job, *planner_)) {
-            add_result({std::move(job->row), {Outcome::permanent, std::nullopt, "cancel:" + *why}, now_ms()});
+            add_result({std::move(job->row),
+                        {Outcome::permanent, std::nullopt, "cancel:" + *why},
+                        now_ms()});
             continue;
           }
         }
         render(*job);
         std::string text = job->envelope.chat;  // one log line: journald splits at newlines
         std::replace(text.begin(), text.end(), '\n', ' ');
-        log_(6, "提醒[" + channel + "] 致 " + job->envelope.to.name + "：" + job->envelope.subject + " — " + text);
-        done_here.push_back({std::move(job->row), {Outcome::ok, std::nullopt, "written to the log"}, now_ms()});
+        log_(6, "提醒[" + channel + "] 致 " + job->envelope.to.name + "：" + job->envelope.subject +
+                    " — " + text);
+        done_here.push_back(
+            {std::move(job->row), {Outcome::ok, std::nullopt, "written to the log"}, now_ms()});
         continue;
       }
       ++in_flight_;
@@ -593,8 +625,10 @@ void Scheduler::pump() {
       {
         std::lock_guard lock(mutex_);
         // A robot's message goes out right after its slot: ahead of the queue.
-        if (limiter) jobs_.push_front(std::move(*job));
-        else jobs_.push_back(std::move(*job));
+        if (limiter)
+          jobs_.push_front(std::move(*job));
+        else
+          jobs_.push_back(std::move(*job));
       }
       ++handed;
     }
@@ -613,7 +647,8 @@ void Scheduler::schedule_wake() {
   std::int64_t wake = now_ms() + kIdleWakeMs;
   if (limit_wake_) wake = std::min(wake, limit_wake_);
   if (in_flight_ == 0 && pending_.empty() && claiming_.empty()) {
-    if (const auto next = store_.next_due(unavailable_)) wake = std::min(wake, std::max(*next * 1000, now_ms() + 50));
+    if (const auto next = store_.next_due(unavailable_))
+      wake = std::min(wake, std::max(*next * 1000, now_ms() + 50));
   }
   arm(wake);
 }
@@ -638,7 +673,8 @@ void address(Envelope& env, const Person& p) {
   who.mobile = p.mobile;
   who.dingtalk_userid = p.dingtalk;
   who.feishu_open_id = p.feishu;
-  if (!who.wecom_userid.empty() || !who.mobile.empty() || !who.dingtalk_userid.empty() || !who.feishu_open_id.empty())
+  if (!who.wecom_userid.empty() || !who.mobile.empty() || !who.dingtalk_userid.empty() ||
+      !who.feishu_open_id.empty())
     env.mentions.push_back(std::move(who));
 }
 }  // namespace
@@ -659,8 +695,9 @@ std::optional<Scheduler::Job> Scheduler::prepare(DeliveryRecord& row) {
   Envelope& env = job.envelope;
   env.id = row.id;
   env.channel = ch->second;
-  env.message_id = notify::make_message_id("dutyd." + std::to_string(row.id) + "." + std::to_string(row.attempts),
-                                   domain_of(ch->second->channel.from));
+  env.message_id = notify::make_message_id(
+      "dutyd." + std::to_string(row.id) + "." + std::to_string(row.attempts),
+      domain_of(ch->second->channel.from));
 
   if (row.purpose != "alert" && row.purpose != "flag") {
     job.row = std::move(row);
@@ -683,7 +720,8 @@ std::optional<Scheduler::Job> Scheduler::prepare(DeliveryRecord& row) {
     const AlertNote note = unpack(row.note);
     notify::AlertFacts f;
     f.channel = note.channel;
-    if (const auto fc = channels_.find(note.channel); fc != channels_.end()) f.kind = to_string(fc->second->channel.kind);
+    if (const auto fc = channels_.find(note.channel); fc != channels_.end())
+      f.kind = to_string(fc->second->channel.kind);
     f.problem = note.problem;
     f.recipient = note.recipient;
     f.fallback = note.fallback;
@@ -695,7 +733,8 @@ std::optional<Scheduler::Job> Scheduler::prepare(DeliveryRecord& row) {
     }
     const notify::RenderedMessage m = notify::render_alert(data_->templates, f);
     env.subject = m.subject, env.body = m.body, env.chat = m.chat;
-    env.to = {"dutyd 管理员", row.person.rfind("admin:", 0) == 0 ? row.person.substr(6) : std::string()};
+    env.to = {"dutyd 管理员",
+              row.person.rfind("admin:", 0) == 0 ? row.person.substr(6) : std::string()};
     job.row = std::move(row);
     return job;
   }
@@ -703,13 +742,15 @@ std::optional<Scheduler::Job> Scheduler::prepare(DeliveryRecord& row) {
   // A flag's notice: told whatever became of the occurrence since (a flag outlives a late
   // completion and a change of configuration), unless people dismissed the flag meanwhile.
   const auto pi = c.person_index.find(row.person);
-  if (pi == c.person_index.end()) return cancel("person " + row.person + " is no longer in the configuration");
+  if (pi == c.person_index.end())
+    return cancel("person " + row.person + " is no longer in the configuration");
   const Person& p = c.persons[static_cast<std::size_t>(pi->second)];
   const auto flag = store_.flag_of(row.occurrence);
   if (!flag) return cancel("the flag no longer exists");
-  if (flag->status == "dismissed") return cancel("the flag was dismissed (撤销): " + flag->dismiss_reason);
-  const notify::RenderedMessage m =
-      notify::render_flag(data_->templates, flag_facts(c, *flag, p.name, relation_text(row.relation)));
+  if (flag->status == "dismissed")
+    return cancel("the flag was dismissed (撤销): " + flag->dismiss_reason);
+  const notify::RenderedMessage m = notify::render_flag(
+      data_->templates, flag_facts(c, *flag, p.name, relation_text(row.relation)));
   env.subject = m.subject, env.body = m.body, env.chat = m.chat;
   address(env, p);
   job.row = std::move(row);
@@ -725,20 +766,24 @@ std::optional<std::string> Scheduler::describe(Job& job, const notify::ReminderP
   const DeliveryRecord& row = job.row;
   const Day today = local_day(job.now, job.utc_offset);
   const auto pi = c.person_index.find(row.person);
-  if (pi == c.person_index.end()) return "person " + row.person + " is no longer in the configuration";
+  if (pi == c.person_index.end())
+    return "person " + row.person + " is no longer in the configuration";
   const Person& p = c.persons[static_cast<std::size_t>(pi->second)];
   const auto occ = snapshot.find(row.occurrence);
   if (!occ) return std::string("the occurrence is no longer in the configuration");
   const Occurrence& o = **occ;
   // A reminder no longer planned is cancelled; the others its step tells are "who else was told".
   notify::ReminderPlan check;
-  const notify::ReminderSubject s{o.obligation, o.org, o.person, o.member >= 0, o.window_start, o.due};
+  const notify::ReminderSubject s{o.obligation,  o.org,          o.person,
+                                  o.member >= 0, o.window_start, o.due};
   planner.plan(s, 0, row.send_at, row.send_at + 1, check);
   if (row.purpose == "reminder") {
-    const bool planned = std::any_of(check.deliveries.begin(), check.deliveries.end(), [&](const auto& d) {
-      return d.step == row.step && c.persons[static_cast<std::size_t>(d.person)].id == row.person &&
-             c.channels[static_cast<std::size_t>(d.channel)].id == row.channel;
-    });
+    const bool planned =
+        std::any_of(check.deliveries.begin(), check.deliveries.end(), [&](const auto& d) {
+          return d.step == row.step &&
+                 c.persons[static_cast<std::size_t>(d.person)].id == row.person &&
+                 c.channels[static_cast<std::size_t>(d.channel)].id == row.channel;
+        });
     if (!planned) return std::string("no longer planned by the configuration");
   }
   const Obligation& ob = c.obligations[static_cast<std::size_t>(o.obligation)];
@@ -776,8 +821,8 @@ void Scheduler::render(Job& job) const {
   r.facts.link = completion_link(r.public_url, link_key_, r.uid, r.person, r.link_expiry);
   // Only what the channel sends: e-mail the body, robots, webhooks and the log the chat text.
   const bool email = job.envelope.channel->channel.kind == ChannelKind::email;
-  const notify::RenderedMessage m =
-      notify::render_reminder(job.data->templates, r.facts, email ? notify::Parts::email : notify::Parts::chat);
+  const notify::RenderedMessage m = notify::render_reminder(
+      job.data->templates, r.facts, email ? notify::Parts::email : notify::Parts::chat);
   job.envelope.subject = m.subject, job.envelope.body = m.body, job.envelope.chat = m.chat;
   job.envelope.link = r.facts.link;
 }
@@ -824,7 +869,8 @@ void Scheduler::worker_loop(unsigned index) {
     for (Job& job : batch) {
       if (job.undescribed) {
         job.undescribed = false;
-        if (!planner || job.snapshot != planner_snapshot || job.data != planner_data || job.utc_offset != planner_offset) {
+        if (!planner || job.snapshot != planner_snapshot || job.data != planner_data ||
+            job.utc_offset != planner_offset) {
           const Config& c = job.snapshot->config();
           planner = std::make_unique<notify::ReminderPlanner>(
               c, notify::ScheduleContext{job.data->calendar, c.reminders.quiet, job.utc_offset});
@@ -837,13 +883,15 @@ void Scheduler::worker_loop(unsigned index) {
           why = std::string("cannot be described: ") + e.what();
         }
         if (why) {
-          results.push_back({std::move(job.row), {Outcome::permanent, std::nullopt, "cancel:" + *why}, now_ms()});
+          results.push_back(
+              {std::move(job.row), {Outcome::permanent, std::nullopt, "cancel:" + *why}, now_ms()});
           continue;
         }
       }
       render(job);
       // E-mail, and robots (their rate-limit slot was taken just now: sent at once, in order).
-      if (!ChannelSender::is_http(job.envelope) || rate_limited(job.envelope.channel->channel.kind)) {
+      if (!ChannelSender::is_http(job.envelope) ||
+          rate_limited(job.envelope.channel->channel.kind)) {
         results.push_back({std::move(job.row), sender.send(job.envelope, wall_ms()), now_ms()});
         continue;
       }
@@ -870,7 +918,8 @@ void Scheduler::worker_loop(unsigned index) {
         const auto it = active.find(handle);
         if (it == active.end()) continue;
         Active& a = it->second;
-        const notify::Verdict v = sender.finish(a.job.envelope, std::move(a.transfer), code, wall_ms());
+        const notify::Verdict v =
+            sender.finish(a.job.envelope, std::move(a.transfer), code, wall_ms());
         results.push_back({std::move(a.job.row), v, now_ms()});
         active.erase(it);
       }
@@ -933,7 +982,8 @@ void Scheduler::flush_results() {
     } else if (r.verdict.outcome == Outcome::ok) {
       o.result = DeliveryOutcome::sent;
       o.at = r.finished_ms / 1000;
-    } else if (r.verdict.outcome == Outcome::transient && now - r.row.send_at < options_.give_up_after_seconds) {
+    } else if (r.verdict.outcome == Outcome::transient &&
+               now - r.row.send_at < options_.give_up_after_seconds) {
       o.result = DeliveryOutcome::retry;
       o.error = detail;
       const int attempt = r.row.attempts + 1;
@@ -949,9 +999,10 @@ void Scheduler::flush_results() {
       o.next_attempt_at = now + (wait_ms + 999) / 1000;
     } else {
       o.result = DeliveryOutcome::failed;
-      o.error = r.verdict.outcome == Outcome::transient
-                    ? "gave up after " + std::to_string(r.row.attempts + 1) + " attempt(s): " + detail
-                    : detail;
+      o.error =
+          r.verdict.outcome == Outcome::transient
+              ? "gave up after " + std::to_string(r.row.attempts + 1) + " attempt(s): " + detail
+              : detail;
       rec->permanent.push_back(i);
     }
     rec->outcomes.push_back(std::move(o));
@@ -984,8 +1035,8 @@ void Scheduler::on_recorded(Recording& rec) {
     const DeliveryRecord& row = rec.batch[i].row;
     // Built only for the lines written: a burst's sent rows are counted, not named.
     auto what = [&] {
-      return "delivery #" + std::to_string(row.id) + " (" + row.purpose + ", step " + std::to_string(row.step + 1) +
-             ", " + row.channel + " → " + row.person + ")";
+      return "delivery #" + std::to_string(row.id) + " (" + row.purpose + ", step " +
+             std::to_string(row.step + 1) + ", " + row.channel + " → " + row.person + ")";
     };
     switch (o.result) {
       case DeliveryOutcome::sent:
@@ -995,7 +1046,8 @@ void Scheduler::on_recorded(Recording& rec) {
         break;
       case DeliveryOutcome::retry:
         ++counters_.retried;
-        log_(4, what() + " failed for now (" + redact_error(o.error) + "); retrying at " + iso_utc(o.next_attempt_at));
+        log_(4, what() + " failed for now (" + redact_error(o.error) + "); retrying at " +
+                    iso_utc(o.next_attempt_at));
         break;
       case DeliveryOutcome::failed:
         ++counters_.failed;
@@ -1008,7 +1060,9 @@ void Scheduler::on_recorded(Recording& rec) {
     }
   }
   // One line per batch, not per message: a burst of 100,000 would otherwise be as many lines.
-  if (sent_here) log_(6, "reminders: sent " + std::to_string(sent_here) + " (" + std::to_string(counters_.sent) + " since start)");
+  if (sent_here)
+    log_(6, "reminders: sent " + std::to_string(sent_here) + " (" + std::to_string(counters_.sent) +
+                " since start)");
   for (const std::size_t i : rec.permanent)
     if (applied[i]) {
       try {
@@ -1038,8 +1092,10 @@ void Scheduler::after_permanent_failure(const DeliveryRecord& row, const std::st
   std::vector<OutboxEntry> entries;
   std::string fallback = "无";
   const auto pi = c.person_index.find(row.person);
-  const Person* person = pi == c.person_index.end() ? nullptr : &c.persons[static_cast<std::size_t>(pi->second)];
-  const std::string recipient = (person ? person->name : row.person) + "（" + relation_text(row.relation) + "）";
+  const Person* person =
+      pi == c.person_index.end() ? nullptr : &c.persons[static_cast<std::size_t>(pi->second)];
+  const std::string recipient =
+      (person ? person->name : row.person) + "（" + relation_text(row.relation) + "）";
   if (row.purpose == "reminder" && row.channel != email_channel_) {
     if (email_channel_.empty()) {
       fallback = "无（没有可用的电子邮件渠道）";
@@ -1047,7 +1103,8 @@ void Scheduler::after_permanent_failure(const DeliveryRecord& row, const std::st
       fallback = "无（该人员未登记电子邮箱）";
     } else {
       OutboxEntry e;
-      e.occurrence = row.occurrence, e.step = row.step, e.person = row.person, e.channel = email_channel_;
+      e.occurrence = row.occurrence, e.step = row.step, e.person = row.person,
+      e.channel = email_channel_;
       e.org = row.org, e.relation = row.relation, e.send_at = now, e.subject = row.subject;
       e.purpose = "fallback";
       e.note = row.channel + ": " + problem;
@@ -1076,7 +1133,8 @@ void Scheduler::after_permanent_failure(const DeliveryRecord& row, const std::st
     else
       add("admin");
   } else {
-    log_(3, "no [reminders] alert_channel: nobody is alerted that " + row.channel + " failed for " + recipient);
+    log_(3, "no [reminders] alert_channel: nobody is alerted that " + row.channel + " failed for " +
+                recipient);
   }
   if (entries.empty()) return;
   store_.enqueue_deliveries(entries, now);

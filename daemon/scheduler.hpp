@@ -120,9 +120,11 @@ class Scheduler {
     std::int64_t new_planned_until = 0;
     bool initial = false;
   };
-  static std::vector<OutboxEntry> plan_entries(const Snapshot& snapshot, const notify::ReminderPlanner& planner,
+  static std::vector<OutboxEntry> plan_entries(const Snapshot& snapshot,
+                                               const notify::ReminderPlanner& planner,
                                                notify::PlanReach reach, std::int32_t utc_offset,
-                                               const PlanRange& range, const std::atomic<bool>& cancel);
+                                               const PlanRange& range,
+                                               const std::atomic<bool>& cancel);
   void launch_plan(std::vector<PlanRange> ranges, std::int64_t new_planned_until, bool initial);
   void on_planned(const PlanResult& r);
   bool joinable_planner() const { return planning_thread_.joinable(); }
@@ -178,9 +180,10 @@ class Scheduler {
   notify::PlanReach reach_;
 
   bool started_ = false, stopping_ = false;
-  bool ready_ = false;           // the first plan (catch-up, coalescing) is written
+  bool ready_ = false;  // the first plan (catch-up, coalescing) is written
   bool planning_ = false, replan_wanted_ = false;
-  std::unordered_set<std::string> catch_up_wanted_;  // see catch_up(); planned after the plan running
+  std::unordered_set<std::string>
+      catch_up_wanted_;  // see catch_up(); planned after the plan running
   std::int64_t catch_up_from_ = 0;
   std::int64_t plan_retry_at_ = 0;
   std::atomic<bool> cancel_{false};

@@ -17,9 +17,9 @@
 #include "daemon/deliveries.hpp"
 #include "daemon/events.hpp"
 #include "daemon/flags.hpp"
-#include "daemon/report.hpp"
 #include "daemon/http_server.hpp"
 #include "daemon/parallel.hpp"
+#include "daemon/report.hpp"
 #include "daemon/web.hpp"
 
 namespace dutyd {
@@ -27,14 +27,17 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-std::string log_prefix(int priority) { return "<" + std::to_string(priority) + ">"; }
+std::string log_prefix(int priority) {
+  return "<" + std::to_string(priority) + ">";
+}
 
 Response text(const Request& req, http::status st, std::string body) {
   return make_response(req, st, std::move(body), "text/plain; charset=utf-8");
 }
 
 Response json(const Request& req, http::status st, const Json& j) {
-  return make_response(req, st, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+  return make_response(req, st,
+                       j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
                        "application/json");
 }
 
@@ -61,17 +64,21 @@ std::optional<Response> string_fields(const Request& req, const std::vector<std:
       return json_error(req, http::status::bad_request, "the body is not valid JSON");
     }
   }
-  if (!body.is_object()) return json_error(req, http::status::bad_request, "the body must be a JSON object");
+  if (!body.is_object())
+    return json_error(req, http::status::bad_request, "the body must be a JSON object");
   for (const auto& [key, value] : body.items()) {
     if (std::find(accepted.begin(), accepted.end(), key) == accepted.end()) {
       std::string list;
       for (const auto& a : accepted) list += (list.empty() ? "" : ", ") + a;
-      return json_error(req, http::status::bad_request, "unknown field '" + key + "'; accepted: " + list);
+      return json_error(req, http::status::bad_request,
+                        "unknown field '" + key + "'; accepted: " + list);
     }
     if (value.is_null()) continue;
-    if (!value.is_string()) return json_error(req, http::status::bad_request, "'" + key + "' must be a string");
+    if (!value.is_string())
+      return json_error(req, http::status::bad_request, "'" + key + "' must be a string");
     const auto clean = clean_text(value.get<std::string>());
-    if (!clean) return json_error(req, http::status::bad_request, "'" + key + "' must be valid UTF-8 text");
+    if (!clean)
+      return json_error(req, http::status::bad_request, "'" + key + "' must be valid UTF-8 text");
     fields[key] = *clean;
   }
   return std::nullopt;
@@ -82,18 +89,23 @@ std::optional<Response> string_fields(const Request& req, const std::vector<std:
 std::optional<std::pair<std::int64_t, std::string>> id_and_step(const std::string& rest) {
   const auto slash = rest.find('/');
   const std::string id_text = rest.substr(0, slash);
-  const bool numeric = !id_text.empty() && id_text.size() <= 18 &&
-                       std::all_of(id_text.begin(), id_text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const bool numeric =
+      !id_text.empty() && id_text.size() <= 18 &&
+      std::all_of(id_text.begin(), id_text.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (!numeric) return std::nullopt;
-  return std::make_pair(std::stoll(id_text), slash == std::string::npos ? std::string() : rest.substr(slash + 1));
+  return std::make_pair(std::stoll(id_text),
+                        slash == std::string::npos ? std::string() : rest.substr(slash + 1));
 }
 
 // 404 for an unknown org, person, obligation or event; 409 for a duplicate or a second withdrawal.
 Response event_error(const Request& req, const EventError& e) {
   switch (e.kind) {
-    case EventError::not_found: return json_error(req, http::status::not_found, e.what());
-    case EventError::conflict: return json_error(req, http::status::conflict, e.what());
-    case EventError::invalid: break;
+    case EventError::not_found:
+      return json_error(req, http::status::not_found, e.what());
+    case EventError::conflict:
+      return json_error(req, http::status::conflict, e.what());
+    case EventError::invalid:
+      break;
   }
   return json_error(req, http::status::bad_request, e.what());
 }
@@ -103,18 +115,24 @@ std::optional<Params> query_params(const Request& req) {
   return target_params(std::string_view(req.target().data(), req.target().size()));
 }
 
-Response html(const Request& req, http::status st, const std::string& title, const std::string& body) {
+Response html(const Request& req, http::status st, const std::string& title,
+              const std::string& body) {
   std::string page =
       "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-      "<title>" + html_escape(title) + "</title>"
-      "<style>body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em;line-height:1.6}"
+      "<title>" +
+      html_escape(title) +
+      "</title>"
+      "<style>body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 "
+      "1em;line-height:1.6}"
       "label{display:block;margin-top:1em}input,textarea{width:100%;font-size:1em}"
       "button{margin-top:1.5em;font-size:1.1em;padding:.4em 1.5em}.err{color:#b00}"
-      ".meta{color:#555}</style></head><body>\n" + body + "\n</body></html>\n";
+      ".meta{color:#555}</style></head><body>\n" +
+      body + "\n</body></html>\n";
   Response res = make_response(req, st, std::move(page), "text/html; charset=utf-8");
   res.set(http::field::cache_control, "no-store");
-  res.set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
+  res.set("Content-Security-Policy",
+          "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
   return res;
 }
 
@@ -167,11 +185,16 @@ std::optional<std::string> clean_text(std::string_view in) {
     const auto b = static_cast<unsigned char>(in[i]);
     std::size_t n;
     std::uint32_t cp;
-    if (b < 0x80) n = 1, cp = b;
-    else if ((b & 0xE0) == 0xC0) n = 2, cp = b & 0x1Fu;
-    else if ((b & 0xF0) == 0xE0) n = 3, cp = b & 0x0Fu;
-    else if ((b & 0xF8) == 0xF0) n = 4, cp = b & 0x07u;
-    else return std::nullopt;
+    if (b < 0x80)
+      n = 1, cp = b;
+    else if ((b & 0xE0) == 0xC0)
+      n = 2, cp = b & 0x1Fu;
+    else if ((b & 0xF0) == 0xE0)
+      n = 3, cp = b & 0x0Fu;
+    else if ((b & 0xF8) == 0xF0)
+      n = 4, cp = b & 0x07u;
+    else
+      return std::nullopt;
     if (i + n > in.size()) return std::nullopt;
     for (std::size_t k = 1; k < n; ++k) {
       const auto c = static_cast<unsigned char>(in[i + k]);
@@ -179,7 +202,8 @@ std::optional<std::string> clean_text(std::string_view in) {
       cp = (cp << 6) | (c & 0x3Fu);
     }
     static const std::uint32_t min_for_length[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min_for_length[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return std::nullopt;
+    if (cp < min_for_length[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return std::nullopt;
     const bool control = (cp < 0x20 && cp != '\t' && cp != '\n') || (cp >= 0x7F && cp <= 0x9F);
     if (!control) out.append(in.data() + i, n);
     i += n;
@@ -187,10 +211,13 @@ std::optional<std::string> clean_text(std::string_view in) {
   return out;
 }
 
-std::int64_t Clock::now() const { return static_cast<std::int64_t>(std::time(nullptr)) + offset_seconds; }
+std::int64_t Clock::now() const {
+  return static_cast<std::int64_t>(std::time(nullptr)) + offset_seconds;
+}
 
 std::string completion_link(const std::string& base_url, const std::string& key,
-                            const std::string& uid, const std::string& person, std::int64_t expiry) {
+                            const std::string& uid, const std::string& person,
+                            std::int64_t expiry) {
   const std::string x = std::to_string(expiry);
   return base_url + "/complete?o=" + url_encode(uid) + "&p=" + url_encode(person) + "&x=" + x +
          "&s=" + hmac_sha256_hex(key, uid + "\n" + person + "\n" + x);
@@ -203,7 +230,8 @@ std::string load_link_key(const Config& config, Store& store, const std::string&
   if (!dir.empty()) {
     std::ifstream in(dir + "/link_key", std::ios::binary);
     std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.pop_back();
+    while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' '))
+      key.pop_back();
     if (!key.empty()) return key;  // a missing or empty credential falls back to the store's key
   }
   return store.link_key(now_iso);
@@ -218,7 +246,9 @@ Service::Service(Store& store, Clock clock, std::string link_key)
   for (auto& [org, digest] : store_.occurrence_digests()) stored_digests_.emplace(org, digest);
 }
 
-Day Service::today() const { return local_day(clock_.now(), utc_offset_); }
+Day Service::today() const {
+  return local_day(clock_.now(), utc_offset_);
+}
 
 void Service::install(std::shared_ptr<const Snapshot> snap, const std::string& reason) {
   const Config& c = snap->config();
@@ -246,13 +276,15 @@ void Service::install(std::shared_ptr<const Snapshot> snap, const std::string& r
     return out;
   };
   const std::string from = format_day(snap->horizon_from()), to = format_day(snap->horizon_to());
-  auto retire_missing = [&](const std::string& org, const std::unordered_map<std::string, Line>& old,
+  auto retire_missing = [&](const std::string& org,
+                            const std::unordered_map<std::string, Line>& old,
                             const std::unordered_map<std::string, Line>* now_set) {
     for (const auto& [uid, l] : old) {
       if (now_set && now_set->count(uid)) continue;
       if (l.due < from || l.due > to) continue;  // left the horizon: archived, not retired
       retired.push_back({uid, org, uid.substr(0, uid.find('/')), l.person, l.window, l.due});
-      audit.push_back({"dutyd", "occurrence.retire", uid, "no longer derived from the configuration"});
+      audit.push_back(
+          {"dutyd", "occurrence.retire", uid, "no longer derived from the configuration"});
     }
   };
   // The digests come with the snapshot's blocks (computed when a block is built; a block taken
@@ -289,8 +321,8 @@ void Service::install(std::shared_ptr<const Snapshot> snap, const std::string& r
         auto o = old.find(uid);
         if (o == old.end() || o->second.person == l.person) continue;
         ++reassigned;
-        audit.push_back({"dutyd", "occurrence.reassign", uid,
-                         "from=" + o->second.person + " to=" + l.person});
+        audit.push_back(
+            {"dutyd", "occurrence.reassign", uid, "from=" + o->second.person + " to=" + l.person});
       }
     }
     bodies[i] = std::string{};
@@ -302,14 +334,16 @@ void Service::install(std::shared_ptr<const Snapshot> snap, const std::string& r
     changes.push_back({org, "", ""});
   }
   audit.push_back({"dutyd", reason, "config",
-                   std::to_string(snap->occurrence_count()) + " occurrences " + from +
-                       ".." + to + ", " + std::to_string(changes.size()) + " org sets changed, " +
+                   std::to_string(snap->occurrence_count()) + " occurrences " + from + ".." + to +
+                       ", " + std::to_string(changes.size()) + " org sets changed, " +
                        std::to_string(retired.size()) + " retired, " + std::to_string(reassigned) +
                        " reassigned"});
   store_.apply_derivation(changes, retired, audit, now);
   for (const auto& ch : changes) {
-    if (ch.digest.empty()) stored_digests_.erase(ch.org);
-    else stored_digests_[ch.org] = ch.digest;
+    if (ch.digest.empty())
+      stored_digests_.erase(ch.org);
+    else
+      stored_digests_[ch.org] = ch.digest;
   }
   snapshot_ = std::move(snap);
   ++generation_;
@@ -364,13 +398,15 @@ std::vector<SubordinateFlag> Service::subordinate_flags(std::int32_t org) const 
   const Config& c = snapshot_->config();
   auto name_of = [&](const std::string& person) -> std::string {
     auto it = c.person_index.find(person);
-    return it == c.person_index.end() ? person : c.persons[static_cast<std::size_t>(it->second)].name;
+    return it == c.person_index.end() ? person
+                                      : c.persons[static_cast<std::size_t>(it->second)].name;
   };
   std::vector<SubordinateFlag> out;
   for (const FlagRecord& f : open_flags_) {
     auto it = c.org_index.find(f.org);
     // A flag of an organisation the configuration no longer has stays in the store and the API.
-    if (it == c.org_index.end() || c.orgs[static_cast<std::size_t>(it->second)].parent != org) continue;
+    if (it == c.org_index.end() || c.orgs[static_cast<std::size_t>(it->second)].parent != org)
+      continue;
     SubordinateFlag s;
     s.id = f.id;
     s.org_name = c.orgs[static_cast<std::size_t>(it->second)].name;
@@ -384,11 +420,13 @@ std::vector<SubordinateFlag> Service::subordinate_flags(std::int32_t org) const 
     // 第二十六条: who answered for it on the due date, 前任 noted with the 现任.
     std::string who = f.responsible.empty() ? std::string() : name_of(f.responsible);
     if (!who.empty() && f.responsible_moved_on)
-      who += "（前任；现任" + (f.incumbent.empty() ? std::string("空缺") : name_of(f.incumbent)) + "）";
+      who += "（前任；现任" + (f.incumbent.empty() ? std::string("空缺") : name_of(f.incumbent)) +
+             "）";
     if (f.scope == "collective") {
       s.responsible = "领导班子集体";
       if (!f.principal.empty())
-        s.responsible += "；主要负责人" + (f.principal == f.responsible ? who : name_of(f.principal));
+        s.responsible +=
+            "；主要负责人" + (f.principal == f.responsible ? who : name_of(f.principal));
       for (const auto& p : f.in_charge) s.responsible += "；分管" + name_of(p);
     } else {
       s.responsible = who;
@@ -492,8 +530,10 @@ Response Service::feed(const Request& req, const std::string& token) {
   }
   if (!token_chars_ok(token)) return text(req, http::status::not_found, "没有这个日历订阅地址\n");
   const auto rec = find_token(token);
-  if (!rec || rec->kind != "feed") return text(req, http::status::not_found, "没有这个日历订阅地址\n");
-  if (rec->revoked_at) return text(req, http::status::gone, "此订阅地址已停用，请向管理员索取新地址\n");
+  if (!rec || rec->kind != "feed")
+    return text(req, http::status::not_found, "没有这个日历订阅地址\n");
+  if (rec->revoked_at)
+    return text(req, http::status::gone, "此订阅地址已停用，请向管理员索取新地址\n");
   const Config& c = snapshot_->config();
   std::int32_t person = -1, org = -1;
   std::string name;
@@ -510,8 +550,8 @@ Response Service::feed(const Request& req, const std::string& token) {
   }
   const Day day = today();
   CachedFeed& cached = feed_cache_[rec->id];
-  if (cached.generation != generation_ || cached.today != day || cached.snapshot != snapshot_.get() ||
-      !cached.body) {
+  if (cached.generation != generation_ || cached.today != day ||
+      cached.snapshot != snapshot_.get() || !cached.body) {
     Expansion own;  // a person's feed is assembled; an organisation's is its block
     if (person >= 0) own = snapshot_->for_person(person);
     const Expansion& e = person >= 0 ? own : snapshot_->for_org(org);
@@ -534,7 +574,8 @@ Response Service::feed(const Request& req, const std::string& token) {
     cached.today = day;
     cached.snapshot = snapshot_.get();
   }
-  const PublishedFeed published{cached.body, cached.etag, cached.last_modified_text, cached.last_modified};
+  const PublishedFeed published{cached.body, cached.etag, cached.last_modified_text,
+                                cached.last_modified};
   // From now on the I/O threads answer this token themselves, until something changes.
   fast_feeds_.publish(sha256_hex(token), published);
   bool not_modified = false;
@@ -551,20 +592,26 @@ Response Service::completion_page(const Request& req) {
   }
   const std::string target(req.target());
   auto params = query_params(req);
-  if (!params || !params->count("o") || !params->count("p") || !params->count("x") || !params->count("s"))
-    return html(req, http::status::bad_request, "链接不完整", "<p class=\"err\">链接不完整，请使用提醒中的完整链接。</p>");
+  if (!params || !params->count("o") || !params->count("p") || !params->count("x") ||
+      !params->count("s"))
+    return html(req, http::status::bad_request, "链接不完整",
+                "<p class=\"err\">链接不完整，请使用提醒中的完整链接。</p>");
   const std::string& uid = (*params)["o"];
   const std::string& person = (*params)["p"];
   const std::string& x = (*params)["x"];
   const std::string expected = hmac_sha256_hex(link_key_, uid + "\n" + person + "\n" + x);
   if (!equal_constant_time(expected, (*params)["s"]))
-    return html(req, http::status::forbidden, "链接无效", "<p class=\"err\">链接无效或已被修改。</p>");
+    return html(req, http::status::forbidden, "链接无效",
+                "<p class=\"err\">链接无效或已被修改。</p>");
   char* end = nullptr;
   const long long expiry = std::strtoll(x.c_str(), &end, 10);
   if (!end || *end || expiry < clock_.now())
-    return html(req, http::status::gone, "链接已过期", "<p class=\"err\">此链接已过期，请使用最新提醒中的链接。</p>");
+    return html(req, http::status::gone, "链接已过期",
+                "<p class=\"err\">此链接已过期，请使用最新提醒中的链接。</p>");
   const auto found = snapshot_->find(uid);
-  if (!found) return html(req, http::status::not_found, "事项不存在", "<p class=\"err\">该事项已不在当前日程中。</p>");
+  if (!found)
+    return html(req, http::status::not_found, "事项不存在",
+                "<p class=\"err\">该事项已不在当前日程中。</p>");
   const Occurrence& o = **found;
   const Config& c = snapshot_->config();
   const Obligation& ob = c.obligations[static_cast<std::size_t>(o.obligation)];
@@ -583,7 +630,8 @@ Response Service::completion_page(const Request& req) {
       } else if (*d > today()) {
         error = "完成日期不能晚于今天。";
       } else if (*d < o.window_start) {
-        error = "完成日期早于本事项的办理期间（" + format_day(o.window_start) + " 起），不计入本期。";
+        error =
+            "完成日期早于本事项的办理期间（" + format_day(o.window_start) + " 起），不计入本期。";
       } else {
         auto doc = clean_text(form["document_number"]), minutes = clean_text(form["minutes_ref"]),
              ev = clean_text(form["evidence_text"]), note = clean_text(form["note"]);
@@ -602,8 +650,9 @@ Response Service::completion_page(const Request& req) {
           in.channel = "form";
           const auto r = record(o, in);
           return html(req, http::status::ok, "已记录",
-                      "<h1>已记录</h1><p>" + html_escape(title) + "</p><p class=\"meta\">完成日期：" +
-                          format_day(r.completion.done_on) + (r.completion.late ? "（逾期完成）" : "") +
+                      "<h1>已记录</h1><p>" + html_escape(title) +
+                          "</p><p class=\"meta\">完成日期：" + format_day(r.completion.done_on) +
+                          (r.completion.late ? "（逾期完成）" : "") +
                           (r.created ? "" : "。此前已记录过同样的内容，未重复登记") + "。</p>");
         }
       }
@@ -617,28 +666,43 @@ Response Service::completion_page(const Request& req) {
   if (!error.empty()) page += "<p class=\"err\">" + html_escape(error) + "</p>";
   std::string evidence;
   for (const auto& e : ob.evidence) evidence += (evidence.empty() ? "" : "、") + e;
-  page += "<form method=\"post\" action=\"" + html_escape(target) + "\">"
-          "<label>完成日期<input type=\"date\" name=\"done_on\" required value=\"" + html_escape(done_on) + "\"></label>"
-          "<label>文号（如有）<input name=\"document_number\" value=\"" + html_escape(form["document_number"]) + "\"></label>"
-          "<label>会议纪要（如有）<input name=\"minutes_ref\" value=\"" + html_escape(form["minutes_ref"]) + "\"></label>"
-          "<label>其他佐证材料说明（应留存：" + html_escape(evidence) + "）<textarea name=\"evidence_text\" rows=\"3\">" +
-          html_escape(form["evidence_text"]) + "</textarea></label>"
-          "<label>备注<textarea name=\"note\" rows=\"2\">" + html_escape(form["note"]) + "</textarea></label>"
+  page += "<form method=\"post\" action=\"" + html_escape(target) +
+          "\">"
+          "<label>完成日期<input type=\"date\" name=\"done_on\" required value=\"" +
+          html_escape(done_on) +
+          "\"></label>"
+          "<label>文号（如有）<input name=\"document_number\" value=\"" +
+          html_escape(form["document_number"]) +
+          "\"></label>"
+          "<label>会议纪要（如有）<input name=\"minutes_ref\" value=\"" +
+          html_escape(form["minutes_ref"]) +
+          "\"></label>"
+          "<label>其他佐证材料说明（应留存：" +
+          html_escape(evidence) + "）<textarea name=\"evidence_text\" rows=\"3\">" +
+          html_escape(form["evidence_text"]) +
+          "</textarea></label>"
+          "<label>备注<textarea name=\"note\" rows=\"2\">" +
+          html_escape(form["note"]) +
+          "</textarea></label>"
           "<button type=\"submit\">提交</button></form>";
-  return html(req, error.empty() ? http::status::ok : http::status::bad_request, "登记完成情况", page);
+  return html(req, error.empty() ? http::status::ok : http::status::bad_request, "登记完成情况",
+              page);
 }
 
 Response Service::api_completions(const Request& req) {
   if (req.method() != http::verb::post) return json_method_not_allowed(req, "POST");
   const auto token = bearer(req);
-  if (!token) return json_error(req, http::status::unauthorized, "a valid API token is required (Authorization: Bearer ...)");
+  if (!token)
+    return json_error(req, http::status::unauthorized,
+                      "a valid API token is required (Authorization: Bearer ...)");
   Json body;
   try {
     body = Json::parse(req.body());
   } catch (const std::exception&) {
     return json_error(req, http::status::bad_request, "the body is not valid JSON");
   }
-  if (!body.is_object()) return json_error(req, http::status::bad_request, "the body must be a JSON object");
+  if (!body.is_object())
+    return json_error(req, http::status::bad_request, "the body must be a JSON object");
   auto str = [&](const char* key) -> std::optional<std::string> {
     auto it = body.find(key);
     if (it == body.end() || it->is_null()) return std::string{};
@@ -648,22 +712,31 @@ Response Service::api_completions(const Request& req) {
   CompletionInput in;
   const auto uid = str("occurrence");
   const auto done_on = str("done_on");
-  const auto doc = str("document_number"), minutes = str("minutes_ref"), ev = str("evidence_text"), note = str("note");
-  if (!uid || uid->empty()) return json_error(req, http::status::bad_request, "'occurrence' (a UID string) is required");
-  if (!done_on || !parse_day(*done_on)) return json_error(req, http::status::bad_request, "'done_on' must be a date YYYY-MM-DD");
-  if (!doc || !minutes || !ev || !note) return json_error(req, http::status::bad_request, "evidence fields and note must be strings");
-  if (*parse_day(*done_on) > today()) return json_error(req, http::status::bad_request, "'done_on' is in the future");
+  const auto doc = str("document_number"), minutes = str("minutes_ref"), ev = str("evidence_text"),
+             note = str("note");
+  if (!uid || uid->empty())
+    return json_error(req, http::status::bad_request, "'occurrence' (a UID string) is required");
+  if (!done_on || !parse_day(*done_on))
+    return json_error(req, http::status::bad_request, "'done_on' must be a date YYYY-MM-DD");
+  if (!doc || !minutes || !ev || !note)
+    return json_error(req, http::status::bad_request, "evidence fields and note must be strings");
+  if (*parse_day(*done_on) > today())
+    return json_error(req, http::status::bad_request, "'done_on' is in the future");
   const auto found = snapshot_->find(*uid);
-  if (!found) return json_error(req, http::status::not_found, "no such occurrence in the current calendar");
+  if (!found)
+    return json_error(req, http::status::not_found, "no such occurrence in the current calendar");
   const Occurrence& o = **found;
   const Config& c = snapshot_->config();
   // Work done before the window opened belongs to an earlier period, not to this occurrence.
   if (*parse_day(*done_on) < o.window_start)
-    return json_error(req, http::status::bad_request,
-                      "'done_on' is before this occurrence's window opens (" + format_day(o.window_start) + ")");
+    return json_error(
+        req, http::status::bad_request,
+        "'done_on' is before this occurrence's window opens (" + format_day(o.window_start) + ")");
   if (token->subject_kind == "person") {
     if (o.person < 0 || c.persons[static_cast<std::size_t>(o.person)].id != token->subject)
-      return json_error(req, http::status::forbidden, "only the responsible person or an administrator may record this completion");
+      return json_error(
+          req, http::status::forbidden,
+          "only the responsible person or an administrator may record this completion");
     in.recorded_by = token->subject;
   } else if (token->subject_kind == "org") {
     if (c.orgs[static_cast<std::size_t>(o.org)].id != token->subject)
@@ -673,8 +746,10 @@ Response Service::api_completions(const Request& req) {
     in.recorded_by = "admin:token-" + std::to_string(token->id);
   }
   in.done_on = *parse_day(*done_on);
-  auto cdoc = clean_text(*doc), cmin = clean_text(*minutes), cev = clean_text(*ev), cnote = clean_text(*note);
-  if (!cdoc || !cmin || !cev || !cnote) return json_error(req, http::status::bad_request, "text fields must be valid UTF-8");
+  auto cdoc = clean_text(*doc), cmin = clean_text(*minutes), cev = clean_text(*ev),
+       cnote = clean_text(*note);
+  if (!cdoc || !cmin || !cev || !cnote)
+    return json_error(req, http::status::bad_request, "text fields must be valid UTF-8");
   in.document_number = *cdoc;
   in.minutes_ref = *cmin;
   in.evidence_text = *cev;
@@ -688,15 +763,18 @@ Response Service::api_completions(const Request& req) {
 Response Service::api_occurrences(const Request& req) {
   if (req.method() != http::verb::get) return json_method_not_allowed(req, "GET");
   const auto token = bearer(req);
-  if (!token) return json_error(req, http::status::unauthorized, "an administrator API token is required");
-  if (token->subject_kind != "admin") return json_error(req, http::status::forbidden, "administrators only");
+  if (!token)
+    return json_error(req, http::status::unauthorized, "an administrator API token is required");
+  if (token->subject_kind != "admin")
+    return json_error(req, http::status::forbidden, "administrators only");
   auto params = query_params(req);
   if (!params) return json_error(req, http::status::bad_request, "malformed query string");
   const Config& c = snapshot_->config();
   const std::string status_filter = (*params)["status"];
   static const std::vector<std::string> statuses{"", "open", "done", "late", "overdue", "retired"};
   if (std::find(statuses.begin(), statuses.end(), status_filter) == statuses.end())
-    return json_error(req, http::status::bad_request, "status must be open, done, late, overdue or retired");
+    return json_error(req, http::status::bad_request,
+                      "status must be open, done, late, overdue or retired");
   Day from = snapshot_->horizon_from(), to = snapshot_->horizon_to();
   if (!(*params)["from"].empty()) {
     auto d = parse_day((*params)["from"]);
@@ -709,7 +787,8 @@ Response Service::api_occurrences(const Request& req) {
     to = *d;
   }
   std::size_t limit = 10000;
-  if (!(*params)["limit"].empty()) limit = std::min<std::size_t>(100000, std::strtoull((*params)["limit"].c_str(), nullptr, 10));
+  if (!(*params)["limit"].empty())
+    limit = std::min<std::size_t>(100000, std::strtoull((*params)["limit"].c_str(), nullptr, 10));
   if (!(*params)["org"].empty() && !c.org_index.count((*params)["org"]))
     return json_error(req, http::status::not_found, "unknown org");
   // The occurrences to list, in occurrence_order (as one global expansion would give them).
@@ -717,7 +796,8 @@ Response Service::api_occurrences(const Request& req) {
   std::vector<const Occurrence*> selected;
   if (!(*params)["person"].empty()) {
     auto it = c.person_index.find((*params)["person"]);
-    if (it == c.person_index.end()) return json_error(req, http::status::not_found, "unknown person");
+    if (it == c.person_index.end())
+      return json_error(req, http::status::not_found, "unknown person");
     subset = snapshot_->for_person(it->second);
     for (const Occurrence& o : subset.occurrences) selected.push_back(&o);
   } else if (!(*params)["org"].empty()) {
@@ -745,17 +825,19 @@ Response Service::api_occurrences(const Request& req) {
       if (list.size() >= limit) continue;
       const Obligation& ob = c.obligations[static_cast<std::size_t>(o.obligation)];
       const auto* notes = notes_for(o);
-      list.push_back(Json{{"uid", snapshot_->expander().uid(o)},
-                          {"obligation", ob.id},
-                          {"citation", citation(ob.article, ob.item)},
-                          {"org", c.orgs[static_cast<std::size_t>(o.org)].id},
-                          {"person", o.person >= 0 ? Json(c.persons[static_cast<std::size_t>(o.person)].id) : Json(nullptr)},
-                          {"window_start", format_day(o.window_start)},
-                          {"due", format_day(o.due)},
-                          {"status", status_name(st)},
-                          {"completions", notes ? notes->size() : 0},
-                          {"min_count", ob.min_count},
-                          {"title", snapshot_->expander().title(o)}});
+      list.push_back(
+          Json{{"uid", snapshot_->expander().uid(o)},
+               {"obligation", ob.id},
+               {"citation", citation(ob.article, ob.item)},
+               {"org", c.orgs[static_cast<std::size_t>(o.org)].id},
+               {"person", o.person >= 0 ? Json(c.persons[static_cast<std::size_t>(o.person)].id)
+                                        : Json(nullptr)},
+               {"window_start", format_day(o.window_start)},
+               {"due", format_day(o.due)},
+               {"status", status_name(st)},
+               {"completions", notes ? notes->size() : 0},
+               {"min_count", ob.min_count},
+               {"title", snapshot_->expander().title(o)}});
     }
   }
   if (status_filter.empty() || status_filter == "retired") {
@@ -774,14 +856,18 @@ Response Service::api_occurrences(const Request& req) {
         return b == std::string::npos ? std::string{} : r.uid.substr(b + 1, e2 - b - 1);
       }();
       auto n = notes_.find(r.uid);
-      list.push_back(Json{{"uid", r.uid}, {"obligation", r.obligation},
-                          {"citation", ob ? citation(ob->article, ob->item) : ""},
-                          {"org", r.org},
-                          {"person", r.person.empty() ? Json(nullptr) : Json(r.person)},
-                          {"window_start", r.window_start}, {"due", r.due}, {"status", "retired"},
-                          {"completions", n == notes_.end() ? 0 : n->second.size()},
-                          {"min_count", ob ? ob->min_count : 1},
-                          {"title", (ob ? ob->title : r.obligation) + "（" + period + "，已撤销）"}});
+      list.push_back(
+          Json{{"uid", r.uid},
+               {"obligation", r.obligation},
+               {"citation", ob ? citation(ob->article, ob->item) : ""},
+               {"org", r.org},
+               {"person", r.person.empty() ? Json(nullptr) : Json(r.person)},
+               {"window_start", r.window_start},
+               {"due", r.due},
+               {"status", "retired"},
+               {"completions", n == notes_.end() ? 0 : n->second.size()},
+               {"min_count", ob ? ob->min_count : 1},
+               {"title", (ob ? ob->title : r.obligation) + "（" + period + "，已撤销）"}});
     }
   }
   return json(req, http::status::ok, Json{{"count", count}, {"occurrences", std::move(list)}});
@@ -858,8 +944,10 @@ Response Service::api_deliveries(const Request& req) {
 std::variant<TokenRecord, Response> Service::admin(const Request& req) {
   const auto token = bearer(req);
   if (!token)
-    return json_error(req, http::status::unauthorized, "an administrator API token is required (Authorization: Bearer ...)");
-  if (token->subject_kind != "admin") return json_error(req, http::status::forbidden, "administrators only");
+    return json_error(req, http::status::unauthorized,
+                      "an administrator API token is required (Authorization: Bearer ...)");
+  if (token->subject_kind != "admin")
+    return json_error(req, http::status::forbidden, "administrators only");
   return *token;
 }
 
@@ -880,7 +968,8 @@ Response Service::api_flags(const Request& req) {
   if (!f.status.empty() && !is_flag_status(f.status))
     return json_error(req, http::status::bad_request, "status must be one of: " + flag_statuses());
   Json list = Json::array();
-  for (const FlagRecord& flag : store_.flags(f)) list.push_back(flag_json(flag, store_.flag_transitions(flag.id)));
+  for (const FlagRecord& flag : store_.flags(f))
+    list.push_back(flag_json(flag, store_.flag_transitions(flag.id)));
   const std::size_t count = list.size();
   Response r = json(req, http::status::ok, Json{{"count", count}, {"flags", std::move(list)}});
   r.set(http::field::cache_control, "no-store");
@@ -902,7 +991,8 @@ Response Service::api_reports(const Request& req) {
 // What the store knows is read on the loop's connection (the report thread has none), and only
 // for a report that will be made.
 void Service::read_known(ReportJob& job) {
-  job.known = std::make_shared<const ReportStore>(ReportStore{store_.completion_days(), store_.flags({})});
+  job.known =
+      std::make_shared<const ReportStore>(ReportStore{store_.completion_days(), store_.flags({})});
 }
 
 std::variant<Response, Service::ReportJob> Service::check_report(const Request& req) {
@@ -910,7 +1000,8 @@ std::variant<Response, Service::ReportJob> Service::check_report(const Request& 
   const auto token = bearer(req);
   if (!token)
     return json_error(req, http::status::unauthorized,
-                      "an administrator's or an organisation's API token is required (Authorization: Bearer ...)");
+                      "an administrator's or an organisation's API token is required "
+                      "(Authorization: Bearer ...)");
   if (token->subject_kind == "person")
     return json_error(req, http::status::forbidden,
                       "reports need an administrator's or an organisation's token, not a person's");
@@ -922,24 +1013,30 @@ std::variant<Response, Service::ReportJob> Service::check_report(const Request& 
                         "unknown parameter '" + name + "'; accepted: year, org, format");
   const std::string& year_text = (*params)["year"];
   const std::optional<int> year = parse_report_year(year_text);
-  if (!year) return json_error(req, http::status::bad_request, "'year' is required: four digits, e.g. year=2026");
+  if (!year)
+    return json_error(req, http::status::bad_request,
+                      "'year' is required: four digits, e.g. year=2026");
   const std::string format = (*params)["format"].empty() ? "json" : (*params)["format"];
   if (format != "json" && format != "csv")
     return json_error(req, http::status::bad_request, "'format' must be json or csv");
   const Config& c = snapshot_->config();
   std::string org = (*params)["org"];
-  if (!org.empty() && !c.org_index.count(org)) return json_error(req, http::status::not_found, "unknown org '" + org + "'");
+  if (!org.empty() && !c.org_index.count(org))
+    return json_error(req, http::status::not_found, "unknown org '" + org + "'");
   if (token->subject_kind == "org") {
     const auto own = c.org_index.find(token->subject);
     if (own == c.org_index.end())
-      return json_error(req, http::status::forbidden, "this token's organisation is no longer in the configuration");
+      return json_error(req, http::status::forbidden,
+                        "this token's organisation is no longer in the configuration");
     if (org.empty()) org = token->subject;
     // Its own subtree: the token's organisation is org or one of its ancestors.
     bool inside = false;
-    for (std::int32_t o = c.org_index.at(org); o >= 0 && !inside; o = c.orgs[static_cast<std::size_t>(o)].parent)
+    for (std::int32_t o = c.org_index.at(org); o >= 0 && !inside;
+         o = c.orgs[static_cast<std::size_t>(o)].parent)
       inside = o == own->second;
     if (!inside)
-      return json_error(req, http::status::forbidden, "an organisation's token reports only on its own subtree");
+      return json_error(req, http::status::forbidden,
+                        "an organisation's token reports only on its own subtree");
   }
   ReportJob job;
   job.snapshot = snapshot_;
@@ -967,14 +1064,15 @@ Response Service::make_report(const ReportJob& job) {
     derived = snapshot.expander().expand(from, to);
     parts.push_back(&derived);
   }
-  const Report report = build_report(c, snapshot.expander(), parts, *job.known, job.year, job.as_of, job.root);
+  const Report report =
+      build_report(c, snapshot.expander(), parts, *job.known, job.year, job.as_of, job.root);
   Response r;
   if (job.format == "csv") {
     std::ostringstream csv;
     print_report_csv(c, report, csv);
     r = make_response(job.head, http::status::ok, csv.str(), "text/csv; charset=utf-8");
-    r.set(http::field::content_disposition,
-          "attachment; filename=\"report-" + job.year_text + (job.org.empty() ? "" : "-" + job.org) + ".csv\"");
+    r.set(http::field::content_disposition, "attachment; filename=\"report-" + job.year_text +
+                                                (job.org.empty() ? "" : "-" + job.org) + ".csv\"");
   } else {
     r = json(job.head, http::status::ok, report_json(c, report));
   }
@@ -1016,21 +1114,27 @@ bool Service::defer(const Request& req, std::function<void(Response)>& respond) 
         if (report_jobs_.empty()) return;  // stopping, nothing left
         auto [job, answer] = std::move(report_jobs_.front());
         lk.unlock();
-        const std::string what = "report of " + job.year_text + " for " + (job.org.empty() ? "every organisation" : job.org);
+        const std::string what = "report of " + job.year_text + " for " +
+                                 (job.org.empty() ? "every organisation" : job.org);
         std::cerr << log_prefix(6) + "making the " + what + "\n" << std::flush;
         const auto t0 = std::chrono::steady_clock::now();
-        // For the tests of this thread: a report that takes this long (see tests/daemon/test_reports.py).
-        if (report_delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(report_delay_ms_));
+        // For the tests of this thread: a report that takes this long (see
+        // tests/daemon/test_reports.py).
+        if (report_delay_ms_ > 0)
+          std::this_thread::sleep_for(std::chrono::milliseconds(report_delay_ms_));
         Response r;
         try {
           r = make_report(job);
-          const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          const double took =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
           std::ostringstream line;
-          line << log_prefix(6) << "made the " << what << " in " << std::fixed << std::setprecision(2) << took << " s\n";
+          line << log_prefix(6) << "made the " << what << " in " << std::fixed
+               << std::setprecision(2) << took << " s\n";
           std::cerr << line.str() << std::flush;
         } catch (const std::exception& e) {
           std::cerr << log_prefix(3) + "the " + what + " failed: " + e.what() + "\n" << std::flush;
-          r = json_error(job.head, http::status::internal_server_error, "the report could not be made");
+          r = json_error(job.head, http::status::internal_server_error,
+                         "the report could not be made");
         }
         job = {};  // the snapshot goes before the answer does
         answer(std::move(r));
@@ -1057,39 +1161,47 @@ Response Service::api_flag_step(const Request& req, const std::string& rest) {
   const auto path = id_and_step(rest);
   const std::string step = path ? path->second : "";
   if (!path || (step != "advance" && step != "dismiss"))
-    return json_error(req, http::status::not_found,
-                      "unknown path; use POST /api/v1/flags/{id}/advance or /api/v1/flags/{id}/dismiss");
+    return json_error(
+        req, http::status::not_found,
+        "unknown path; use POST /api/v1/flags/{id}/advance or /api/v1/flags/{id}/dismiss");
   if (req.method() != http::verb::post) return json_method_not_allowed(req, "POST");
   auto who = admin(req);
   if (auto* refused = std::get_if<Response>(&who)) return std::move(*refused);
   const std::int64_t id = path->first;
   std::map<std::string, std::string> fields;
-  if (auto bad = string_fields(req, {"reason", "measure", "decided_on"}, fields)) return std::move(*bad);
+  if (auto bad = string_fields(req, {"reason", "measure", "decided_on"}, fields))
+    return std::move(*bad);
   std::optional<Day> decided_on;
   if (!fields["decided_on"].empty()) {
     decided_on = parse_day(fields["decided_on"]);
-    if (!decided_on) return json_error(req, http::status::bad_request, "'decided_on' must be a date YYYY-MM-DD");
-    if (*decided_on > today()) return json_error(req, http::status::bad_request, "'decided_on' is in the future");
+    if (!decided_on)
+      return json_error(req, http::status::bad_request, "'decided_on' must be a date YYYY-MM-DD");
+    if (*decided_on > today())
+      return json_error(req, http::status::bad_request, "'decided_on' is in the future");
   }
   if (step == "dismiss" && (!fields["measure"].empty() || decided_on))
     return json_error(req, http::status::bad_request, "a dismissal takes only a reason");
   const std::string actor = "admin:token-" + std::to_string(std::get<TokenRecord>(who).id);
   const std::string now = iso_utc(clock_.now());
   try {
-    const FlagRecord f = step == "advance"
-                             ? store_.advance_flag(id, actor, fields["reason"], fields["measure"], decided_on, now)
-                             : store_.dismiss_flag(id, actor, fields["reason"], now);
-    data_version_ = -1;  // our own commit: pull it like any other (the parent's feed shows the step)
+    const FlagRecord f = step == "advance" ? store_.advance_flag(id, actor, fields["reason"],
+                                                                 fields["measure"], decided_on, now)
+                                           : store_.dismiss_flag(id, actor, fields["reason"], now);
+    data_version_ =
+        -1;  // our own commit: pull it like any other (the parent's feed shows the step)
     return json(req, http::status::ok, Json{{"flag", flag_json(f, store_.flag_transitions(id))}});
   } catch (const FlagError& e) {
     switch (e.kind) {
-      case FlagError::not_found: return json_error(req, http::status::not_found, e.what());
+      case FlagError::not_found:
+        return json_error(req, http::status::not_found, e.what());
       case FlagError::conflict: {
         const auto current = store_.flag(id);
-        return json(req, http::status::conflict,
-                    Json{{"error", e.what()}, {"status", current ? Json(current->status) : Json(nullptr)}});
+        return json(
+            req, http::status::conflict,
+            Json{{"error", e.what()}, {"status", current ? Json(current->status) : Json(nullptr)}});
       }
-      case FlagError::invalid: break;
+      case FlagError::invalid:
+        break;
     }
     return json_error(req, http::status::bad_request, e.what());
   }
@@ -1100,21 +1212,26 @@ Response Service::api_flag_step(const Request& req, const std::string& rest) {
 // chosen it: a promotion's duty is the organisation department's); a person's token none.
 Response Service::api_event_add(const Request& req) {
   const auto token = bearer(req);
-  if (!token) return json_error(req, http::status::unauthorized, "a valid API token is required (Authorization: Bearer ...)");
+  if (!token)
+    return json_error(req, http::status::unauthorized,
+                      "a valid API token is required (Authorization: Bearer ...)");
   if (token->subject_kind == "person")
-    return json_error(req, http::status::forbidden, "events are recorded with an administrator's or an organisation's token");
+    return json_error(req, http::status::forbidden,
+                      "events are recorded with an administrator's or an organisation's token");
   std::map<std::string, std::string> fields;
-  if (auto bad = string_fields(req, {"kind", "obligation", "org", "person", "date", "note"}, fields))
+  if (auto bad =
+          string_fields(req, {"kind", "obligation", "org", "person", "date", "note"}, fields))
     return std::move(*bad);
-  EventRequest r{fields["kind"], fields["obligation"], fields["org"], fields["person"], fields["date"], fields["note"]};
+  EventRequest r{fields["kind"],   fields["obligation"], fields["org"],
+                 fields["person"], fields["date"],       fields["note"]};
   const Config& c = snapshot_->config();
   try {
     EventInput in = prepare_event(c, r, today());
     if (token->subject_kind == "org") {
       if (in.org != token->subject)
         return json_error(req, http::status::forbidden,
-                          "this token belongs to organisation '" + token->subject + "'; the duty falls to '" + in.org +
-                              "': ask an administrator");
+                          "this token belongs to organisation '" + token->subject +
+                              "'; the duty falls to '" + in.org + "': ask an administrator");
       in.created_by = "org:" + token->subject + ":token-" + std::to_string(token->id);
     } else {
       in.created_by = "admin:token-" + std::to_string(token->id);
@@ -1132,14 +1249,18 @@ Response Service::api_event_add(const Request& req) {
 Response Service::api_events(const Request& req) {
   if (req.method() != http::verb::get) return json_method_not_allowed(req, "GET, POST");
   const auto token = bearer(req);
-  if (!token) return json_error(req, http::status::unauthorized, "a valid API token is required (Authorization: Bearer ...)");
+  if (!token)
+    return json_error(req, http::status::unauthorized,
+                      "a valid API token is required (Authorization: Bearer ...)");
   if (token->subject_kind == "person")
-    return json_error(req, http::status::forbidden, "events are listed with an administrator's or an organisation's token");
+    return json_error(req, http::status::forbidden,
+                      "events are listed with an administrator's or an organisation's token");
   auto params = query_params(req);
   if (!params) return json_error(req, http::status::bad_request, "malformed query string");
   for (const auto& [name, value] : *params)
     if (name != "org" && name != "status")
-      return json_error(req, http::status::bad_request, "unknown parameter '" + name + "'; accepted: org, status");
+      return json_error(req, http::status::bad_request,
+                        "unknown parameter '" + name + "'; accepted: org, status");
   const std::string status = (*params)["status"].empty() ? "active" : (*params)["status"];
   if (status != "active" && status != "withdrawn" && status != "all")
     return json_error(req, http::status::bad_request, "status must be active, withdrawn or all");
@@ -1151,7 +1272,8 @@ Response Service::api_events(const Request& req) {
   }
   Json list = Json::array();
   for (const EventRecord& e : store_.events(status != "active"))
-    if ((org.empty() || e.org == org) && (status == "all" || (status == "withdrawn") == e.withdrawn_at.has_value()))
+    if ((org.empty() || e.org == org) &&
+        (status == "all" || (status == "withdrawn") == e.withdrawn_at.has_value()))
       list.push_back(event_json(snapshot_->config(), e));
   const std::size_t count = list.size();
   Response r = json(req, http::status::ok, Json{{"count", count}, {"events", std::move(list)}});
@@ -1163,15 +1285,17 @@ Response Service::api_events(const Request& req) {
 Response Service::api_event_withdraw(const Request& req, const std::string& rest) {
   const auto path = id_and_step(rest);
   if (!path || path->second != "withdraw")
-    return json_error(req, http::status::not_found, "unknown path; use POST /api/v1/events/{id}/withdraw");
+    return json_error(req, http::status::not_found,
+                      "unknown path; use POST /api/v1/events/{id}/withdraw");
   if (req.method() != http::verb::post) return json_method_not_allowed(req, "POST");
   auto who = admin(req);
   if (auto* refused = std::get_if<Response>(&who)) return std::move(*refused);
   std::map<std::string, std::string> fields;
   if (auto bad = string_fields(req, {"reason"}, fields)) return std::move(*bad);
   try {
-    const EventRecord e = store_.withdraw_event(path->first, "admin:token-" + std::to_string(std::get<TokenRecord>(who).id),
-                                                fields["reason"], iso_utc(clock_.now()));
+    const EventRecord e = store_.withdraw_event(
+        path->first, "admin:token-" + std::to_string(std::get<TokenRecord>(who).id),
+        fields["reason"], iso_utc(clock_.now()));
     data_version_ = -1;
     if (events_changed_) events_changed_();
     return json(req, http::status::ok, Json{{"event", event_json(snapshot_->config(), e)}});
@@ -1181,30 +1305,39 @@ Response Service::api_event_withdraw(const Request& req, const std::string& rest
 }
 
 Response Service::metrics(const Request& req) {
-  std::map<std::string, std::uint64_t> by_status{{"open", 0}, {"done", 0}, {"late", 0}, {"overdue", 0}};
+  std::map<std::string, std::uint64_t> by_status{
+      {"open", 0}, {"done", 0}, {"late", 0}, {"overdue", 0}};
   snapshot_->for_each_occurrence(
       [&](const Occurrence& o, const Expansion&) { ++by_status[status_name(status(o))]; });
   std::ostringstream m;
-  m << "# HELP dutyd_occurrences Occurrences in the horizon by status.\n# TYPE dutyd_occurrences gauge\n";
-  for (const auto& [s, n] : by_status) m << "dutyd_occurrences{status=\"" << s << "\"} " << n << "\n";
+  m << "# HELP dutyd_occurrences Occurrences in the horizon by status.\n# TYPE dutyd_occurrences "
+       "gauge\n";
+  for (const auto& [s, n] : by_status)
+    m << "dutyd_occurrences{status=\"" << s << "\"} " << n << "\n";
   m << "dutyd_occurrences{status=\"retired\"} " << store_.retired().size() << "\n";
-  m << "# HELP dutyd_feeds_served_total Feeds sent with a body.\n# TYPE dutyd_feeds_served_total counter\n"
+  m << "# HELP dutyd_feeds_served_total Feeds sent with a body.\n# TYPE dutyd_feeds_served_total "
+       "counter\n"
     << "dutyd_feeds_served_total " << fast_feeds_.served() << "\n";
-  m << "# HELP dutyd_feeds_not_modified_total Feed requests answered 304.\n# TYPE dutyd_feeds_not_modified_total counter\n"
+  m << "# HELP dutyd_feeds_not_modified_total Feed requests answered 304.\n# TYPE "
+       "dutyd_feeds_not_modified_total counter\n"
     << "dutyd_feeds_not_modified_total " << fast_feeds_.not_modified() << "\n";
-  m << "# HELP dutyd_completions Completions recorded, by channel.\n# TYPE dutyd_completions gauge\n";
+  m << "# HELP dutyd_completions Completions recorded, by channel.\n# TYPE dutyd_completions "
+       "gauge\n";
   for (const char* ch : {"form", "api", "cli"})
     m << "dutyd_completions{channel=\"" << ch << "\"} "
       << (completions_by_channel_.count(ch) ? completions_by_channel_.at(ch) : 0) << "\n";
   m << "# HELP dutyd_reloads_total Configuration reloads.\n# TYPE dutyd_reloads_total counter\n"
     << "dutyd_reloads_total{result=\"ok\"} " << reloads_ok_ << "\n"
     << "dutyd_reloads_total{result=\"failed\"} " << reloads_failed_ << "\n";
-  m << "# HELP dutyd_last_reload_success Whether the last reload succeeded.\n# TYPE dutyd_last_reload_success gauge\n"
+  m << "# HELP dutyd_last_reload_success Whether the last reload succeeded.\n# TYPE "
+       "dutyd_last_reload_success gauge\n"
     << "dutyd_last_reload_success " << (last_reload_ok_ ? 1 : 0) << "\n";
-  m << "# HELP dutyd_http_requests_total HTTP responses by status code.\n# TYPE dutyd_http_requests_total counter\n";
+  m << "# HELP dutyd_http_requests_total HTTP responses by status code.\n# TYPE "
+       "dutyd_http_requests_total counter\n";
   {
     std::lock_guard lock(responses_mutex_);
-    for (const auto& [code, n] : responses_by_code_) m << "dutyd_http_requests_total{code=\"" << code << "\"} " << n << "\n";
+    for (const auto& [code, n] : responses_by_code_)
+      m << "dutyd_http_requests_total{code=\"" << code << "\"} " << n << "\n";
   }
   if (extra_metrics_) m << extra_metrics_();
   return make_response(req, http::status::ok, m.str(), "text/plain; version=0.0.4; charset=utf-8");

@@ -44,8 +44,7 @@ std::optional<std::string> clean_text(std::string_view in);
 
 // Signs and checks completion links.
 std::string completion_link(const std::string& base_url, const std::string& key,
-                            const std::string& uid, const std::string& person,
-                            std::int64_t expiry);
+                            const std::string& uid, const std::string& person, std::int64_t expiry);
 // Records the link key: the `link_key` credential when present, else the store's own.
 std::string load_link_key(const Config& config, Store& store, const std::string& now_iso);
 

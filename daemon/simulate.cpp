@@ -43,18 +43,23 @@ SimulateArgs parse(const std::vector<std::string>& args) {
     bool inline_value = false;
     if (auto eq = key.find('='); key.rfind("--", 0) == 0 && eq != std::string::npos)
       value = key.substr(eq + 1), key = key.substr(0, eq), inline_value = true;
-    static const std::set<std::string> known{"-c", "--config", "--catalogue", "--format", "--from",
-                                             "--to", "--org", "--person"};
+    static const std::set<std::string> known{"-c",     "--config", "--catalogue", "--format",
+                                             "--from", "--to",     "--org",       "--person"};
     if (!known.count(key)) throw Usage("unknown option or argument '" + args[i] + "'");
     if (!inline_value) {
       if (i + 1 >= args.size()) throw Usage("option " + key + " needs a value");
       value = args[++i];
     }
-    if (key == "-c" || key == "--config") a.config = value;
-    else if (key == "--catalogue") a.catalogue = value;
-    else if (key == "--format") a.format = value;
-    else if (key == "--org") a.org = value;
-    else if (key == "--person") a.person = value;
+    if (key == "-c" || key == "--config")
+      a.config = value;
+    else if (key == "--catalogue")
+      a.catalogue = value;
+    else if (key == "--format")
+      a.format = value;
+    else if (key == "--org")
+      a.org = value;
+    else if (key == "--person")
+      a.person = value;
     else {
       auto d = parse_day(value);
       if (!d) throw Usage(key + " '" + value + "' is not a date; write YYYY-MM-DD");
@@ -64,7 +69,8 @@ SimulateArgs parse(const std::vector<std::string>& args) {
   if (a.config.empty()) throw Usage("simulate needs -c FILE (the configuration)");
   if (!a.from || !a.to) throw Usage("simulate needs --from DATE and --to DATE");
   if (*a.to < *a.from) throw Usage("--to is before --from");
-  if (a.format != "table" && a.format != "json") throw Usage("--format '" + a.format + "' is not one of: table, json");
+  if (a.format != "table" && a.format != "json")
+    throw Usage("--format '" + a.format + "' is not one of: table, json");
   return a;
 }
 
@@ -116,7 +122,8 @@ int run_simulate(const std::vector<std::string>& args, std::ostream& out, std::o
   if (!a.person.empty()) {
     auto it = c.person_index.find(a.person);
     if (it == c.person_index.end()) {
-      err << "dutyd: unknown person '" << a.person << "' — see the [[person]] ids in " << a.config << "\n";
+      err << "dutyd: unknown person '" << a.person << "' — see the [[person]] ids in " << a.config
+          << "\n";
       return 1;
     }
     person_filter = it->second;
@@ -127,7 +134,8 @@ int run_simulate(const std::vector<std::string>& args, std::ostream& out, std::o
   const WorkdayCalendar& calendar = data.calendar;
   for (const auto& d : diags.items()) err << format(d) << "\n";
   if (diags.error_count()) {
-    err << "dutyd: " << diags.error_count() << " error(s) in the holiday data or message templates\n";
+    err << "dutyd: " << diags.error_count()
+        << " error(s) in the holiday data or message templates\n";
     return kExitConfig;
   }
   for (int y : years_without_holidays(calendar, civil(*a.from).year, civil(*a.to).year))
@@ -152,14 +160,16 @@ int run_simulate(const std::vector<std::string>& args, std::ostream& out, std::o
     planner.plan(s, static_cast<std::uint32_t>(i), begin, end, plan);
   }
   if (person_filter >= 0) {
-    std::erase_if(plan.deliveries, [&](const PlannedDelivery& d) { return d.person != person_filter; });
+    std::erase_if(plan.deliveries,
+                  [&](const PlannedDelivery& d) { return d.person != person_filter; });
     std::erase_if(plan.notes, [&](const PlanNote& n) { return n.person != person_filter; });
   }
   // Occurrences are in occurrence_order, so their index breaks ties between equal times.
-  std::sort(plan.deliveries.begin(), plan.deliveries.end(), [](const PlannedDelivery& x, const PlannedDelivery& y) {
-    return std::tie(x.send_at, x.occurrence, x.step, x.person, x.channel) <
-           std::tie(y.send_at, y.occurrence, y.step, y.person, y.channel);
-  });
+  std::sort(plan.deliveries.begin(), plan.deliveries.end(),
+            [](const PlannedDelivery& x, const PlannedDelivery& y) {
+              return std::tie(x.send_at, x.occurrence, x.step, x.person, x.channel) <
+                     std::tie(y.send_at, y.occurrence, y.step, y.person, y.channel);
+            });
   std::stable_sort(plan.notes.begin(), plan.notes.end(), [](const PlanNote& x, const PlanNote& y) {
     return std::tie(x.send_at, x.occurrence, x.step) < std::tie(y.send_at, y.occurrence, y.step);
   });
@@ -183,12 +193,13 @@ int run_simulate(const std::vector<std::string>& args, std::ostream& out, std::o
   std::size_t di = 0, ni = 0;
   const bool json = a.format == "json";
   if (!json)
-    buf += "时间(" + c.timezone + ")     步骤              渠道                 收件人（关系）             事项\n";
+    buf += "时间(" + c.timezone +
+           ")     步骤              渠道                 收件人（关系）             事项\n";
   auto occurrence_text = [&](std::uint32_t occ) {
     const Occurrence& o = e.occurrences[occ];
     const Obligation& obl = ob(occ);
-    return org_of(occ).name + (o.person < 0 ? "【空缺】" : "") + " " + citation(obl.article, obl.item) +
-           " " + ex.title(o) + " 截止" + format_day(o.due);
+    return org_of(occ).name + (o.person < 0 ? "【空缺】" : "") + " " +
+           citation(obl.article, obl.item) + " " + ex.title(o) + " 截止" + format_day(o.due);
   };
   // Appends the occurrence's fields and the line.
   auto json_line = [&](nlohmann::ordered_json& j, std::uint32_t occ) {
@@ -202,8 +213,9 @@ int run_simulate(const std::vector<std::string>& args, std::ostream& out, std::o
     buf += '\n';
   };
   while (di < plan.deliveries.size() || ni < plan.notes.size()) {
-    const bool take_note = ni < plan.notes.size() &&
-                           (di == plan.deliveries.size() || plan.notes[ni].send_at < plan.deliveries[di].send_at);
+    const bool take_note =
+        ni < plan.notes.size() &&
+        (di == plan.deliveries.size() || plan.notes[ni].send_at < plan.deliveries[di].send_at);
     if (!take_note) {
       const PlannedDelivery& d = plan.deliveries[di++];
       const Person& p = c.persons[static_cast<std::size_t>(d.person)];
@@ -224,18 +236,22 @@ int run_simulate(const std::vector<std::string>& args, std::ostream& out, std::o
         j["name"] = p.name;
         j["channel"] = ch.id;
         j["channel_kind"] = to_string(ch.kind);
-        if (ch.kind == ChannelKind::email) j["address"] = p.email;
-        else j["mention"] = mention.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(mention);
+        if (ch.kind == ChannelKind::email)
+          j["address"] = p.email;
+        else
+          j["mention"] =
+              mention.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(mention);
         json_line(j, d.occurrence);
       } else {
         std::string marks;
         if (d.deferred) marks += "（顺延）";
         if (d.overdue) marks += "（逾期）";
-        std::string who = p.name + "（" + std::string(relation_zh(d.relation)) + (d.via_vacancy ? "，空缺上报" : "") + "）";
+        std::string who = p.name + "（" + std::string(relation_zh(d.relation)) +
+                          (d.via_vacancy ? "，空缺上报" : "") + "）";
         if (ch.chat()) who += mention.empty() ? " @—" : " @" + mention;
         buf += local_text(d.send_at, offset, false) + "  #" + std::to_string(d.step + 1) + " " +
-               offset_text(d.ladder, d.step) + marks + "  " + ch.id + "(" + to_string(ch.kind) + ")  " +
-               who + "  " + occurrence_text(d.occurrence) + "\n";
+               offset_text(d.ladder, d.step) + marks + "  " + ch.id + "(" + to_string(ch.kind) +
+               ")  " + who + "  " + occurrence_text(d.occurrence) + "\n";
       }
     } else {
       const PlanNote& n = plan.notes[ni++];
@@ -248,21 +264,27 @@ int run_simulate(const std::vector<std::string>& args, std::ostream& out, std::o
         j["step"] = n.step;
         j["offset"] = offset_text(ladder, n.step);
         j["relation"] = std::string(relation_name(n.relation));
-        j["person"] = n.person < 0 ? nlohmann::ordered_json() : nlohmann::ordered_json(c.persons[static_cast<std::size_t>(n.person)].id);
-        j["channel"] = n.channel < 0 ? nlohmann::ordered_json() : nlohmann::ordered_json(c.channels[static_cast<std::size_t>(n.channel)].id);
+        j["person"] =
+            n.person < 0 ? nlohmann::ordered_json()
+                         : nlohmann::ordered_json(c.persons[static_cast<std::size_t>(n.person)].id);
+        j["channel"] =
+            n.channel < 0
+                ? nlohmann::ordered_json()
+                : nlohmann::ordered_json(c.channels[static_cast<std::size_t>(n.channel)].id);
         j["note"] = n.text;
         json_line(j, n.occurrence);
       } else {
         buf += local_text(n.send_at, offset, false) + "  #" + std::to_string(n.step + 1) + " " +
-               offset_text(ladder, n.step) + "  （未发送：" + std::string(relation_zh(n.relation)) + "）" +
-               n.text + "  " + occurrence_text(n.occurrence) + "\n";
+               offset_text(ladder, n.step) + "  （未发送：" + std::string(relation_zh(n.relation)) +
+               "）" + n.text + "  " + occurrence_text(n.occurrence) + "\n";
       }
     }
     flush(false);
   }
   if (!json)
-    buf += std::to_string(plan.deliveries.size()) + " delivery(ies), " + std::to_string(plan.notes.size()) +
-           " note(s) from " + format_day(*a.from) + " to " + format_day(*a.to) + "; nothing was sent\n";
+    buf += std::to_string(plan.deliveries.size()) + " delivery(ies), " +
+           std::to_string(plan.notes.size()) + " note(s) from " + format_day(*a.from) + " to " +
+           format_day(*a.to) + "; nothing was sent\n";
   flush(true);
   return 0;
 }

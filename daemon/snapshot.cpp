@@ -114,7 +114,8 @@ std::uint64_t org_inputs(const Expander& ex, std::int32_t org) {
     return i >= 0 ? std::string_view(c.orgs[static_cast<std::size_t>(i)].id) : std::string_view();
   };
   auto person_id = [&](std::int32_t i) -> std::string_view {
-    return i >= 0 ? std::string_view(c.persons[static_cast<std::size_t>(i)].id) : std::string_view();
+    return i >= 0 ? std::string_view(c.persons[static_cast<std::size_t>(i)].id)
+                  : std::string_view();
   };
   InputHash h;
   auto posts = [&](const std::vector<std::int32_t>& list, bool with_units) {
@@ -169,9 +170,10 @@ std::string block_digest(const OrgBlock& b, const std::vector<std::uint64_t>& pe
   thread_local std::vector<Record> records;  // scratch, reused for every organisation
   records.clear();
   for (std::size_t k = 0; k < occ.size(); ++k)
-    records.push_back({b.uid_hashes[k],
-                       occ[k].person >= 0 ? person_hash[static_cast<std::size_t>(occ[k].person)] : 0,
-                       occ[k].window_start, occ[k].due});
+    records.push_back(
+        {b.uid_hashes[k],
+         occ[k].person >= 0 ? person_hash[static_cast<std::size_t>(occ[k].person)] : 0,
+         occ[k].window_start, occ[k].due});
   std::sort(records.begin(), records.end(),
             [](const Record& x, const Record& y) { return x.uid < y.uid; });
   thread_local std::string bytes;
@@ -262,7 +264,8 @@ std::shared_ptr<const OrgBlock> remap_block(const OrgBlock& old, const IndexMap&
     b->expansion.occurrences.push_back(o);
   }
   b->expansion.predecessor_pool.reserve(old.expansion.predecessor_pool.size());
-  for (std::int32_t p : old.expansion.predecessor_pool) b->expansion.predecessor_pool.push_back(person(p));
+  for (std::int32_t p : old.expansion.predecessor_pool)
+    b->expansion.predecessor_pool.push_back(person(p));
   if (!ok) return nullptr;
   const auto& fresh = b->expansion.occurrences;
   std::sort(order.begin(), order.end(),
@@ -333,7 +336,8 @@ Snapshot::Snapshot(std::shared_ptr<const Config> config, Day today, const Snapsh
         if (old->inputs == inputs) {
           const auto& old_events = previous->expander().org_events(it->second);
           const auto& new_events = expander_.org_events(org);
-          if (old->max_person < person_map.same && old->max_org < org_map.same && old_events == new_events) {
+          if (old->max_person < person_map.same && old->max_org < org_map.same &&
+              old_events == new_events) {
             blocks_[i] = old;
             how[i] = How::shared;
             return;
@@ -356,7 +360,8 @@ Snapshot::Snapshot(std::shared_ptr<const Config> config, Day today, const Snapsh
     auto b = std::make_shared<OrgBlock>();
     b->expansion = scratch;
     b->uid_hashes.reserve(b->expansion.occurrences.size());
-    for (const Occurrence& o : b->expansion.occurrences) b->uid_hashes.push_back(uid_hash(expander_, o));
+    for (const Occurrence& o : b->expansion.occurrences)
+      b->uid_hashes.push_back(uid_hash(expander_, o));
     b->digest = block_digest(*b, person_hash);
     b->inputs = inputs;
     set_max_indices(*b);
@@ -364,7 +369,9 @@ Snapshot::Snapshot(std::shared_ptr<const Config> config, Day today, const Snapsh
   });
   for (std::size_t i = 0; i < blocks_.size(); ++i) {
     count_ += blocks_[i]->expansion.occurrences.size();
-    ++(how[i] == How::built ? stats_.built : how[i] == How::shared ? stats_.shared : stats_.remapped);
+    ++(how[i] == How::built    ? stats_.built
+       : how[i] == How::shared ? stats_.shared
+                               : stats_.remapped);
   }
 }
 
@@ -389,7 +396,8 @@ Expansion Snapshot::for_person(std::int32_t person) const {
     const Expansion& e = block(org).expansion;
     for (const Occurrence& o : e.occurrences) {
       const auto preds = e.predecessors(o);
-      if (o.person != person && std::find(preds.begin(), preds.end(), person) == preds.end()) continue;
+      if (o.person != person && std::find(preds.begin(), preds.end(), person) == preds.end())
+        continue;
       Occurrence copy = o;
       copy.predecessors_at = static_cast<std::uint32_t>(out.predecessor_pool.size());
       out.predecessor_pool.insert(out.predecessor_pool.end(), preds.begin(), preds.end());
@@ -416,12 +424,14 @@ std::string Snapshot::org_body(std::int32_t org) const {
     text += '\t';
     append_day(text, o.due);
     text += '\n';
-    lines.emplace_back(static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(text.size() - start));
+    lines.emplace_back(static_cast<std::uint32_t>(start),
+                       static_cast<std::uint32_t>(text.size() - start));
   }
   auto line = [&](const std::pair<std::uint32_t, std::uint32_t>& l) {
     return std::string_view(text).substr(l.first, l.second);
   };
-  std::sort(lines.begin(), lines.end(), [&](const auto& x, const auto& y) { return line(x) < line(y); });
+  std::sort(lines.begin(), lines.end(),
+            [&](const auto& x, const auto& y) { return line(x) < line(y); });
   std::string body;
   body.reserve(text.size());
   for (const auto& l : lines) body += line(l);

@@ -46,7 +46,9 @@ struct OccurrenceRef {
   const Expansion* expansion = nullptr;
   const Occurrence& operator*() const { return *occurrence; }
   const Occurrence* operator->() const { return occurrence; }
-  std::span<const std::int32_t> predecessors() const { return expansion->predecessors(*occurrence); }
+  std::span<const std::int32_t> predecessors() const {
+    return expansion->predecessors(*occurrence);
+  }
 };
 
 class Snapshot {

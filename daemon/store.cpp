@@ -1,7 +1,7 @@
 #include "daemon/store.hpp"
 
-#include <sys/stat.h>
 #include <SQLiteCpp/VariadicBind.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -212,7 +212,8 @@ std::string deflate_body(const std::string& body) {
   const std::uint64_t n = body.size();
   std::memcpy(out.data() + 2, &n, 8);
   if (compress2(reinterpret_cast<Bytef*>(out.data() + 10), &bound,
-                reinterpret_cast<const Bytef*>(body.data()), static_cast<uLong>(body.size()), 1) != Z_OK)
+                reinterpret_cast<const Bytef*>(body.data()), static_cast<uLong>(body.size()),
+                1) != Z_OK)
     throw StoreError("cannot compress an occurrence set");
   out.resize(10 + bound);
   // Give back the room compressBound() asked for (about the size of the text): a first start
@@ -228,7 +229,8 @@ std::string inflate_body(const std::string& stored) {
   std::string out(n, '\0');
   uLongf len = static_cast<uLongf>(n);
   if (uncompress(reinterpret_cast<Bytef*>(out.data()), &len,
-                 reinterpret_cast<const Bytef*>(stored.data() + 10), static_cast<uLong>(stored.size() - 10)) != Z_OK ||
+                 reinterpret_cast<const Bytef*>(stored.data() + 10),
+                 static_cast<uLong>(stored.size() - 10)) != Z_OK ||
       len != n)
     throw StoreError("an occurrence set in the database is damaged — restore a backup");
   return out;
@@ -286,7 +288,8 @@ TokenRecord read_token(SQLite::Statement& q) {
   return t;
 }
 
-constexpr const char* kTokenColumns = "id, kind, subject_kind, subject, created_at, revoked_at, note";
+constexpr const char* kTokenColumns =
+    "id, kind, subject_kind, subject, created_at, revoked_at, note";
 
 constexpr const char* kDeliveryColumns =
     "id, occurrence, step, person, channel, org, relation, send_at, subject, status, attempts, "
@@ -294,9 +297,11 @@ constexpr const char* kDeliveryColumns =
 // The ids of the claim journal's rows: claimed and not yet answered.
 #define DUTYD_CLAIMED_IDS "(SELECT value FROM delivery_claims, json_each(delivery_claims.ids))"
 // A row's status as readers see it: a queued row listed in the claim journal is being sent.
-#define DUTYD_SHOWN_STATUS "(CASE WHEN status = 'queued' AND id IN " DUTYD_CLAIMED_IDS " THEN 'sending' ELSE status END)"
+#define DUTYD_SHOWN_STATUS \
+  "(CASE WHEN status = 'queued' AND id IN " DUTYD_CLAIMED_IDS " THEN 'sending' ELSE status END)"
 constexpr const char* kShownDeliveryColumns =
-    "id, occurrence, step, person, channel, org, relation, send_at, subject, " DUTYD_SHOWN_STATUS ", attempts, "
+    "id, occurrence, step, person, channel, org, relation, send_at, subject, " DUTYD_SHOWN_STATUS
+    ", attempts, "
     "next_attempt_at, last_error, sent_at, created_at, purpose, note";
 
 // Ids as a JSON array, for json_each(): the claim journal's rows and bulk updates by id.
@@ -352,7 +357,8 @@ namespace {
 std::string cut_utf8(std::string s, std::size_t max) {
   if (s.size() <= max) return s;
   std::size_t cut = max;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // a character boundary
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80)
+    --cut;  // a character boundary
   s.resize(cut);
   return s;
 }
@@ -370,7 +376,8 @@ std::string redact_error(const std::string& error) {
   // Values of credential-like parameters (webhook keys, DingTalk sign, access tokens).
   for (const char* marker : {"key=", "token=", "sign=", "secret=", "password=", "bearer "}) {
     const std::string m = marker;
-    for (std::size_t at = lower(s).find(m); at != std::string::npos; at = lower(s).find(m, at + 1)) {
+    for (std::size_t at = lower(s).find(m); at != std::string::npos;
+         at = lower(s).find(m, at + 1)) {
       const std::size_t begin = at + m.size(), end = value_end(begin);
       if (end > begin) s.replace(begin, end - begin, "***");
     }
@@ -389,8 +396,9 @@ Store::Store(const std::string& path) : db_(open(path)), path_(path) {
   try {
     migrate();
   } catch (const SQLite::Exception& e) {
-    throw StoreError("database " + path + " cannot be used: " + e.what() +
-                     " — is it a dutyd database? Point [daemon] database elsewhere or restore a backup");
+    throw StoreError(
+        "database " + path + " cannot be used: " + e.what() +
+        " — is it a dutyd database? Point [daemon] database elsewhere or restore a backup");
   }
 }
 
@@ -424,9 +432,10 @@ void Store::append_audit(const std::string& actor, const std::string& action,
     id = last.getColumn(0).getInt64() + 1;
     prev = last.getColumn(1).getString();
   }
-  SQLite::Statement ins(db_,
-                        "INSERT INTO audit(id, at, actor, action, subject, detail, prev_hash, hash) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  SQLite::Statement ins(
+      db_,
+      "INSERT INTO audit(id, at, actor, action, subject, detail, prev_hash, hash) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   ins.bind(1, id);
   ins.bind(2, now);
   ins.bind(3, actor);
@@ -447,8 +456,8 @@ void Store::audit(const std::string& actor, const std::string& action, const std
 
 AuditCheck Store::verify_audit() {
   AuditCheck check;
-  SQLite::Statement q(db_,
-                      "SELECT id, at, actor, action, subject, detail, prev_hash, hash FROM audit ORDER BY id");
+  SQLite::Statement q(
+      db_, "SELECT id, at, actor, action, subject, detail, prev_hash, hash FROM audit ORDER BY id");
   std::string prev = kGenesis;
   std::int64_t expected_id = 1;
   while (q.executeStep()) {
@@ -533,10 +542,11 @@ std::vector<TokenRecord> Store::tokens() {
 Store::Recorded Store::record_completion(const CompletionInput& in, bool late,
                                          const std::string& now) {
   SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
-  SQLite::Statement ins(db_,
-                        "INSERT OR IGNORE INTO completions(uid, done_on, document_number, minutes_ref, "
-                        "evidence_text, note, recorded_at, recorded_by, channel, late) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  SQLite::Statement ins(
+      db_,
+      "INSERT OR IGNORE INTO completions(uid, done_on, document_number, minutes_ref, "
+      "evidence_text, note, recorded_at, recorded_by, channel, late) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   ins.bind(1, in.uid);
   ins.bind(2, format_day(in.done_on));
   ins.bind(3, in.document_number);
@@ -548,9 +558,10 @@ Store::Recorded Store::record_completion(const CompletionInput& in, bool late,
   ins.bind(9, in.channel);
   ins.bind(10, late ? 1 : 0);
   const bool created = ins.exec() == 1;
-  SQLite::Statement q(db_, std::string("SELECT ") + kCompletionColumns +
-                               " FROM completions WHERE uid = ? AND done_on = ? AND document_number = ? "
-                               "AND minutes_ref = ? AND evidence_text = ? AND note = ?");
+  SQLite::Statement q(db_,
+                      std::string("SELECT ") + kCompletionColumns +
+                          " FROM completions WHERE uid = ? AND done_on = ? AND document_number = ? "
+                          "AND minutes_ref = ? AND evidence_text = ? AND note = ?");
   q.bind(1, in.uid);
   q.bind(2, format_day(in.done_on));
   q.bind(3, in.document_number);
@@ -564,16 +575,18 @@ Store::Recorded Store::record_completion(const CompletionInput& in, bool late,
                  "done_on=" + format_day(in.done_on) + " channel=" + in.channel +
                      (late ? " late" : "") + " completion=" + std::to_string(r.completion.id),
                  now);
-  cancel_deliveries_in_tx(in.uid, in.recorded_by, "completion=" + std::to_string(r.completion.id), now);
+  cancel_deliveries_in_tx(in.uid, in.recorded_by, "completion=" + std::to_string(r.completion.id),
+                          now);
   tx.commit();
   return r;
 }
 
 std::size_t Store::cancel_deliveries_in_tx(const std::string& occurrence, const std::string& actor,
                                            const std::string& detail, const std::string& now) {
-  SQLite::Statement up(db_,
-                       "UPDATE deliveries SET status = 'cancelled' "
-                       "WHERE occurrence = ? AND status IN ('queued', 'sending') AND purpose != 'flag'");
+  SQLite::Statement up(
+      db_,
+      "UPDATE deliveries SET status = 'cancelled' "
+      "WHERE occurrence = ? AND status IN ('queued', 'sending') AND purpose != 'flag'");
   up.bind(1, occurrence);
   const auto n = static_cast<std::size_t>(up.exec());
   if (n > 0)
@@ -598,22 +611,25 @@ Store::Enqueued Store::enqueue_deliveries(const std::vector<OutboxEntry>& entrie
   return result;
 }
 
-Store::Enqueued Store::enqueue_in_tx(const std::vector<OutboxEntry>& entries, std::int64_t now, bool catch_up) {
+Store::Enqueued Store::enqueue_in_tx(const std::vector<OutboxEntry>& entries, std::int64_t now,
+                                     bool catch_up) {
   Enqueued result;
   // A completion recorded since the caller planned (e.g. by the CLI) wins over the plan; a
   // flag's notice goes out whatever: a late completion does not withdraw the flag.
-  SQLite::Statement ins(db_,
-                        "INSERT OR IGNORE INTO deliveries(occurrence, step, person, channel, org, relation, "
-                        "send_at, subject, next_attempt_at, created_at, purpose, note) "
-                        "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7, ?9, ?10, ?11 "
-                        "WHERE ?10 = 'flag' OR NOT EXISTS (SELECT 1 FROM completions WHERE uid = ?1)");
-  SQLite::Statement supersede(db_,
-                              "UPDATE deliveries SET status = 'superseded' WHERE occurrence = ? AND person = ? "
-                              "AND channel = ? AND step < ? AND status = 'queued' AND purpose != 'flag' "
-                              "AND id NOT IN " DUTYD_CLAIMED_IDS);
+  SQLite::Statement ins(
+      db_,
+      "INSERT OR IGNORE INTO deliveries(occurrence, step, person, channel, org, relation, "
+      "send_at, subject, next_attempt_at, created_at, purpose, note) "
+      "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7, ?9, ?10, ?11 "
+      "WHERE ?10 = 'flag' OR NOT EXISTS (SELECT 1 FROM completions WHERE uid = ?1)");
+  SQLite::Statement supersede(
+      db_,
+      "UPDATE deliveries SET status = 'superseded' WHERE occurrence = ? AND person = ? "
+      "AND channel = ? AND step < ? AND status = 'queued' AND purpose != 'flag' "
+      "AND id NOT IN " DUTYD_CLAIMED_IDS);
   for (const OutboxEntry& e : entries) {
-    SQLite::bind(ins, e.occurrence, e.step, e.person, e.channel, e.org, e.relation, e.send_at, e.subject, now,
-                 e.purpose, e.note);
+    SQLite::bind(ins, e.occurrence, e.step, e.person, e.channel, e.org, e.relation, e.send_at,
+                 e.subject, now, e.purpose, e.note);
     const int added = ins.exec();
     ins.reset();
     result.added += static_cast<std::size_t>(added);
@@ -631,7 +647,9 @@ Store::Enqueued Store::enqueue_in_tx(const std::vector<OutboxEntry>& entries, st
 SQLite::Statement& Store::statement(std::string_view sql) {
   auto it = statements_.find(sql);
   if (it == statements_.end())
-    it = statements_.emplace(std::string(sql), std::make_unique<SQLite::Statement>(db_, std::string(sql))).first;
+    it = statements_
+             .emplace(std::string(sql), std::make_unique<SQLite::Statement>(db_, std::string(sql)))
+             .first;
   SQLite::Statement& q = *it->second;
   q.reset();
   q.clearBindings();
@@ -644,27 +662,29 @@ SQLite::Statement& Store::statement(std::string_view sql) {
 // index step and a read: the status change of every claimed row it replaces rewrote each wide
 // row and its index entry, the biggest cost of the outbox after the result itself.
 std::vector<DeliveryRecord> Store::claim_due_deliveries(std::int64_t now, std::size_t limit,
-                                                       const std::string& channel) {
+                                                        const std::string& channel) {
   std::vector<DeliveryRecord> out;
   if (limit == 0) return out;
   Cursor& cursor = cursors_[channel];
   // From the start again when none of this channel's claims is open (nothing can be skipped
   // twice), and at least once a minute: a row queued behind the cursor (due earlier than the
   // last claimed one) waits at most that long. Rows in flight are skipped either way.
-  const bool in_flight =
-      std::any_of(claimed_.begin(), claimed_.end(), [&](const auto& c) { return c.second.channel == channel; });
+  const bool in_flight = std::any_of(claimed_.begin(), claimed_.end(),
+                                     [&](const auto& c) { return c.second.channel == channel; });
   if (!in_flight || now - cursor.since >= 60) {
     cursor.at = std::numeric_limits<std::int64_t>::min(), cursor.id = 0;
     cursor.since = now;
   }
   SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   {
-    static const std::string sql = std::string("SELECT ") + kDeliveryColumns +
-                                   " FROM deliveries WHERE status = 'queued' AND next_attempt_at <= ?1 "
-                                   "AND (?3 = '' OR channel = ?3) AND (next_attempt_at, id) > (?4, ?5) "
-                                   "ORDER BY next_attempt_at, id LIMIT ?2";
+    static const std::string sql =
+        std::string("SELECT ") + kDeliveryColumns +
+        " FROM deliveries WHERE status = 'queued' AND next_attempt_at <= ?1 "
+        "AND (?3 = '' OR channel = ?3) AND (next_attempt_at, id) > (?4, ?5) "
+        "ORDER BY next_attempt_at, id LIMIT ?2";
     SQLite::Statement& q = statement(sql);
-    SQLite::bind(q, now, static_cast<std::int64_t>(limit + claimed_.size()), channel, cursor.at, cursor.id);
+    SQLite::bind(q, now, static_cast<std::int64_t>(limit + claimed_.size()), channel, cursor.at,
+                 cursor.id);
     while (out.size() < limit && q.executeStep()) {
       if (claimed_.count(q.getColumn(0).getInt64())) continue;  // in flight
       out.push_back(read_delivery(q));
@@ -728,24 +748,29 @@ void Store::settle_claims(const std::vector<std::int64_t>& ids) {
 
 std::vector<std::pair<std::string, std::size_t>> Store::due_by_channel(std::int64_t now) {
   std::vector<std::pair<std::string, std::size_t>> out;
-  SQLite::Statement q(db_,
-                      "SELECT channel, COUNT(*) FROM deliveries WHERE status = 'queued' AND next_attempt_at <= ? "
-                      "AND id NOT IN " DUTYD_CLAIMED_IDS " GROUP BY channel");
+  SQLite::Statement q(
+      db_,
+      "SELECT channel, COUNT(*) FROM deliveries WHERE status = 'queued' AND next_attempt_at <= ? "
+      "AND id NOT IN " DUTYD_CLAIMED_IDS " GROUP BY channel");
   q.bind(1, now);
   while (q.executeStep())
-    out.emplace_back(q.getColumn(0).getString(), static_cast<std::size_t>(q.getColumn(1).getInt64()));
+    out.emplace_back(q.getColumn(0).getString(),
+                     static_cast<std::size_t>(q.getColumn(1).getInt64()));
   return out;
 }
 
 std::optional<std::int64_t> Store::next_due(const std::vector<std::string>& except_channels) {
-  std::string sql = "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'queued' AND id NOT IN " DUTYD_CLAIMED_IDS;
+  std::string sql =
+      "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'queued' AND id NOT "
+      "IN " DUTYD_CLAIMED_IDS;
   if (!except_channels.empty()) {
     sql += " AND channel NOT IN (";
     for (std::size_t i = 0; i < except_channels.size(); ++i) sql += i ? ",?" : "?";
     sql += ")";
   }
   SQLite::Statement q(db_, sql);
-  for (std::size_t i = 0; i < except_channels.size(); ++i) q.bind(static_cast<int>(i + 1), except_channels[i]);
+  for (std::size_t i = 0; i < except_channels.size(); ++i)
+    q.bind(static_cast<int>(i + 1), except_channels[i]);
   if (!q.executeStep() || q.getColumn(0).isNull()) return std::nullopt;
   return q.getColumn(0).getInt64();
 }
@@ -753,7 +778,8 @@ std::optional<std::int64_t> Store::next_due(const std::vector<std::string>& exce
 void Store::release_deliveries(const std::vector<std::int64_t>& ids) {
   SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   // Rows of a database from before the claim journal were `sending` themselves.
-  SQLite::Statement& up = statement("UPDATE deliveries SET status = 'queued' WHERE id = ? AND status = 'sending'");
+  SQLite::Statement& up =
+      statement("UPDATE deliveries SET status = 'queued' WHERE id = ? AND status = 'sending'");
   for (const std::int64_t id : ids) {
     up.bind(1, id);
     up.exec();
@@ -764,7 +790,8 @@ void Store::release_deliveries(const std::vector<std::int64_t>& ids) {
   settle_claims(ids);
 }
 
-std::vector<bool> Store::record_outcomes(const std::vector<DeliveryOutcome>& outcomes, std::int64_t now) {
+std::vector<bool> Store::record_outcomes(const std::vector<DeliveryOutcome>& outcomes,
+                                         std::int64_t now) {
   std::vector<bool> applied(outcomes.size(), false);
   // Only rows of open claims are answered here (a second answer, or one for a row released
   // meanwhile, applies to nothing); they are `queued` while in flight, unless a completion
@@ -779,9 +806,11 @@ std::vector<bool> Store::record_outcomes(const std::vector<DeliveryOutcome>& out
   {
     std::map<std::int64_t, std::vector<std::size_t>> by_second;
     for (std::size_t i = 0; i < outcomes.size(); ++i)
-      if (open[i] && outcomes[i].result == DeliveryOutcome::sent) by_second[outcomes[i].at].push_back(i);
+      if (open[i] && outcomes[i].result == DeliveryOutcome::sent)
+        by_second[outcomes[i].at].push_back(i);
     SQLite::Statement& sent = statement(
-        "UPDATE deliveries SET status = 'sent', sent_at = ?1 WHERE id IN (SELECT value FROM json_each(?2)) "
+        "UPDATE deliveries SET status = 'sent', sent_at = ?1 WHERE id IN (SELECT value FROM "
+        "json_each(?2)) "
         "AND status = 'queued' RETURNING id");
     std::unordered_map<std::int64_t, std::size_t> index;
     std::vector<std::int64_t> ids;
@@ -794,17 +823,20 @@ std::vector<bool> Store::record_outcomes(const std::vector<DeliveryOutcome>& out
       }
       SQLite::bind(sent, at, json_ids(ids));
       while (sent.executeStep())
-        if (const auto it = index.find(sent.getColumn(0).getInt64()); it != index.end()) applied[it->second] = true;
+        if (const auto it = index.find(sent.getColumn(0).getInt64()); it != index.end())
+          applied[it->second] = true;
       sent.reset();
     }
   }
-  SQLite::Statement& retry =
-      statement("UPDATE deliveries SET status = 'queued', attempts = attempts + 1, next_attempt_at = ?, "
-                "last_error = ? WHERE id = ? AND status = 'queued'");
+  SQLite::Statement& retry = statement(
+      "UPDATE deliveries SET status = 'queued', attempts = attempts + 1, next_attempt_at = ?, "
+      "last_error = ? WHERE id = ? AND status = 'queued'");
   SQLite::Statement& failed = statement(
-      "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ? AND status = 'queued'");
+      "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = "
+      "? AND status = 'queued'");
   SQLite::Statement& cancel = statement(
-      "UPDATE deliveries SET status = 'cancelled', last_error = ? WHERE id = ? AND status IN ('queued', 'sending') "
+      "UPDATE deliveries SET status = 'cancelled', last_error = ? WHERE id = ? AND status IN "
+      "('queued', 'sending') "
       "RETURNING occurrence");
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     const DeliveryOutcome& o = outcomes[i];
@@ -846,15 +878,20 @@ std::vector<bool> Store::record_outcomes(const std::vector<DeliveryOutcome>& out
 
 std::size_t Store::coalesce_due_deliveries(std::int64_t now) {
   SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
-  SQLite::Statement up(db_,
-                       "UPDATE deliveries SET status = 'superseded' WHERE status = 'queued' AND purpose = 'reminder' "
-                       "AND send_at <= ?1 AND id NOT IN " DUTYD_CLAIMED_IDS " AND EXISTS (SELECT 1 FROM deliveries AS later WHERE "
-                       "later.occurrence = deliveries.occurrence AND later.person = deliveries.person AND "
-                       "later.channel = deliveries.channel AND later.step > deliveries.step AND "
-                       "later.status = 'queued' AND later.purpose = 'reminder' AND later.send_at <= ?1)");
+  SQLite::Statement up(
+      db_,
+      "UPDATE deliveries SET status = 'superseded' WHERE status = 'queued' AND purpose = "
+      "'reminder' "
+      "AND send_at <= ?1 AND id NOT IN " DUTYD_CLAIMED_IDS
+      " AND EXISTS (SELECT 1 FROM deliveries AS later WHERE "
+      "later.occurrence = deliveries.occurrence AND later.person = deliveries.person AND "
+      "later.channel = deliveries.channel AND later.step > deliveries.step AND "
+      "later.status = 'queued' AND later.purpose = 'reminder' AND later.send_at <= ?1)");
   up.bind(1, now);
   const auto n = static_cast<std::size_t>(up.exec());
-  if (n > 0) append_audit("dutyd", "delivery.coalesce", "deliveries", "superseded=" + std::to_string(n), iso_utc(now));
+  if (n > 0)
+    append_audit("dutyd", "delivery.coalesce", "deliveries", "superseded=" + std::to_string(n),
+                 iso_utc(now));
   tx.commit();
   return n;
 }
@@ -867,7 +904,9 @@ std::optional<std::string> Store::meta(const std::string& key) {
 }
 
 void Store::set_meta(const std::string& key, const std::string& value) {
-  SQLite::Statement q(db_, "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  SQLite::Statement q(db_,
+                      "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
+                      "value = excluded.value");
   SQLite::bind(q, key, value);
   q.exec();
 }
@@ -877,11 +916,15 @@ std::size_t Store::requeue_interrupted_deliveries(std::int64_t now) {
   // Claimed and not answered: queued rows the journal lists (and rows `sending` themselves, from
   // a database before the journal). They are queued already: forgetting the claims is enough.
   auto n = static_cast<std::size_t>(
-      db_.execAndGet("SELECT count(*) FROM deliveries WHERE status = 'queued' AND id IN " DUTYD_CLAIMED_IDS)
+      db_.execAndGet(
+             "SELECT count(*) FROM deliveries WHERE status = 'queued' AND id IN " DUTYD_CLAIMED_IDS)
           .getInt64());
   db_.exec("DELETE FROM delivery_claims");
-  n += static_cast<std::size_t>(db_.exec("UPDATE deliveries SET status = 'queued' WHERE status = 'sending'"));
-  if (n > 0) append_audit("dutyd", "delivery.requeue", "deliveries", "count=" + std::to_string(n), iso_utc(now));
+  n += static_cast<std::size_t>(
+      db_.exec("UPDATE deliveries SET status = 'queued' WHERE status = 'sending'"));
+  if (n > 0)
+    append_audit("dutyd", "delivery.requeue", "deliveries", "count=" + std::to_string(n),
+                 iso_utc(now));
   tx.commit();
   claimed_.clear();
   claims_.clear();
@@ -895,9 +938,11 @@ bool Store::mark_delivery_sent(std::int64_t id, std::int64_t now) {
   return record_outcomes({o}, now)[0];
 }
 
-bool Store::mark_delivery_retry(std::int64_t id, const std::string& error, std::int64_t next_attempt_at) {
+bool Store::mark_delivery_retry(std::int64_t id, const std::string& error,
+                                std::int64_t next_attempt_at) {
   DeliveryOutcome o;
-  o.id = id, o.result = DeliveryOutcome::retry, o.error = error, o.next_attempt_at = next_attempt_at;
+  o.id = id, o.result = DeliveryOutcome::retry, o.error = error,
+  o.next_attempt_at = next_attempt_at;
   return record_outcomes({o}, next_attempt_at)[0];
 }
 
@@ -992,17 +1037,19 @@ std::optional<std::string> Store::occurrence_body(const std::string& org) {
   q.bind(1, org);
   if (!q.executeStep()) return std::nullopt;
   const SQLite::Column c = q.getColumn(0);
-  return inflate_body(std::string(static_cast<const char*>(c.getBlob()), static_cast<std::size_t>(c.getBytes())));
+  return inflate_body(
+      std::string(static_cast<const char*>(c.getBlob()), static_cast<std::size_t>(c.getBytes())));
 }
 
 void Store::apply_derivation(const std::vector<OccurrenceSetChange>& sets,
                              const std::vector<RetiredOccurrence>& retired_list,
                              const std::vector<AuditEntry>& audit_entries, const std::string& now) {
   SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
-  SQLite::Statement put(db_,
-                        "INSERT INTO occurrence_sets(org, digest, body, updated_at) VALUES (?, ?, ?, ?) "
-                        "ON CONFLICT(org) DO UPDATE SET digest = excluded.digest, body = excluded.body, "
-                        "updated_at = excluded.updated_at");
+  SQLite::Statement put(
+      db_,
+      "INSERT INTO occurrence_sets(org, digest, body, updated_at) VALUES (?, ?, ?, ?) "
+      "ON CONFLICT(org) DO UPDATE SET digest = excluded.digest, body = excluded.body, "
+      "updated_at = excluded.updated_at");
   SQLite::Statement del(db_, "DELETE FROM occurrence_sets WHERE org = ?");
   for (const auto& s : sets) {
     if (s.digest.empty()) {
@@ -1018,9 +1065,10 @@ void Store::apply_derivation(const std::vector<OccurrenceSetChange>& sets,
     put.exec();
     put.reset();
   }
-  SQLite::Statement ret(db_,
-                        "INSERT OR REPLACE INTO retired(uid, org, obligation, person, window_start, due, "
-                        "retired_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  SQLite::Statement ret(
+      db_,
+      "INSERT OR REPLACE INTO retired(uid, org, obligation, person, window_start, due, "
+      "retired_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
   for (const auto& r : retired_list) {
     ret.bind(1, r.uid);
     ret.bind(2, r.org);
@@ -1036,19 +1084,24 @@ void Store::apply_derivation(const std::vector<OccurrenceSetChange>& sets,
   tx.commit();
 }
 
-std::string Store::pack_body(const std::string& body) { return deflate_body(body); }
+std::string Store::pack_body(const std::string& body) {
+  return deflate_body(body);
+}
 
 std::vector<Store::RetiredOccurrence> Store::retired() {
   std::vector<RetiredOccurrence> out;
-  SQLite::Statement q(db_, "SELECT uid, org, obligation, person, window_start, due FROM retired ORDER BY due, uid");
+  SQLite::Statement q(
+      db_, "SELECT uid, org, obligation, person, window_start, due FROM retired ORDER BY due, uid");
   while (q.executeStep())
-    out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getString(),
-                   q.getColumn(3).getString(), q.getColumn(4).getString(), q.getColumn(5).getString()});
+    out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(),
+                   q.getColumn(2).getString(), q.getColumn(3).getString(),
+                   q.getColumn(4).getString(), q.getColumn(5).getString()});
   return out;
 }
 
 std::int64_t Store::data_version() {
-  if (!data_version_query_) data_version_query_ = std::make_unique<SQLite::Statement>(db_, "PRAGMA data_version");
+  if (!data_version_query_)
+    data_version_query_ = std::make_unique<SQLite::Statement>(db_, "PRAGMA data_version");
   data_version_query_->executeStep();
   const std::int64_t v = data_version_query_->getColumn(0).getInt64();
   // Reset at once: a stepped statement holds a read transaction whose stale snapshot would
@@ -1073,8 +1126,10 @@ constexpr const char* kOpenFlagStatuses = "('raised', 'submitted', 'investigatin
 
 constexpr const char* kFlagColumns =
     "id, occurrence, org, obligation, citation, title, art27, art27_clause, window_start, due, "
-    "raised_on, days_late, scope, responsible, incumbent, responsible_moved_on, team_org, principal, "
-    "in_charge, severity, severity_reason, suggested_measures, status, measure, decided_on, impact, "
+    "raised_on, days_late, scope, responsible, incumbent, responsible_moved_on, team_org, "
+    "principal, "
+    "in_charge, severity, severity_reason, suggested_measures, status, measure, decided_on, "
+    "impact, "
     "dismiss_reason, raised_at, updated_at";
 
 std::string join_lines(const std::vector<std::string>& v) {
@@ -1095,7 +1150,9 @@ std::vector<std::string> split_lines(const std::string& s) {
   return out;
 }
 
-Day day_column(SQLite::Statement& q, int column) { return parse_day(q.getColumn(column).getString()).value_or(0); }
+Day day_column(SQLite::Statement& q, int column) {
+  return parse_day(q.getColumn(column).getString()).value_or(0);
+}
 
 FlagRecord read_flag(SQLite::Statement& q) {
   FlagRecord f;
@@ -1154,34 +1211,39 @@ Store::RaisedFlag Store::raise_flag(const FlagInput& in, const std::string& reas
                                     const std::vector<OutboxEntry>& notices, std::int64_t now) {
   const std::string at = iso_utc(now);
   SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
-  SQLite::Statement ins(db_,
-                        "INSERT OR IGNORE INTO flags(occurrence, org, obligation, citation, title, art27, "
-                        "art27_clause, window_start, due, raised_on, days_late, scope, responsible, incumbent, "
-                        "responsible_moved_on, team_org, principal, in_charge, severity, severity_reason, "
-                        "suggested_measures, raised_at, updated_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  SQLite::bind(ins, in.occurrence, in.org, in.obligation, in.citation, in.title, in.art27, in.art27_clause,
-               format_day(in.window_start), format_day(in.due), format_day(in.raised_on), in.days_late, in.scope,
-               in.responsible, in.incumbent, in.responsible_moved_on ? 1 : 0, in.team_org, in.principal,
-               join_lines(in.in_charge), in.severity, in.severity_reason, join_lines(in.suggested_measures), at, at);
+  SQLite::Statement ins(
+      db_,
+      "INSERT OR IGNORE INTO flags(occurrence, org, obligation, citation, title, art27, "
+      "art27_clause, window_start, due, raised_on, days_late, scope, responsible, incumbent, "
+      "responsible_moved_on, team_org, principal, in_charge, severity, severity_reason, "
+      "suggested_measures, raised_at, updated_at) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  SQLite::bind(ins, in.occurrence, in.org, in.obligation, in.citation, in.title, in.art27,
+               in.art27_clause, format_day(in.window_start), format_day(in.due),
+               format_day(in.raised_on), in.days_late, in.scope, in.responsible, in.incumbent,
+               in.responsible_moved_on ? 1 : 0, in.team_org, in.principal, join_lines(in.in_charge),
+               in.severity, in.severity_reason, join_lines(in.suggested_measures), at, at);
   const bool created = ins.exec() == 1;
   if (created) {
     const std::int64_t id = db_.getLastInsertRowid();
-    SQLite::Statement tr(db_,
-                         "INSERT INTO flag_transitions(flag, from_status, to_status, actor, at, reason) "
-                         "VALUES (?, '', 'raised', 'dutyd', ?, ?)");
+    SQLite::Statement tr(
+        db_,
+        "INSERT INTO flag_transitions(flag, from_status, to_status, actor, at, reason) "
+        "VALUES (?, '', 'raised', 'dutyd', ?, ?)");
     SQLite::bind(tr, id, at, reason);
     tr.exec();
     append_audit("dutyd", "flag.raise", "flag:" + std::to_string(id),
                  "occurrence=" + in.occurrence + " severity=" + in.severity + " scope=" + in.scope +
-                     " responsible=" + (in.responsible.empty() ? "-" : in.responsible) + " reason=" + reason,
+                     " responsible=" + (in.responsible.empty() ? "-" : in.responsible) +
+                     " reason=" + reason,
                  at);
   }
   // In the same transaction: a flag is never durable without the rows that tell of it.
   if (created && !notices.empty()) enqueue_in_tx(notices, now, false);
   std::optional<FlagRecord> f;
   {
-    SQLite::Statement q(db_, std::string("SELECT ") + kFlagColumns + " FROM flags WHERE occurrence = ?");
+    SQLite::Statement q(db_,
+                        std::string("SELECT ") + kFlagColumns + " FROM flags WHERE occurrence = ?");
     q.bind(1, in.occurrence);
     if (!q.executeStep()) throw StoreError("flag vanished while being raised");
     f = read_flag(q);
@@ -1198,7 +1260,8 @@ std::optional<FlagRecord> Store::flag(std::int64_t id) {
 }
 
 std::optional<FlagRecord> Store::flag_of(const std::string& occurrence) {
-  SQLite::Statement q(db_, std::string("SELECT ") + kFlagColumns + " FROM flags WHERE occurrence = ?");
+  SQLite::Statement q(db_,
+                      std::string("SELECT ") + kFlagColumns + " FROM flags WHERE occurrence = ?");
   q.bind(1, occurrence);
   if (!q.executeStep()) return std::nullopt;
   return read_flag(q);
@@ -1220,15 +1283,16 @@ std::vector<FlagRecord> Store::flags(const FlagFilter& f) {
 }
 
 std::vector<FlagTransition> Store::flag_transitions(std::int64_t flag) {
-  SQLite::Statement q(db_,
-                      "SELECT id, flag, from_status, to_status, actor, at, reason FROM flag_transitions "
-                      "WHERE flag = ? ORDER BY id");
+  SQLite::Statement q(
+      db_,
+      "SELECT id, flag, from_status, to_status, actor, at, reason FROM flag_transitions "
+      "WHERE flag = ? ORDER BY id");
   q.bind(1, flag);
   std::vector<FlagTransition> out;
   while (q.executeStep())
     out.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getInt64(), q.getColumn(2).getString(),
-                   q.getColumn(3).getString(), q.getColumn(4).getString(), q.getColumn(5).getString(),
-                   q.getColumn(6).getString()});
+                   q.getColumn(3).getString(), q.getColumn(4).getString(),
+                   q.getColumn(5).getString(), q.getColumn(6).getString()});
   return out;
 }
 
@@ -1238,7 +1302,8 @@ FlagStatus current_status(SQLite::Database& db, std::int64_t id) {
   SQLite::Statement q(db, "SELECT status FROM flags WHERE id = ?");
   q.bind(1, id);
   if (!q.executeStep())
-    throw FlagError(FlagError::not_found, "no flag " + std::to_string(id) + " — see `dutyd flags` for the ids");
+    throw FlagError(FlagError::not_found,
+                    "no flag " + std::to_string(id) + " — see `dutyd flags` for the ids");
   const auto s = parse_flag_status(q.getColumn(0).getString());
   if (!s) throw StoreError("flag " + std::to_string(id) + " has an unknown status in the database");
   return *s;
@@ -1252,18 +1317,23 @@ FlagRecord Store::advance_flag(std::int64_t id, const std::string& actor, const 
   const FlagStatus from = current_status(db_, id);
   const auto to = next_status(from);
   if (!to)
-    throw FlagError(FlagError::conflict, "flag " + std::to_string(id) + " is " + status_text(from) +
-                                             ": it cannot be advanced — allowed from there: " + allowed_from(from));
-  std::string detail = "from=" + std::string(flag_status_name(from)) + " to=" + std::string(flag_status_name(*to));
+    throw FlagError(FlagError::conflict,
+                    "flag " + std::to_string(id) + " is " + status_text(from) +
+                        ": it cannot be advanced — allowed from there: " + allowed_from(from));
+  std::string detail =
+      "from=" + std::string(flag_status_name(from)) + " to=" + std::string(flag_status_name(*to));
   if (*to == FlagStatus::decided) {
     std::string names;
     for (const auto n : measure_names()) names += (names.empty() ? "" : ", ") + std::string(n);
     if (measure_text.empty() || !decided_on)
-      throw FlagError(FlagError::invalid, "a decision (决定) records the measure and the day it was decided — give "
-                                          "the measure (one of: " + names + ") and the decision date");
+      throw FlagError(FlagError::invalid,
+                      "a decision (决定) records the measure and the day it was decided — give "
+                      "the measure (one of: " +
+                          names + ") and the decision date");
     const auto m = parse_measure(measure_text);
     if (!m)
-      throw FlagError(FlagError::invalid, "unknown measure '" + measure_text + "' — use one of: " + names);
+      throw FlagError(FlagError::invalid,
+                      "unknown measure '" + measure_text + "' — use one of: " + names);
     std::string impact, until;
     for (const Impact& i : impact_of(*m, *decided_on)) {
       impact += (impact.empty() ? "" : "\n") + i.what + "\t" + format_day(i.until);
@@ -1272,26 +1342,31 @@ FlagRecord Store::advance_flag(std::int64_t id, const std::string& actor, const 
     SQLite::Statement up(db_,
                          "UPDATE flags SET status = ?, measure = ?, decided_on = ?, impact = ?, "
                          "impact_until = NULLIF(?, ''), updated_at = ? WHERE id = ?");
-    SQLite::bind(up, std::string(flag_status_name(*to)), std::string(measure_name(*m)), format_day(*decided_on),
-                 impact, until, now, id);
+    SQLite::bind(up, std::string(flag_status_name(*to)), std::string(measure_name(*m)),
+                 format_day(*decided_on), impact, until, now, id);
     up.exec();
-    detail += " measure=" + std::string(measure_name(*m)) + " decided_on=" + format_day(*decided_on) +
+    detail += " measure=" + std::string(measure_name(*m)) +
+              " decided_on=" + format_day(*decided_on) +
               (until.empty() ? "" : " impact_until=" + until);
   } else {
     if (!measure_text.empty() || decided_on)
-      throw FlagError(FlagError::invalid, "a measure and its decision date are recorded when the flag moves to " +
-                                              status_text(FlagStatus::decided) + "; flag " + std::to_string(id) +
-                                              " now moves to " + status_text(*to) + " — leave them out");
+      throw FlagError(FlagError::invalid,
+                      "a measure and its decision date are recorded when the flag moves to " +
+                          status_text(FlagStatus::decided) + "; flag " + std::to_string(id) +
+                          " now moves to " + status_text(*to) + " — leave them out");
     SQLite::Statement up(db_, "UPDATE flags SET status = ?, updated_at = ? WHERE id = ?");
     SQLite::bind(up, std::string(flag_status_name(*to)), now, id);
     up.exec();
   }
-  SQLite::Statement tr(db_,
-                       "INSERT INTO flag_transitions(flag, from_status, to_status, actor, at, reason) "
-                       "VALUES (?, ?, ?, ?, ?, ?)");
-  SQLite::bind(tr, id, std::string(flag_status_name(from)), std::string(flag_status_name(*to)), actor, now, reason);
+  SQLite::Statement tr(
+      db_,
+      "INSERT INTO flag_transitions(flag, from_status, to_status, actor, at, reason) "
+      "VALUES (?, ?, ?, ?, ?, ?)");
+  SQLite::bind(tr, id, std::string(flag_status_name(from)), std::string(flag_status_name(*to)),
+               actor, now, reason);
   tr.exec();
-  append_audit(actor, "flag.advance", "flag:" + std::to_string(id), detail + " reason=" + reason, now);
+  append_audit(actor, "flag.advance", "flag:" + std::to_string(id), detail + " reason=" + reason,
+               now);
   tx.commit();
   return *flag(id);
 }
@@ -1301,17 +1376,22 @@ FlagRecord Store::dismiss_flag(std::int64_t id, const std::string& actor, const 
   SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   const FlagStatus from = current_status(db_, id);
   if (!can_dismiss(from))
-    throw FlagError(FlagError::conflict, "flag " + std::to_string(id) + " is " + status_text(from) +
-                                             ": it cannot be dismissed — allowed from there: " + allowed_from(from));
+    throw FlagError(FlagError::conflict,
+                    "flag " + std::to_string(id) + " is " + status_text(from) +
+                        ": it cannot be dismissed — allowed from there: " + allowed_from(from));
   if (reason.find_first_not_of(" \t\n") == std::string::npos)
-    throw FlagError(FlagError::invalid, "dismissing (撤销) a flag needs a reason, e.g. the accepted 情况说明 or why "
-                                        "the late completion is justified");
-  SQLite::Statement up(db_, "UPDATE flags SET status = 'dismissed', dismiss_reason = ?, updated_at = ? WHERE id = ?");
+    throw FlagError(FlagError::invalid,
+                    "dismissing (撤销) a flag needs a reason, e.g. the accepted 情况说明 or why "
+                    "the late completion is justified");
+  SQLite::Statement up(
+      db_,
+      "UPDATE flags SET status = 'dismissed', dismiss_reason = ?, updated_at = ? WHERE id = ?");
   SQLite::bind(up, reason, now, id);
   up.exec();
-  SQLite::Statement tr(db_,
-                       "INSERT INTO flag_transitions(flag, from_status, to_status, actor, at, reason) "
-                       "VALUES (?, ?, 'dismissed', ?, ?, ?)");
+  SQLite::Statement tr(
+      db_,
+      "INSERT INTO flag_transitions(flag, from_status, to_status, actor, at, reason) "
+      "VALUES (?, ?, 'dismissed', ?, ?, ?)");
   SQLite::bind(tr, id, std::string(flag_status_name(from)), actor, now, reason);
   tr.exec();
   append_audit(actor, "flag.dismiss", "flag:" + std::to_string(id),
@@ -1320,17 +1400,20 @@ FlagRecord Store::dismiss_flag(std::int64_t id, const std::string& actor, const 
   return *flag(id);
 }
 
-int Store::count_flags(const std::string& obligation, const std::string& org, Day after, Day before) {
-  SQLite::Statement q(db_,
-                      "SELECT count(*) FROM flags WHERE obligation = ? AND org = ? AND due > ? AND due < ? "
-                      "AND status != 'dismissed'");
+int Store::count_flags(const std::string& obligation, const std::string& org, Day after,
+                       Day before) {
+  SQLite::Statement q(
+      db_,
+      "SELECT count(*) FROM flags WHERE obligation = ? AND org = ? AND due > ? AND due < ? "
+      "AND status != 'dismissed'");
   SQLite::bind(q, obligation, org, format_day(after), format_day(before));
   q.executeStep();
   return q.getColumn(0).getInt();
 }
 
 int Store::open_flags(const std::string& org) {
-  SQLite::Statement q(db_, std::string("SELECT count(*) FROM flags WHERE org = ? AND status IN ") + kOpenFlagStatuses);
+  SQLite::Statement q(db_, std::string("SELECT count(*) FROM flags WHERE org = ? AND status IN ") +
+                               kOpenFlagStatuses);
   q.bind(1, org);
   q.executeStep();
   return q.getColumn(0).getInt();
@@ -1353,7 +1436,8 @@ std::unordered_map<std::string, std::vector<Day>> Store::completion_days() {
   std::unordered_map<std::string, std::vector<Day>> out;
   SQLite::Statement q(db_, "SELECT uid, done_on FROM completions ORDER BY uid, done_on");
   while (q.executeStep())
-    if (const auto d = parse_day(q.getColumn(1).getString())) out[q.getColumn(0).getString()].push_back(*d);
+    if (const auto d = parse_day(q.getColumn(1).getString()))
+      out[q.getColumn(0).getString()].push_back(*d);
   return out;
 }
 
@@ -1369,31 +1453,36 @@ EventRecord Store::add_event(const EventInput& in, const std::string& now) {
   SQLite::Statement ins(db_,
                         "INSERT INTO events(occurrence, obligation, org, person, kind, date, note, "
                         "created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  SQLite::bind(ins, in.occurrence, in.obligation, in.org, in.person, in.kind, format_day(in.date), in.note,
-               now, in.created_by);
+  SQLite::bind(ins, in.occurrence, in.obligation, in.org, in.person, in.kind, format_day(in.date),
+               in.note, now, in.created_by);
   ins.exec();
   const std::int64_t id = db_.getLastInsertRowid();
   append_audit(in.created_by, "event.add", "event:" + std::to_string(id),
                "occurrence=" + in.occurrence + " obligation=" + in.obligation + " org=" + in.org +
-                   (in.person.empty() ? "" : " person=" + in.person) + " date=" + format_day(in.date) +
-                   (in.kind.empty() ? "" : " kind=" + in.kind),
+                   (in.person.empty() ? "" : " person=" + in.person) +
+                   " date=" + format_day(in.date) + (in.kind.empty() ? "" : " kind=" + in.kind),
                now);
   tx.commit();
   return *event(id);
 }
 
-EventRecord Store::withdraw_event(std::int64_t id, const std::string& actor, const std::string& reason,
-                                  const std::string& now) {
+EventRecord Store::withdraw_event(std::int64_t id, const std::string& actor,
+                                  const std::string& reason, const std::string& now) {
   if (reason.find_first_not_of(" \t\n") == std::string::npos)
-    throw EventError(EventError::invalid, "withdrawing an event needs a reason, e.g. \"录入错误：日期应为……\"");
+    throw EventError(EventError::invalid,
+                     "withdrawing an event needs a reason, e.g. \"录入错误：日期应为……\"");
   SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
   const auto e = event(id);
-  if (!e) throw EventError(EventError::not_found, "no event " + std::to_string(id) + " — see `dutyd event list`");
+  if (!e)
+    throw EventError(EventError::not_found,
+                     "no event " + std::to_string(id) + " — see `dutyd event list`");
   if (e->withdrawn_at)
-    throw EventError(EventError::conflict, "event " + std::to_string(id) + " was already withdrawn at " +
-                                               *e->withdrawn_at + " by " + e->withdrawn_by);
-  SQLite::Statement up(db_,
-                       "UPDATE events SET withdrawn_at = ?, withdrawn_by = ?, withdraw_reason = ? WHERE id = ?");
+    throw EventError(EventError::conflict, "event " + std::to_string(id) +
+                                               " was already withdrawn at " + *e->withdrawn_at +
+                                               " by " + e->withdrawn_by);
+  SQLite::Statement up(
+      db_,
+      "UPDATE events SET withdrawn_at = ?, withdrawn_by = ?, withdraw_reason = ? WHERE id = ?");
   SQLite::bind(up, now, actor, reason, id);
   up.exec();
   append_audit(actor, "event.withdraw", "event:" + std::to_string(id),
@@ -1413,16 +1502,19 @@ std::optional<EventRecord> Store::event(std::int64_t id) {
 
 std::vector<EventRecord> Store::events(bool include_withdrawn) {
   SQLite::Statement q(db_, std::string("SELECT ") + kEventColumns + " FROM events" +
-                               (include_withdrawn ? "" : " WHERE withdrawn_at IS NULL") + " ORDER BY id");
+                               (include_withdrawn ? "" : " WHERE withdrawn_at IS NULL") +
+                               " ORDER BY id");
   std::vector<EventRecord> out;
   while (q.executeStep()) out.push_back(read_event(q));
   return out;
 }
 
 std::string Store::events_revision() {
-  SQLite::Statement q(db_, "SELECT COUNT(*), COALESCE(MAX(id), 0), COUNT(withdrawn_at) FROM events");
+  SQLite::Statement q(db_,
+                      "SELECT COUNT(*), COALESCE(MAX(id), 0), COUNT(withdrawn_at) FROM events");
   q.executeStep();
-  return std::to_string(q.getColumn(0).getInt64()) + ":" + std::to_string(q.getColumn(1).getInt64()) + ":" +
+  return std::to_string(q.getColumn(0).getInt64()) + ":" +
+         std::to_string(q.getColumn(1).getInt64()) + ":" +
          std::to_string(q.getColumn(2).getInt64());
 }
 

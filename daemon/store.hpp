@@ -1,7 +1,8 @@
 // The embedded store (SQLite through SQLiteCpp, WAL mode): tokens, completions with evidence,
 // occurrence sets, retired occurrences, the reminder outbox (deliveries), non-compliance flags
-// with their workflow and the hash-chained audit log. The daemon and the CLI open the same file; every state change is one transaction
-// that also appends its audit row (outbox bookkeeping of single rows excepted).
+// with their workflow and the hash-chained audit log. The daemon and the CLI open the same file;
+// every state change is one transaction that also appends its audit row (outbox bookkeeping of
+// single rows excepted).
 #pragma once
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -31,8 +32,8 @@ struct CompletionInput {
   std::string minutes_ref;      // 会议纪要
   std::string evidence_text;    // other evidence, free text
   std::string note;
-  std::string recorded_by;      // person id, "admin:<token id>" or "cli:<user>"
-  std::string channel;          // form | api | cli
+  std::string recorded_by;  // person id, "admin:<token id>" or "cli:<user>"
+  std::string channel;      // form | api | cli
 };
 
 struct Completion : CompletionInput {
@@ -54,20 +55,20 @@ struct TokenRecord {
 // The durable outbox: one row per (occurrence, step, recipient, channel), written before the
 // message is sent. Times are unix seconds.
 struct OutboxEntry {
-  std::string occurrence;  // UID
-  int step = 0;            // index into the ladder's steps
-  std::string person;      // recipient person id
-  std::string channel;     // channel id
-  std::string org;         // the occurrence's organisation
-  std::string relation;    // relation name (responsible, principal, ...)
+  std::string occurrence;    // UID
+  int step = 0;              // index into the ladder's steps
+  std::string person;        // recipient person id
+  std::string channel;       // channel id
+  std::string org;           // the occurrence's organisation
+  std::string relation;      // relation name (responsible, principal, ...)
   std::int64_t send_at = 0;  // planned send time
-  std::string subject;     // the message's subject or summary
+  std::string subject;       // the message's subject or summary
   // "reminder" (a ladder step), "fallback" (the e-mail sent because a chat robot failed
   // permanently), "alert" (to the administrators; person is "admin" or "admin:ADDRESS") or
   // "flag" (a non-compliance flag told to the discipline organ and the organisation department;
   // step -1, occurrence the flagged one).
   std::string purpose = "reminder";
-  std::string note;        // fallback and alert: what failed (redacted)
+  std::string note;  // fallback and alert: what failed (redacted)
 };
 
 // What became of a claimed row; applied in batches (record_outcomes).
@@ -93,12 +94,12 @@ struct DeliveryRecord : OutboxEntry {
 };
 
 struct DeliveryFilter {
-  std::string occurrence;             // empty: every occurrence
-  std::string status;                 // empty: every status
-  std::string org;                    // the occurrence's organisation; empty: every one
-  std::string person;                 // the recipient; empty: everyone
+  std::string occurrence;                // empty: every occurrence
+  std::string status;                    // empty: every status
+  std::string org;                       // the occurrence's organisation; empty: every one
+  std::string person;                    // the recipient; empty: everyone
   std::optional<std::int64_t> from, to;  // planned send time in [from, to]
-  std::size_t limit = 0;              // 0: no limit
+  std::size_t limit = 0;                 // 0: no limit
 };
 
 // Non-compliance flags (第二十七条 to 第二十九条): one per missed occurrence, raised by the daemon
@@ -106,22 +107,22 @@ struct DeliveryFilter {
 // kept as it was when raised (names are ids; texts are Chinese), so a later change of the
 // configuration does not rewrite it.
 struct FlagInput {
-  std::string occurrence;            // UID
-  std::string org, obligation;       // ids
-  std::string citation, title;       // the duty: 第六条第（一）项, its title with the period
-  int art27 = 0;                     // the item of 第二十七条 a miss feeds (from the catalogue)
-  std::string art27_clause;          // that item's 情形, quoted from the regulation
+  std::string occurrence;       // UID
+  std::string org, obligation;  // ids
+  std::string citation, title;  // the duty: 第六条第（一）项, its title with the period
+  int art27 = 0;                // the item of 第二十七条 a miss feeds (from the catalogue)
+  std::string art27_clause;     // that item's 情形, quoted from the regulation
   Day window_start = 0, due = 0;
-  Day raised_on = 0;                 // local date
-  int days_late = 0;                 // raised_on - due
-  std::string scope;                 // individual | collective
-  std::string responsible;           // person on the due date (第二十六条); empty: vacant
-  std::string incumbent;             // who holds that post when raised (现任); empty: vacant
-  bool responsible_moved_on = false; // the responsible person no longer holds the post (前任)
-  std::string team_org, principal;   // collective: the team and its principal on the due date
+  Day raised_on = 0;                   // local date
+  int days_late = 0;                   // raised_on - due
+  std::string scope;                   // individual | collective
+  std::string responsible;             // person on the due date (第二十六条); empty: vacant
+  std::string incumbent;               // who holds that post when raised (现任); empty: vacant
+  bool responsible_moved_on = false;   // the responsible person no longer holds the post (前任)
+  std::string team_org, principal;     // collective: the team and its principal on the due date
   std::vector<std::string> in_charge;  // collective: the members in charge of it (分管)
-  std::string severity;              // light | serious | grave
-  std::string severity_reason;       // Chinese: 逾期45天；……
+  std::string severity;                // light | serious | grave
+  std::string severity_reason;         // Chinese: 逾期45天；……
   std::vector<std::string> suggested_measures;  // 第二十八条, for people to decide
 };
 
@@ -168,8 +169,8 @@ struct FlagError : StoreError {
 struct EventInput {
   std::string occurrence;  // the UID of the occurrence it triggers
   std::string obligation, org;
-  std::string person;      // empty: none named
-  std::string kind;        // incident | family-event | promotion; empty: named by obligation
+  std::string person;  // empty: none named
+  std::string kind;    // incident | family-event | promotion; empty: named by obligation
   Day date = 0;
   std::string note;
   std::string created_by;  // "cli:<user>", "admin:<token id>" or "org:<id>:<token id>"
@@ -270,7 +271,8 @@ class Store {
   bool mark_delivery_sent(std::int64_t id, std::int64_t now);
   bool mark_delivery_retry(std::int64_t id, const std::string& error, std::int64_t next_attempt_at);
   bool mark_delivery_failed(std::int64_t id, const std::string& error);
-  // Cancels every queued or sending row of an occurrence (a flag's notices aside); returns how many.
+  // Cancels every queued or sending row of an occurrence (a flag's notices aside); returns how
+  // many.
   std::size_t cancel_deliveries(const std::string& occurrence, const std::string& actor,
                                 const std::string& now);
   // The rows a filter selects, earliest planned first; count_deliveries() counts them all,

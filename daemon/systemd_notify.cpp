@@ -4,7 +4,9 @@
 
 namespace dutyd::sd {
 
-void notify(const std::string& state) { sd_notify(0, state.c_str()); }
+void notify(const std::string& state) {
+  sd_notify(0, state.c_str());
+}
 
 std::optional<std::chrono::microseconds> watchdog_ping_interval() {
   uint64_t usec = 0;

@@ -62,7 +62,8 @@ std::optional<Params> parse_params(std::string_view q, bool plus) {
     if (pair.empty()) continue;
     const auto eq = pair.find('=');
     auto k = url_decode(pair.substr(0, eq), plus);
-    auto v = url_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), plus);
+    auto v =
+        url_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), plus);
     if (!k || !v) return std::nullopt;
     out[*k] = *v;
   }
@@ -71,7 +72,8 @@ std::optional<Params> parse_params(std::string_view q, bool plus) {
 
 std::optional<Params> target_params(std::string_view target) {
   const auto q = target.find('?');
-  return parse_params(q == std::string_view::npos ? std::string_view{} : target.substr(q + 1), false);
+  return parse_params(q == std::string_view::npos ? std::string_view{} : target.substr(q + 1),
+                      false);
 }
 
 std::string html_escape(std::string_view s) {
@@ -79,12 +81,23 @@ std::string html_escape(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;

@@ -135,7 +135,8 @@ void HttpTransfer::start(HttpRequest request) {
   easy_.clear_error();
   easy_.set(CURLOPT_URL, request_.url, "CURLOPT_URL");
   easy_.set(CURLOPT_HTTPHEADER, static_cast<void*>(headers_.get()), "CURLOPT_HTTPHEADER");
-  easy_.set(CURLOPT_POSTFIELDSIZE, static_cast<long>(request_.body.size()), "CURLOPT_POSTFIELDSIZE");
+  easy_.set(CURLOPT_POSTFIELDSIZE, static_cast<long>(request_.body.size()),
+            "CURLOPT_POSTFIELDSIZE");
   easy_.set(CURLOPT_POSTFIELDS, static_cast<void*>(request_.body.data()), "CURLOPT_POSTFIELDS");
 }
 
@@ -167,7 +168,8 @@ CurlMulti::CurlMulti() {
 
 void CurlMulti::add(HttpTransfer& t) {
   if (const CURLMcode c = curl_multi_add_handle(handle_.get(), t.easy().get()); c != CURLM_OK)
-    throw CurlError(CURLE_FAILED_INIT, std::string("libcurl refused a transfer: ") + curl_multi_strerror(c));
+    throw CurlError(CURLE_FAILED_INIT,
+                    std::string("libcurl refused a transfer: ") + curl_multi_strerror(c));
   ++active_;
 }
 
@@ -195,7 +197,9 @@ std::vector<std::pair<CURL*, CURLcode>> CurlMulti::run(int timeout_ms) {
   return drain();
 }
 
-void CurlMulti::wakeup() { curl_multi_wakeup(handle_.get()); }
+void CurlMulti::wakeup() {
+  curl_multi_wakeup(handle_.get());
+}
 
 HttpResult http_post(const HttpRequest& request, const TransferOptions& options) {
   return HttpSession(options).post(request);
@@ -212,8 +216,9 @@ SmtpSession::SmtpSession(SmtpServer server, TransferOptions options)
     : server_(std::move(server)), options_(std::move(options)) {
   common_options(easy_, options_);
   easy_.set(CURLOPT_URL, server_.url, "CURLOPT_URL");
-  easy_.set(CURLOPT_USE_SSL, server_.allow_plaintext ? static_cast<long>(CURLUSESSL_TRY)
-                                                     : static_cast<long>(CURLUSESSL_ALL),
+  easy_.set(CURLOPT_USE_SSL,
+            server_.allow_plaintext ? static_cast<long>(CURLUSESSL_TRY)
+                                    : static_cast<long>(CURLUSESSL_ALL),
             "CURLOPT_USE_SSL");
   if (!server_.username.empty()) {
     easy_.set(CURLOPT_USERNAME, server_.username, "CURLOPT_USERNAME");
@@ -237,7 +242,8 @@ Verdict SmtpSession::send(const std::string& envelope_from, const std::string& r
   const long code = easy_.response_code();
   if (c == CURLE_OK) return classify_smtp(code ? code : 250, "accepted for " + recipient);
   if (code >= 400) return classify_smtp(code, error);
-  if (c == CURLE_LOGIN_DENIED) return {Outcome::permanent, std::nullopt, "SMTP login denied: " + error};
+  if (c == CURLE_LOGIN_DENIED)
+    return {Outcome::permanent, std::nullopt, "SMTP login denied: " + error};
   if (c == CURLE_USE_SSL_FAILED)
     return {Outcome::permanent, std::nullopt, "the SMTP server offers no STARTTLS: " + error};
   return transport_failure(error);

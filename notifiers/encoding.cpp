@@ -10,7 +10,9 @@
 namespace dutyd::notify {
 
 namespace {
-bool is_continuation(unsigned char c) { return (c & 0xC0u) == 0x80u; }
+bool is_continuation(unsigned char c) {
+  return (c & 0xC0u) == 0x80u;
+}
 }  // namespace
 
 // On the path of every message sent (the webhook body is checked before it is written), so the
@@ -39,9 +41,11 @@ bool is_valid_utf8(std::string_view text) {
       cp = c & 0x1Fu;
     } else if ((c & 0xF0u) == 0xE0u) {
       if (i + 3 > n) return false;
-      const auto c1 = static_cast<unsigned char>(text[i + 1]), c2 = static_cast<unsigned char>(text[i + 2]);
+      const auto c1 = static_cast<unsigned char>(text[i + 1]),
+                 c2 = static_cast<unsigned char>(text[i + 2]);
       if (!is_continuation(c1) || !is_continuation(c2)) return false;
-      if ((c == 0xE0u && c1 < 0xA0u) || (c == 0xEDu && c1 >= 0xA0u)) return false;  // overlong; surrogate
+      if ((c == 0xE0u && c1 < 0xA0u) || (c == 0xEDu && c1 >= 0xA0u))
+        return false;  // overlong; surrogate
       i += 3;
       continue;
     } else if ((c & 0xF8u) == 0xF0u) {
@@ -122,7 +126,8 @@ std::string hmac_sha256(std::string_view key, std::string_view message) {
   unsigned int len = 0;
   // An empty message is legitimate (Feishu signs nothing with a derived key): pass a valid pointer.
   static const unsigned char kEmpty = 0;
-  const auto* data = message.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(message.data());
+  const auto* data =
+      message.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(message.data());
   if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), data, message.size(), mac,
             &len))
     throw std::runtime_error("HMAC-SHA256 failed in OpenSSL");

@@ -81,9 +81,8 @@ std::string mailbox_header(std::string_view header, const Mailbox& mb) {
   } else {
     out += encode_header_words(mb.name, out.size());
   }
-  const std::size_t last_line = out.size() - (out.rfind('\n') == std::string::npos
-                                                  ? 0
-                                                  : out.rfind('\n') + 1);
+  const std::size_t last_line =
+      out.size() - (out.rfind('\n') == std::string::npos ? 0 : out.rfind('\n') + 1);
   const std::string angle = "<" + mb.address + ">";
   out += (last_line + 1 + angle.size() > kHeaderLine) ? "\r\n " : " ";
   return out + angle;
@@ -251,8 +250,10 @@ HttpRequest wecom_request(const WecomRobot& robot, const ChatMessage& m, WecomFo
   if (format == WecomFormat::text) {
     json users = json::array(), mobiles = json::array();
     for (const auto& who : m.mentions) {
-      if (!who.wecom_userid.empty()) users.push_back(who.wecom_userid);
-      else if (!who.mobile.empty()) mobiles.push_back(who.mobile);
+      if (!who.wecom_userid.empty())
+        users.push_back(who.wecom_userid);
+      else if (!who.mobile.empty())
+        mobiles.push_back(who.mobile);
     }
     json j;
     j["msgtype"] = "text";
@@ -266,7 +267,8 @@ HttpRequest wecom_request(const WecomRobot& robot, const ChatMessage& m, WecomFo
     for (const auto& who : m.mentions)
       if (!who.wecom_userid.empty()) tail += " <@" + who.wecom_userid + ">";
     std::string content = m.title.empty() ? m.text : "**" + m.title + "**\n" + m.text;
-    const std::size_t room = kWecomMarkdownLimit > tail.size() ? kWecomMarkdownLimit - tail.size() : 0;
+    const std::size_t room =
+        kWecomMarkdownLimit > tail.size() ? kWecomMarkdownLimit - tail.size() : 0;
     json j;
     j["msgtype"] = "markdown";
     j["markdown"]["content"] = truncate_utf8(content, room, suffix) + tail;
@@ -371,13 +373,27 @@ void append_json_string(std::string& out, std::string_view text) {
     out.append(text.substr(plain, i - plain));
     plain = i + 1;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         out += "\\u00";
         out += digits[c >> 4];

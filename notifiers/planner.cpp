@@ -8,7 +8,9 @@
 namespace dutyd::notify {
 
 namespace {
-std::size_t idx(std::int32_t i) { return static_cast<std::size_t>(i); }
+std::size_t idx(std::int32_t i) {
+  return static_cast<std::size_t>(i);
+}
 bool is_committee(const Org& o) {
   return o.kind == OrgKind::party_committee || o.kind == OrgKind::working_committee;
 }
@@ -23,7 +25,8 @@ ReminderPlanner::ReminderPlanner(const Config& config, const ScheduleContext& ct
     const Post& p = config.posts[i];
     const auto pi = static_cast<std::int32_t>(i);
     posts_[idx(p.org)].push_back(pi);
-    if (p.role == Role::principal) principal_posts_[idx(p.org)].push_back(pi);
+    if (p.role == Role::principal)
+      principal_posts_[idx(p.org)].push_back(pi);
     else
       for (std::int32_t unit : p.in_charge_of) in_charge_posts_[idx(unit)].push_back(pi);
   }
@@ -85,7 +88,8 @@ std::int32_t ReminderPlanner::discipline_organ(std::int32_t org) const {
 
 std::vector<std::int32_t> ReminderPlanner::chat_channels(std::int32_t org) const {
   std::vector<std::int32_t> out;
-  for (std::int32_t o = org, guard = 0; o >= 0 && guard <= static_cast<std::int32_t>(config_.orgs.size());
+  for (std::int32_t o = org, guard = 0;
+       o >= 0 && guard <= static_cast<std::int32_t>(config_.orgs.size());
        o = config_.orgs[idx(o)].parent, ++guard) {
     if (!listed_by_[idx(o)].empty()) {
       out = listed_by_[idx(o)];
@@ -101,7 +105,7 @@ std::int32_t ReminderPlanner::ladder_of(const ReminderSubject& s) const {
 }
 
 std::vector<ReminderPlanner::Reached> ReminderPlanner::resolve(Relation r, const ReminderSubject& s,
-                                                                Day day, std::string* why) const {
+                                                               Day day, std::string* why) const {
   const Org& org = config_.orgs[idx(s.org)];
   auto one = [](std::int32_t person, bool vacancy = false) {
     return std::vector<Reached>{{person, vacancy}};
@@ -123,9 +127,10 @@ std::vector<ReminderPlanner::Reached> ReminderPlanner::resolve(Relation r, const
       if (!s.member_duty && day <= s.due) {
         // Before the due date, a successor not yet in post cannot act: the principal in post
         // that day is told instead (responsibility itself stays with the holder on the due date).
-        const bool in_post = std::any_of(posts_[idx(s.org)].begin(), posts_[idx(s.org)].end(), [&](std::int32_t p) {
-          return config_.posts[idx(p)].person == s.person && config_.posts[idx(p)].covers(day);
-        });
+        const bool in_post =
+            std::any_of(posts_[idx(s.org)].begin(), posts_[idx(s.org)].end(), [&](std::int32_t p) {
+              return config_.posts[idx(p)].person == s.person && config_.posts[idx(p)].covers(day);
+            });
         if (!in_post)
           if (const std::int32_t p = principal_on(s.org, day); p >= 0) return one(p);
       }
@@ -181,7 +186,9 @@ const std::vector<StepSchedule>& ReminderPlanner::schedule(std::int32_t ladder, 
                             (std::uint64_t(std::uint32_t(due)) << 24) ^ std::uint32_t(window_start);
   auto it = schedules_.find(key);
   if (it == schedules_.end())
-    it = schedules_.emplace(key, schedule_steps(config_.ladders[idx(ladder)], due, window_start, ctx_)).first;
+    it = schedules_
+             .emplace(key, schedule_steps(config_.ladders[idx(ladder)], due, window_start, ctx_))
+             .first;
   return it->second;
 }
 
@@ -203,7 +210,8 @@ void ReminderPlanner::plan(const ReminderSubject& s, std::uint32_t occurrence, s
     for (Relation rel : step.notify) {
       std::string why;
       const auto reached = resolve(rel, s, day, &why);
-      if (reached.empty()) out.notes.push_back({sch.send_at, occurrence, step_no, rel, -1, -1, why});
+      if (reached.empty())
+        out.notes.push_back({sch.send_at, occurrence, step_no, rel, -1, -1, why});
       for (const Reached& who : reached) {
         const Person& person = config_.persons[idx(who.person)];
         for (std::int32_t c : channels) {
@@ -223,8 +231,10 @@ void ReminderPlanner::plan(const ReminderSubject& s, std::uint32_t occurrence, s
       }
     }
     if (channels.empty())
-      out.notes.push_back({sch.send_at, occurrence, step_no, step.notify.empty() ? Relation{} : step.notify.front(),
-                           -1, -1, "没有可用的渠道（via 所列渠道未配置或不覆盖" + config_.orgs[idx(s.org)].name + "）"});
+      out.notes.push_back(
+          {sch.send_at, occurrence, step_no, step.notify.empty() ? Relation{} : step.notify.front(),
+           -1, -1,
+           "没有可用的渠道（via 所列渠道未配置或不覆盖" + config_.orgs[idx(s.org)].name + "）"});
   }
 }
 
@@ -233,9 +243,11 @@ PlanReach plan_reach(const Config& c) {
   PlanReach r;
   for (const Ladder& l : c.ladders)
     for (const EscalationStep& s : l.steps) {
-      const int days = (s.at.unit == OffsetUnit::working_days ? 2 : 1) * std::abs(s.at.amount) + kSlack;
+      const int days =
+          (s.at.unit == OffsetUnit::working_days ? 2 : 1) * std::abs(s.at.amount) + kSlack;
       if (s.from == Anchor::window_start) {
-        r.before = std::max(r.before, 370 + (s.at.amount < 0 ? days : 0));  // windows last up to a year
+        r.before =
+            std::max(r.before, 370 + (s.at.amount < 0 ? days : 0));  // windows last up to a year
         r.after = std::max(r.after, kSlack);
       } else if (s.at.amount < 0) {
         r.before = std::max(r.before, days);
@@ -250,10 +262,14 @@ PlanReach plan_reach(const Config& c) {
 
 std::string mention_for(const Person& p, ChannelKind kind) {
   switch (kind) {
-    case ChannelKind::wecom: return !p.wecom.empty() ? p.wecom : p.mobile;
-    case ChannelKind::dingtalk: return !p.mobile.empty() ? p.mobile : p.dingtalk;
-    case ChannelKind::feishu: return p.feishu;
-    default: return {};
+    case ChannelKind::wecom:
+      return !p.wecom.empty() ? p.wecom : p.mobile;
+    case ChannelKind::dingtalk:
+      return !p.mobile.empty() ? p.mobile : p.dingtalk;
+    case ChannelKind::feishu:
+      return p.feishu;
+    default:
+      return {};
   }
 }
 
@@ -269,7 +285,8 @@ CatchUp coalesce_catch_up(std::vector<PlannedDelivery> pending, std::int64_t now
       out.later.push_back(d);
       continue;
     }
-    auto [it, fresh] = latest.emplace(std::tuple{d.occurrence, d.person, d.channel}, out.send_now.size());
+    auto [it, fresh] =
+        latest.emplace(std::tuple{d.occurrence, d.person, d.channel}, out.send_now.size());
     if (fresh) {
       out.send_now.push_back(d);
     } else if (later_than(d, out.send_now[it->second])) {

@@ -29,16 +29,16 @@ struct ReminderSubject {
 };
 
 struct PlannedDelivery {
-  std::int64_t send_at = 0;     // unix seconds
-  std::uint32_t occurrence = 0; // the caller's id of the subject
-  std::uint16_t step = 0;       // index into the ladder's steps
-  Relation relation{};          // the first relation of the step that reached the person
-  bool via_vacancy = false;     // reached because a post was vacant (went up the chain)
+  std::int64_t send_at = 0;      // unix seconds
+  std::uint32_t occurrence = 0;  // the caller's id of the subject
+  std::uint16_t step = 0;        // index into the ladder's steps
+  Relation relation{};           // the first relation of the step that reached the person
+  bool via_vacancy = false;      // reached because a post was vacant (went up the chain)
   bool overdue = false;
-  bool deferred = false;        // moved out of a non-working day or quiet hours
+  bool deferred = false;  // moved out of a non-working day or quiet hours
   std::int32_t person = -1;
-  std::int32_t channel = -1;    // index into Config::channels
-  std::int32_t ladder = -1;     // index into Config::ladders
+  std::int32_t channel = -1;  // index into Config::channels
+  std::int32_t ladder = -1;   // index into Config::ladders
 };
 
 // Something a step would have done but cannot: no e-mail address, nobody in charge, ...
@@ -75,7 +75,8 @@ class ReminderPlanner {
   };
   // The people a relation names for an occurrence on local day `day`; empty with `why` set
   // when it names nobody.
-  std::vector<Reached> resolve(Relation r, const ReminderSubject& s, Day day, std::string* why) const;
+  std::vector<Reached> resolve(Relation r, const ReminderSubject& s, Day day,
+                               std::string* why) const;
 
   // The holder of the principal post of `org` on `day` (person index), or -1.
   std::int32_t principal_on(std::int32_t org, Day day) const;

@@ -7,10 +7,13 @@ namespace dutyd::notify {
 std::vector<RateWindow> robot_limits(ChannelKind kind) {
   switch (kind) {
     case ChannelKind::wecom:
-    case ChannelKind::dingtalk: return {{20, 60'000}};
-    case ChannelKind::feishu: return {{100, 60'000}, {5, 1'000}};
+    case ChannelKind::dingtalk:
+      return {{20, 60'000}};
+    case ChannelKind::feishu:
+      return {{100, 60'000}, {5, 1'000}};
     case ChannelKind::email:
-    case ChannelKind::webhook: break;
+    case ChannelKind::webhook:
+      break;
   }
   return {};
 }
@@ -33,7 +36,8 @@ std::int64_t SlidingWindowLimiter::next_slot(std::int64_t now_ms) const {
     const auto in_window = static_cast<std::size_t>(sent_.end() - first_in);
     if (in_window < static_cast<std::size_t>(w.max_count)) continue;
     // The oldest send that must leave the window: then exactly max_count - 1 remain.
-    const auto must_leave = first_in + static_cast<std::ptrdiff_t>(in_window - static_cast<std::size_t>(w.max_count));
+    const auto must_leave =
+        first_in + static_cast<std::ptrdiff_t>(in_window - static_cast<std::size_t>(w.max_count));
     t = std::max(t, *must_leave + w.window_ms);
   }
   return t;

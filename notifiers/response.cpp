@@ -21,11 +21,15 @@ const std::array<std::pair<std::string_view, ChannelKind>, 5> kKinds{{
     {"webhook", ChannelKind::webhook},
 }};
 
-Verdict ok(std::string detail = "delivered") { return {Outcome::ok, std::nullopt, std::move(detail)}; }
+Verdict ok(std::string detail = "delivered") {
+  return {Outcome::ok, std::nullopt, std::move(detail)};
+}
 Verdict transient(std::string detail, std::optional<std::int64_t> after = std::nullopt) {
   return {Outcome::transient, after, std::move(detail)};
 }
-Verdict permanent(std::string detail) { return {Outcome::permanent, std::nullopt, std::move(detail)}; }
+Verdict permanent(std::string detail) {
+  return {Outcome::permanent, std::nullopt, std::move(detail)};
+}
 
 std::string code_detail(std::string_view field, long long code, const nlohmann::json& j,
                         std::string_view msg_field) {
@@ -43,18 +47,25 @@ std::optional<long long> int_field(const nlohmann::json& j, std::string_view nam
 
 Verdict classify_wecom(long long code, const std::string& d) {
   switch (code) {
-    case 0: return ok();
-    case -1: return transient(d + " (system busy)");
-    case 45009: return transient(d + " (frequency limit)", 60);
-    default: return permanent(d);  // 93000 bad webhook, 40008 bad body, 40058 too long, ...
+    case 0:
+      return ok();
+    case -1:
+      return transient(d + " (system busy)");
+    case 45009:
+      return transient(d + " (frequency limit)", 60);
+    default:
+      return permanent(d);  // 93000 bad webhook, 40008 bad body, 40058 too long, ...
   }
 }
 
 Verdict classify_dingtalk(long long code, const std::string& d) {
   switch (code) {
-    case 0: return ok();
-    case 130101: return transient(d + " (sending too fast: robot blocked 10 minutes)", 600);
-    default: return permanent(d);  // 310000 keyword/sign/timestamp, 460101 too long, ...
+    case 0:
+      return ok();
+    case 130101:
+      return transient(d + " (sending too fast: robot blocked 10 minutes)", 600);
+    default:
+      return permanent(d);  // 310000 keyword/sign/timestamp, 460101 too long, ...
   }
 }
 
@@ -88,15 +99,16 @@ std::string_view channel_kind_name(ChannelKind k) {
 
 std::optional<std::int64_t> parse_retry_after(std::string_view v, std::int64_t now_unix) {
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\r')) v.remove_suffix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\r'))
+    v.remove_suffix(1);
   if (v.empty()) return std::nullopt;
   if (std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     if (v.size() > 9) return std::nullopt;
     return std::stoll(std::string(v));
   }
   // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
-  static constexpr std::array<std::string_view, 12> kMonths{"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  static constexpr std::array<std::string_view, 12> kMonths{
+      "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   if (v.size() != 29 || v.substr(3, 2) != ", " || v.substr(25) != " GMT") return std::nullopt;
   auto num = [&](std::size_t pos, std::size_t len) -> int {
     int x = 0;
@@ -114,15 +126,17 @@ std::optional<std::int64_t> parse_retry_after(std::string_view v, std::int64_t n
       v[19] != ':' || v[22] != ':' || hh > 23 || mm > 59 || ss > 60 ||
       !is_valid_date(year, month, static_cast<unsigned>(day)))
     return std::nullopt;
-  const std::int64_t at = static_cast<std::int64_t>(make_day(year, month, static_cast<unsigned>(day))) *
-                              86400 + hh * 3600 + mm * 60 + ss;
+  const std::int64_t at =
+      static_cast<std::int64_t>(make_day(year, month, static_cast<unsigned>(day))) * 86400 +
+      hh * 3600 + mm * 60 + ss;
   return std::max<std::int64_t>(0, at - now_unix);
 }
 
 Verdict classify_http(ChannelKind kind, long status, std::string_view body,
                       std::string_view retry_after, std::int64_t now_unix) {
   const std::string http = "HTTP " + std::to_string(status);
-  if (status == 429) return transient(http + " (too many requests)", parse_retry_after(retry_after, now_unix));
+  if (status == 429)
+    return transient(http + " (too many requests)", parse_retry_after(retry_after, now_unix));
   if (status >= 500 || status == 408) return transient(http);
   if (kind == ChannelKind::webhook || kind == ChannelKind::email) {
     if (status >= 200 && status < 300) return ok(http);
@@ -147,14 +161,16 @@ Verdict classify_http(ChannelKind kind, long status, std::string_view body,
 }
 
 Verdict classify_smtp(long reply_code, std::string_view detail) {
-  const std::string d = "SMTP " + std::to_string(reply_code) +
-                        (detail.empty() ? "" : ": " + std::string(detail));
+  const std::string d =
+      "SMTP " + std::to_string(reply_code) + (detail.empty() ? "" : ": " + std::string(detail));
   if (reply_code >= 200 && reply_code < 300) return ok(d);
   if (reply_code >= 400 && reply_code < 500) return transient(d);
   return permanent(d);
 }
 
-Verdict transport_failure(std::string_view detail) { return transient(std::string(detail)); }
+Verdict transport_failure(std::string_view detail) {
+  return transient(std::string(detail));
+}
 
 std::int64_t backoff_ms(int attempt, double jitter) {
   if (attempt < 1) attempt = 1;

@@ -21,7 +21,8 @@ struct Verdict {
   // For transient failures: the wait the receiver asked for or its documented block
   // (Retry-After, WeCom 45009: 60 s, DingTalk 130101: 10 min); nullopt: use backoff.
   std::optional<std::int64_t> retry_after_seconds;
-  std::string detail;  // for logs and the delivery history, e.g. "errcode 93000: invalid webhook url"
+  std::string
+      detail;  // for logs and the delivery history, e.g. "errcode 93000: invalid webhook url"
 };
 
 // An HTTP answer of a chat robot or webhook. `retry_after` is the Retry-After header's value

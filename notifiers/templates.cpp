@@ -90,7 +90,8 @@ constexpr const char* kAlertBody =
     "\n"
     "请检查该渠道的地址和凭据；发送记录可用 dutyd deliveries 查看。\n";
 
-constexpr const char* kFlagSubject = "【问责提示】{org}“{title}”逾期未完成（{art27}，情节{severity}）";
+constexpr const char* kFlagSubject =
+    "【问责提示】{org}“{title}”逾期未完成（{art27}，情节{severity}）";
 
 constexpr const char* kFlagBody =
     "{name}同志：\n"
@@ -108,7 +109,8 @@ constexpr const char* kFlagBody =
     "建议措施（第二十八条，供研究决定参考）：{measures}\n"
     "提示对象：{name}（{relation}）\n"
     "\n"
-    "本提示由系统依据履责记录自动生成，是否追究责任、采取何种措施，由有关党组织和部门依规研究决定。\n"
+    "本提示由系统依据履责记录自动生成，是否追究责任、采取何种措施，由有关党组织和部门依规研究决定。"
+    "\n"
     "\n"
     "本邮件由全面从严治党主体责任提醒系统自动发送，请勿直接回复。\n";
 
@@ -210,7 +212,8 @@ std::string render(std::string_view t, const Values& values, bool subject) {
       [&](std::string_view name, std::size_t) {
         // Templates read from files are checked; one built in code may name anything, which
         // is then shown as written rather than dropped.
-        const auto it = std::find_if(values.begin(), values.end(), [&](const auto& v) { return v.first == name; });
+        const auto it = std::find_if(values.begin(), values.end(),
+                                     [&](const auto& v) { return v.first == name; });
         if (it == values.end())
           out.append("{").append(name).append("}");
         else if (subject)
@@ -391,14 +394,18 @@ void read_table(const Reader& r, const toml::table& t, Templates& out) {
     quoted.append(f->key).append("'");
     const auto* s = v.as_string();
     if (!s) {
-      r.error(v.source(), quoted.append(" must be a string").append(kDash).append(
-                              "write the text in double quotes, or between \"\"\" for several lines"));
+      r.error(v.source(),
+              quoted.append(" must be a string")
+                  .append(kDash)
+                  .append("write the text in double quotes, or between \"\"\" for several lines"));
       continue;
     }
     const std::string& text = s->get();
     if (text.empty()) {
-      r.error(v.source(), quoted.append(" is empty").append(kDash).append(
-                              "write a text, or leave the key out to keep the shipped one"));
+      r.error(v.source(),
+              quoted.append(" is empty")
+                  .append(kDash)
+                  .append("write a text, or leave the key out to keep the shipped one"));
       continue;
     }
     const std::size_t errors = r.diags.error_count();
@@ -426,9 +433,10 @@ std::vector<std::string_view> alert_placeholders() {
 }
 
 std::vector<std::string_view> flag_placeholders() {
-  return {"name",  "relation",     "org",   "citation",    "title",    "quote",           "due",
-          "days",  "art27",        "art27_clause", "scope", "responsible", "team", "severity",
-          "severity_reason", "measures", "flag_id"};
+  return {"name",     "relation",    "org",  "citation", "title",
+          "quote",    "due",         "days", "art27",    "art27_clause",
+          "scope",    "responsible", "team", "severity", "severity_reason",
+          "measures", "flag_id"};
 }
 
 namespace {
@@ -503,7 +511,8 @@ RenderedMessage render_reminder(const Templates& t, const ReminderFacts& f, Part
   for (const auto& o : f.others) others += (others.empty() ? "" : "、") + o;
   const std::string days = days_text(f.days_left), step = std::to_string(f.step);
   const std::string vacancy =
-      f.via_vacancy ? "因" + f.org + "相关职务空缺，本事项依规提级报送您，请督促落实。\n" : std::string();
+      f.via_vacancy ? "因" + f.org + "相关职务空缺，本事项依规提级报送您，请督促落实。\n"
+                    : std::string();
   const Values v{
       {"name", f.name},
       {"relation", f.relation},
@@ -531,7 +540,8 @@ RenderedMessage render_reminder(const Templates& t, const ReminderFacts& f, Part
 RenderedMessage render_flag(const Templates& t, const FlagFacts& f) {
   std::string measures;
   for (const auto& m : f.measures) measures += (measures.empty() ? "" : "；") + m;
-  const std::string days = days_text(-f.days_late), team = f.team.empty() ? std::string() : f.team + "\n",
+  const std::string days = days_text(-f.days_late),
+                    team = f.team.empty() ? std::string() : f.team + "\n",
                     flag_id = std::to_string(f.flag_id);
   const Values v{
       {"name", f.name},
@@ -552,15 +562,20 @@ RenderedMessage render_flag(const Templates& t, const FlagFacts& f) {
       {"measures", measures.empty() ? std::string_view("无") : std::string_view(measures)},
       {"flag_id", flag_id},
   };
-  return {render(t.flag_subject, v, true), render(t.flag_body, v, false), render(t.flag_chat, v, false)};
+  return {render(t.flag_subject, v, true), render(t.flag_body, v, false),
+          render(t.flag_chat, v, false)};
 }
 
 RenderedMessage render_alert(const Templates& t, const AlertFacts& f) {
   const Values v{
-      {"channel", f.channel}, {"kind", f.kind},
-      {"problem", f.problem}, {"recipient", f.recipient},
-      {"org", f.org},         {"title", f.title},
-      {"due", f.due},         {"fallback", f.fallback.empty() ? std::string_view("无") : std::string_view(f.fallback)},
+      {"channel", f.channel},
+      {"kind", f.kind},
+      {"problem", f.problem},
+      {"recipient", f.recipient},
+      {"org", f.org},
+      {"title", f.title},
+      {"due", f.due},
+      {"fallback", f.fallback.empty() ? std::string_view("无") : std::string_view(f.fallback)},
   };
   std::string body = render(t.alert_body, v, false);
   return {render(t.alert_subject, v, true), body, body};

@@ -1,6 +1,7 @@
-// The Chinese texts of reminders, non-compliance flags and administrators' alerts, from templates an administrator may
-// override ([reminders] templates = "FILE", see config/README.md). Pure: the caller gathers the
-// facts (names, dates, the completion link); nothing here reads the clock or the config.
+// The Chinese texts of reminders, non-compliance flags and administrators' alerts, from templates
+// an administrator may override ([reminders] templates = "FILE", see config/README.md). Pure: the
+// caller gathers the facts (names, dates, the completion link); nothing here reads the clock or the
+// config.
 //
 // A template is UTF-8 text with placeholders in braces, e.g. "{name}同志：{org}的{title}……".
 // Unknown placeholders are an error when the file is read (FILE:LINE:COL, with the known
@@ -19,32 +20,32 @@ namespace dutyd::notify {
 
 // What a reminder says. Every field is ready-made text (dates as YYYY-MM-DD).
 struct ReminderFacts {
-  std::string name;         // the recipient: 张三
-  std::string relation;     // the recipient's relation: 责任人, 主要负责人, 分管领导, ...
-  std::string responsible;  // who owes the duty: 张三, or "（空缺）" when the post is vacant
-  std::string org;          // 大连市委
-  std::string citation;     // 第六条第（十六）项
-  std::string title;        // the duty's short title
-  std::string quote;        // the quoted clause of the regulation
-  std::string due;          // 2026-07-31
-  std::string window_start; // 2026-01-01, empty for duties without a window
-  int days_left = 0;        // > 0: days until due; 0: due today; < 0: days overdue
-  std::string link;         // the completion link (signed)
+  std::string name;      // the recipient: 张三
+  std::string relation;  // the recipient's relation: 责任人, 主要负责人, 分管领导, ...
+  std::string responsible;   // who owes the duty: 张三, or "（空缺）" when the post is vacant
+  std::string org;           // 大连市委
+  std::string citation;      // 第六条第（十六）项
+  std::string title;         // the duty's short title
+  std::string quote;         // the quoted clause of the regulation
+  std::string due;           // 2026-07-31
+  std::string window_start;  // 2026-01-01, empty for duties without a window
+  int days_left = 0;         // > 0: days until due; 0: due today; < 0: days overdue
+  std::string link;          // the completion link (signed)
   std::vector<std::string> others;  // who else this step tells: "李四（主要负责人）"
-  int step = 0;             // 1-based step number of the ladder
+  int step = 0;                     // 1-based step number of the ladder
   bool overdue = false;
-  bool via_vacancy = false; // told because a post was vacant
+  bool via_vacancy = false;  // told because a post was vacant
 };
 
 // What an administrators' alert says (a permanent delivery failure, a channel without
 // credentials).
 struct AlertFacts {
-  std::string channel;   // channel id
-  std::string kind;      // channel kind: wecom, dingtalk, ...
-  std::string problem;   // redacted error detail: "errcode 93000: invalid webhook url"
-  std::string recipient; // whom the failed message was for: 张三（责任人）
+  std::string channel;    // channel id
+  std::string kind;       // channel kind: wecom, dingtalk, ...
+  std::string problem;    // redacted error detail: "errcode 93000: invalid webhook url"
+  std::string recipient;  // whom the failed message was for: 张三（责任人）
   std::string org;
-  std::string title;     // the duty
+  std::string title;  // the duty
   std::string due;
   std::string fallback;  // what dutyd did instead: "已改为发送电子邮件至 zhang@..." or "无"
 };
@@ -52,19 +53,19 @@ struct AlertFacts {
 // What the notice of a non-compliance flag (第二十七条) says to the discipline inspection organ
 // and the organisation department. Ready-made text, as ReminderFacts.
 struct FlagFacts {
-  std::string name;             // the recipient: 陶某
-  std::string relation;         // 同级纪检监察机关, 组织部门
-  std::string org;              // the organisation that missed the duty
+  std::string name;                    // the recipient: 陶某
+  std::string relation;                // 同级纪检监察机关, 组织部门
+  std::string org;                     // the organisation that missed the duty
   std::string citation, title, quote;  // the duty
-  std::string due;              // 2026-06-30
-  int days_late = 0;            // when the flag was raised
-  std::string art27;            // 第二十七条第（二）项
-  std::string art27_clause;     // its 情形, quoted
-  std::string scope;            // 集体责任 / 个人责任
-  std::string responsible;      // 钱某（前任；现任欧阳明远）, or （空缺）
-  std::string team;             // collective: 领导班子：…；主要负责人：…；分管领导：…; else empty
-  std::string severity;         // 较轻 / 较重 / 严重
-  std::string severity_reason;  // 逾期45天；……
+  std::string due;                     // 2026-06-30
+  int days_late = 0;                   // when the flag was raised
+  std::string art27;                   // 第二十七条第（二）项
+  std::string art27_clause;            // its 情形, quoted
+  std::string scope;                   // 集体责任 / 个人责任
+  std::string responsible;             // 钱某（前任；现任欧阳明远）, or （空缺）
+  std::string team;  // collective: 领导班子：…；主要负责人：…；分管领导：…; else empty
+  std::string severity;               // 较轻 / 较重 / 严重
+  std::string severity_reason;        // 逾期45天；……
   std::vector<std::string> measures;  // suggested (第二十八条)
   std::int64_t flag_id = 0;
 };
@@ -107,7 +108,8 @@ struct RenderedMessage {
 // Which texts a channel sends: e-mail the subject and body, chat robots (and the log) the
 // subject and chat text. The part not wanted is left empty.
 enum class Parts { all, email, chat };
-RenderedMessage render_reminder(const Templates& t, const ReminderFacts& f, Parts parts = Parts::all);
+RenderedMessage render_reminder(const Templates& t, const ReminderFacts& f,
+                                Parts parts = Parts::all);
 RenderedMessage render_alert(const Templates& t, const AlertFacts& f);
 RenderedMessage render_flag(const Templates& t, const FlagFacts& f);
 

@@ -1,13 +1,13 @@
 #include "notifiers/workdays.hpp"
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
-#include <initializer_list>
 #include <fstream>
+#include <initializer_list>
 #include <sstream>
 #include <stdexcept>
-#include <toml++/toml.h>
 
 #include "notifiers/encoding.hpp"
 
@@ -19,8 +19,12 @@ constexpr std::string_view kDash = " — ";
 constexpr std::int32_t kDaySeconds = 86400;
 
 // 0 = Monday ... 6 = Sunday; day 0 (1970-01-01) was a Thursday.
-int weekday(Day d) { return static_cast<int>(((static_cast<std::int64_t>(d) + 3) % 7 + 7) % 7); }
-bool is_weekend(Day d) { return weekday(d) >= 5; }
+int weekday(Day d) {
+  return static_cast<int>(((static_cast<std::int64_t>(d) + 3) % 7 + 7) % 7);
+}
+bool is_weekend(Day d) {
+  return weekday(d) >= 5;
+}
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   std::int64_t q = a / b;
@@ -156,8 +160,9 @@ const toml::node* require(Reporter& r, const toml::table& t, std::string_view ke
                           std::string_view where, std::uint32_t line, std::uint32_t col) {
   const toml::node* n = t.get(key);
   if (!n)
-    r.error(line, col, "missing '" + std::string(key) + "' in " + std::string(where) +
-                           std::string(kDash) + "add it");
+    r.error(line, col,
+            "missing '" + std::string(key) + "' in " + std::string(where) + std::string(kDash) +
+                "add it");
   return n;
 }
 
@@ -194,8 +199,9 @@ std::vector<HolidayYear> parse_holiday_toml(std::string_view text, const std::st
                 "fix the syntax at this position (see toml.io)");
     return {};
   } catch (const std::exception& e) {
-    r.error(1, 1, std::string("cannot read the file as TOML: ") + e.what() + std::string(kDash) +
-                      "save it as UTF-8 text");
+    r.error(1, 1,
+            std::string("cannot read the file as TOML: ") + e.what() + std::string(kDash) +
+                "save it as UTF-8 text");
     return {};
   }
   check_keys(r, doc, {"year", "published", "source", "holiday", "workday"}, "a holiday file");
@@ -299,7 +305,8 @@ std::vector<HolidayYear> parse_holiday_toml(std::string_view text, const std::st
     if (!name || !d || !in_year(*dn, *d, "date")) return;
     if (!is_weekend(*d)) {
       r.error(*dn, format_day(*d) + " is a weekday, so it is a working day anyway" +
-                       std::string(kDash) + "调休上班 days are Saturdays or Sundays: check the notice");
+                       std::string(kDash) +
+                       "调休上班 days are Saturdays or Sundays: check the notice");
       return;
     }
     if (auto it = seen_off.find(*d); it != seen_off.end()) {
@@ -381,8 +388,9 @@ std::vector<HolidayYear> parse_holiday_ics(std::string_view text, const std::str
       }
       if (colon == std::string::npos) {
         if (!current.empty())
-          r.error(current_line, 1, "not an iCalendar content line (no ':')" + std::string(kDash) +
-                                       "check that the file is an .ics export");
+          r.error(current_line, 1,
+                  "not an iCalendar content line (no ':')" + std::string(kDash) +
+                      "check that the file is an .ics export");
       } else {
         const std::string head = current.substr(0, colon);
         const auto semi = head.find(';');
@@ -396,14 +404,16 @@ std::vector<HolidayYear> parse_holiday_ics(std::string_view text, const std::str
     };
     while (pos < text.size()) {
       auto nl = text.find('\n', pos);
-      std::string_view raw = text.substr(pos, nl == std::string_view::npos ? text.size() - pos : nl - pos);
+      std::string_view raw =
+          text.substr(pos, nl == std::string_view::npos ? text.size() - pos : nl - pos);
       pos = nl == std::string_view::npos ? text.size() : nl + 1;
       ++number;
       if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
       if (!raw.empty() && (raw[0] == ' ' || raw[0] == '\t')) {
         if (current_line == 0) {
-          r.error(number, 1, "a continuation line with nothing before it" + std::string(kDash) +
-                                 "check that the file is an .ics export");
+          r.error(number, 1,
+                  "a continuation line with nothing before it" + std::string(kDash) +
+                      "check that the file is an .ics export");
           continue;
         }
         current.append(raw.substr(1));
@@ -454,19 +464,22 @@ std::vector<HolidayYear> parse_holiday_ics(std::string_view text, const std::str
       }
       in_event = false;
       if (!has_start) {
-        r.error(event_line, 1, "VEVENT without an all-day DTSTART" + std::string(kDash) +
-                                   "each event needs DTSTART;VALUE=DATE:YYYYMMDD");
+        r.error(event_line, 1,
+                "VEVENT without an all-day DTSTART" + std::string(kDash) +
+                    "each event needs DTSTART;VALUE=DATE:YYYYMMDD");
         continue;
       }
       const Day last = has_end ? end - 1 : start;
       if (last < start) {
-        r.error(start_line, 1, "DTEND is not after DTSTART" + std::string(kDash) +
-                                   "DTEND is exclusive: the day after the last day");
+        r.error(start_line, 1,
+                "DTEND is not after DTSTART" + std::string(kDash) +
+                    "DTEND is exclusive: the day after the last day");
         continue;
       }
       if (last - start > 366) {
-        r.error(start_line, 1, "the event spans more than a year" + std::string(kDash) +
-                                   "check DTEND; holidays last days, not years");
+        r.error(start_line, 1,
+                "the event spans more than a year" + std::string(kDash) +
+                    "check DTEND; holidays last days, not years");
         continue;
       }
       const bool work = categories.find("班") != std::string::npos ||
@@ -494,10 +507,9 @@ std::vector<HolidayYear> parse_holiday_ics(std::string_view text, const std::str
     if (l.name == "DTSTART" || l.name == "DTEND") {
       const auto d = ics_date(l.value);
       if (!d) {
-        r.error(l.number, 1, l.name + " \"" + l.value + "\" is not an all-day date" +
-                                 std::string(kDash) +
-                                 "holiday events are whole days: " + l.name +
-                                 ";VALUE=DATE:YYYYMMDD");
+        r.error(l.number, 1,
+                l.name + " \"" + l.value + "\" is not an all-day date" + std::string(kDash) +
+                    "holiday events are whole days: " + l.name + ";VALUE=DATE:YYYYMMDD");
         continue;
       }
       if (l.name == "DTSTART") {
@@ -553,12 +565,13 @@ WorkdayCalendar load_holiday_dir(const std::string& dir, Diagnostics& diags) {
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
     const auto ext = e.path().extension();
-    if (e.is_regular_file() && (ext == ".toml" || ext == ".ics")) files.push_back(e.path().string());
+    if (e.is_regular_file() && (ext == ".toml" || ext == ".ics"))
+      files.push_back(e.path().string());
   }
   if (ec) {
-    diags.add(Severity::error, dir, 0, 0,
-              "cannot list the holiday folder: " + ec.message() + std::string(kDash) +
-                  "check the path");
+    diags.add(
+        Severity::error, dir, 0, 0,
+        "cannot list the holiday folder: " + ec.message() + std::string(kDash) + "check the path");
     return cal;
   }
   std::sort(files.begin(), files.end());

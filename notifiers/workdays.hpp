@@ -33,9 +33,9 @@ struct HolidayYear {
   std::string document;  // 国办发明电〔2025〕7号
   std::optional<Day> issued;
   std::string url;
-  std::string file;                // where it was read from
-  std::vector<NamedDay> days_off;  // every day of every holiday period (weekends inside included)
-  std::vector<NamedDay> work_days; // 调休上班: weekend days that are working days
+  std::string file;                 // where it was read from
+  std::vector<NamedDay> days_off;   // every day of every holiday period (weekends inside included)
+  std::vector<NamedDay> work_days;  // 调休上班: weekend days that are working days
 };
 
 class WorkdayCalendar {

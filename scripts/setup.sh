@@ -15,7 +15,7 @@ build_pkgs=(g++ make cmake pkg-config libical-dev libtomlplusplus-dev nlohmann-j
             libsqlitecpp-dev libboost-dev libcurl4-openssl-dev libsystemd-dev libgtest-dev libjemalloc-dev tzdata)
 # The dashboard's test drives Debian's chromium headless through chromedriver (python3-selenium);
 # a CJK font makes its screenshots readable.
-test_pkgs=(python3 python3-icalendar python3-aiosmtpd openssl ca-certificates
+test_pkgs=(clang-format python3 python3-icalendar python3-aiosmtpd openssl ca-certificates
            chromium chromium-driver python3-selenium fonts-wqy-zenhei)
 
 missing=()
@@ -70,6 +70,8 @@ if ! getent hosts localhost >/dev/null; then
   printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >>/etc/hosts
 fi
 (cd tests/feeds && npm ci --no-audit --no-fund --loglevel=error)
+echo "== code format"
+bash scripts/check-format.sh
 echo "== build with warnings as errors"
 cmake -S . -B build-ci -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUTYD_WERROR=ON >/dev/null
 cmake --build build-ci -j"$jobs"

@@ -13,7 +13,9 @@
 namespace dutyd {
 namespace {
 
-Day day(const char* text) { return parse_day(text).value(); }
+Day day(const char* text) {
+  return parse_day(text).value();
+}
 
 // A city committee A with two counties under it; A's principal changes hands on 2027-06-16;
 // B's principal post is vacant from October to December 2027.
@@ -35,7 +37,8 @@ class AccountabilityTest : public ::testing::Test {
     // The same member listed again on the standing committee: named once.
     post(m1, a_cwh, Role::member, "2024-01-01", {}, {b});
     post(m2, a, Role::member, "2024-01-01", {}, {c});
-    // In charge of b until the first half-year's due date inclusive; the successor from the day after.
+    // In charge of b until the first half-year's due date inclusive; the successor from the day
+    // after.
     post(m_old, a, Role::member, "2024-01-01", "2027-06-30", {b});
     post(m_late, a, Role::member, "2027-07-01", {}, {b});
     // A principal post never makes its holder 分管 (the planner ignores it too).
@@ -47,8 +50,10 @@ class AccountabilityTest : public ::testing::Test {
     post(r, c, Role::principal, "2027-07-01");
 
     team = obligation("team-analysis", Actor::team, "FREQ=YEARLY;BYMONTH=6,12;BYMONTHDAY=-1");
-    principal_duty = obligation("principal-report", Actor::principal, "FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=31");
-    member_duty = obligation("member-lecture", Actor::member, "FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=31");
+    principal_duty =
+        obligation("principal-report", Actor::principal, "FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=31");
+    member_duty =
+        obligation("member-lecture", Actor::member, "FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=31");
     org_duty = obligation("org-report", Actor::org, "FREQ=YEARLY;BYMONTH=10;BYMONTHDAY=31");
   }
 
@@ -68,8 +73,8 @@ class AccountabilityTest : public ::testing::Test {
     config.persons.push_back(p);
     return static_cast<std::int32_t>(config.persons.size() - 1);
   }
-  void post(std::int32_t who, std::int32_t where, Role role, const char* from, const char* until = {},
-            std::vector<std::int32_t> in_charge_of = {}) {
+  void post(std::int32_t who, std::int32_t where, Role role, const char* from,
+            const char* until = {}, std::vector<std::int32_t> in_charge_of = {}) {
     Post p;
     p.person = who;
     p.org = where;
@@ -116,11 +121,13 @@ TEST(OccurrenceStateTest, OpenCompletedAndGrace) {
   EXPECT_EQ(occurrence_state(due, std::nullopt, day("2027-04-15"), 15), OccurrenceState::overdue);
   EXPECT_EQ(occurrence_state(due, std::nullopt, day("2027-04-16"), 15), OccurrenceState::missed);
   EXPECT_EQ(occurrence_state(due, std::nullopt, day("2027-04-01"), 0), OccurrenceState::missed);
-  EXPECT_EQ(occurrence_state(due, day("2027-03-31"), day("2027-06-01"), 15), OccurrenceState::on_time);
+  EXPECT_EQ(occurrence_state(due, day("2027-03-31"), day("2027-06-01"), 15),
+            OccurrenceState::on_time);
   EXPECT_EQ(occurrence_state(due, day("2027-04-01"), day("2027-06-01"), 15), OccurrenceState::late);
   EXPECT_EQ(occurrence_state(due, day("2027-05-20"), day("2027-06-01"), 15), OccurrenceState::late);
   // A completion the store knows of for a later day does not count on an earlier "today".
-  EXPECT_EQ(occurrence_state(due, day("2027-05-20"), day("2027-04-20"), 15), OccurrenceState::missed);
+  EXPECT_EQ(occurrence_state(due, day("2027-05-20"), day("2027-04-20"), 15),
+            OccurrenceState::missed);
   EXPECT_EQ(occurrence_state_zh(OccurrenceState::missed), "未履行");
   EXPECT_EQ(occurrence_state_name(OccurrenceState::late), "late");
 }
@@ -439,8 +446,9 @@ TEST_F(AccountabilityTest, DemotionImpact) {
 }
 
 TEST_F(AccountabilityTest, MeasuresWithoutImpactPeriod) {
-  for (Measure m : {Measure::written_self_criticism, Measure::criticism_education, Measure::circulated_criticism,
-                    Measure::team_adjustment, Measure::disciplinary, Measure::position_adjustment})
+  for (Measure m : {Measure::written_self_criticism, Measure::criticism_education,
+                    Measure::circulated_criticism, Measure::team_adjustment, Measure::disciplinary,
+                    Measure::position_adjustment})
     EXPECT_TRUE(impact_of(m, day("2027-05-20")).empty()) << measure_name(m);
 }
 
@@ -449,8 +457,9 @@ TEST_F(AccountabilityTest, MeasuresWithoutImpactPeriod) {
 TEST_F(AccountabilityTest, WorkflowAdvancesInOrder) {
   std::vector<FlagStatus> path{FlagStatus::raised};
   while (auto next = next_status(path.back())) path.push_back(*next);
-  EXPECT_EQ(path, (std::vector<FlagStatus>{FlagStatus::raised, FlagStatus::submitted, FlagStatus::investigating,
-                                           FlagStatus::decided, FlagStatus::implemented}));
+  EXPECT_EQ(path, (std::vector<FlagStatus>{FlagStatus::raised, FlagStatus::submitted,
+                                           FlagStatus::investigating, FlagStatus::decided,
+                                           FlagStatus::implemented}));
   EXPECT_FALSE(next_status(FlagStatus::dismissed));
 }
 
@@ -465,9 +474,12 @@ TEST_F(AccountabilityTest, DismissOnlyBeforeImplementation) {
 
 TEST_F(AccountabilityTest, FlagStatusNames) {
   const std::vector<std::pair<FlagStatus, std::pair<const char*, const char*>>> all{
-      {FlagStatus::raised, {"raised", "提出"}},           {FlagStatus::submitted, {"submitted", "报批"}},
-      {FlagStatus::investigating, {"investigating", "调查"}}, {FlagStatus::decided, {"decided", "决定"}},
-      {FlagStatus::implemented, {"implemented", "实施"}}, {FlagStatus::dismissed, {"dismissed", "撤销"}}};
+      {FlagStatus::raised, {"raised", "提出"}},
+      {FlagStatus::submitted, {"submitted", "报批"}},
+      {FlagStatus::investigating, {"investigating", "调查"}},
+      {FlagStatus::decided, {"decided", "决定"}},
+      {FlagStatus::implemented, {"implemented", "实施"}},
+      {FlagStatus::dismissed, {"dismissed", "撤销"}}};
   for (const auto& [status, names] : all) {
     EXPECT_EQ(flag_status_name(status), names.first);
     EXPECT_EQ(flag_status_zh(status), names.second);

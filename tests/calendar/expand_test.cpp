@@ -183,7 +183,8 @@ class ExpandTest : public ::testing::Test {
   std::int32_t org(const char* id) const { return config().org_index.at(id); }
 
   // The occurrences of one obligation in a year, optionally filtered.
-  std::vector<Occurrence> of(const Expansion& e, const char* obligation, const char* org_id = "a") const {
+  std::vector<Occurrence> of(const Expansion& e, const char* obligation,
+                             const char* org_id = "a") const {
     std::vector<Occurrence> out;
     for (const auto& o : e.occurrences)
       if (config().obligations[static_cast<std::size_t>(o.obligation)].id == obligation &&
@@ -194,8 +195,9 @@ class ExpandTest : public ::testing::Test {
   std::set<std::string> counterparts(const std::vector<Occurrence>& v) const {
     std::set<std::string> out;
     for (const auto& o : v)
-      out.insert(o.counterpart_person >= 0 ? config().persons[static_cast<std::size_t>(o.counterpart_person)].id
-                                           : config().orgs[static_cast<std::size_t>(o.counterpart_org)].id);
+      out.insert(o.counterpart_person >= 0
+                     ? config().persons[static_cast<std::size_t>(o.counterpart_person)].id
+                     : config().orgs[static_cast<std::size_t>(o.counterpart_org)].id);
     return out;
   }
   Expansion year(int y, ExpandFilter f = {}) const {
@@ -223,7 +225,8 @@ TEST_F(ExpandTest, MemberTalksWithLeadersOfUnitsInCharge) {
   std::map<std::string, std::set<std::string>> by_member;
   for (const auto& o : of(e, "a8.5.talk")) {
     std::set<std::string> one = counterparts({o});
-    by_member[config().persons[static_cast<std::size_t>(o.member)].id].insert(one.begin(), one.end());
+    by_member[config().persons[static_cast<std::size_t>(o.member)].id].insert(one.begin(),
+                                                                              one.end());
     EXPECT_EQ(o.person, o.member);
   }
   EXPECT_EQ(by_member["m1"], (std::set<std::string>{"q", "q2", "r"}));
@@ -261,12 +264,13 @@ TEST_F(ExpandTest, PersonFilterShowsOwnAndPredecessorDuties) {
   std::set<std::string> uids;
   for (const auto& o : e.occurrences) uids.insert(ex.uid(o));
   EXPECT_TRUE(uids.count("a6.16.report-jan/a/2027@dutyd"));
-  EXPECT_TRUE(uids.count("a6.1.analysis/a/2027H1@dutyd"));   // as predecessor
-  EXPECT_FALSE(uids.count("a6.1.analysis/a/2027H2@dutyd"));  // after leaving
-  EXPECT_TRUE(uids.count("a6.9.review/a/2027-05-10@dutyd")); // event due while in post
+  EXPECT_TRUE(uids.count("a6.1.analysis/a/2027H1@dutyd"));    // as predecessor
+  EXPECT_FALSE(uids.count("a6.1.analysis/a/2027H2@dutyd"));   // after leaving
+  EXPECT_TRUE(uids.count("a6.9.review/a/2027-05-10@dutyd"));  // event due while in post
   for (const auto& o : e.occurrences) {
     const auto preds = e.predecessors(o);
-    EXPECT_TRUE(o.person == person("p1") || std::find(preds.begin(), preds.end(), person("p1")) != preds.end());
+    EXPECT_TRUE(o.person == person("p1") ||
+                std::find(preds.begin(), preds.end(), person("p1")) != preds.end());
   }
 }
 
@@ -310,7 +314,8 @@ TEST_F(ExpandTest, PerOrganisationEqualsGlobal) {
     ex.expand_org(org, dues, from, to, mine);
     std::vector<std::string> expected, got;
     auto line = [&](const Expansion& e, const Occurrence& o) {
-      std::string l = ex.uid(o) + " " + std::to_string(o.person) + " " + format_day(o.window_start) + " ";
+      std::string l =
+          ex.uid(o) + " " + std::to_string(o.person) + " " + format_day(o.window_start) + " ";
       for (std::int32_t p : e.predecessors(o)) l += std::to_string(p) + ",";
       return l;
     };
@@ -363,7 +368,8 @@ from = 2027-07-15
   ASSERT_TRUE(r.ok());
   // The gap is legal but suspicious.
   ASSERT_EQ(r.diagnostics.warning_count(), 1u);
-  EXPECT_NE(r.diagnostics.items()[0].message.find("no principal from 2027-06-01 to 2027-07-14"), std::string::npos);
+  EXPECT_NE(r.diagnostics.items()[0].message.find("no principal from 2027-06-01 to 2027-07-14"),
+            std::string::npos);
   const Expander ex(*r.config);
   const auto e = ex.expand(make_day(2027, 6, 30), make_day(2027, 6, 30));
   ASSERT_FALSE(e.occurrences.empty());
@@ -373,8 +379,12 @@ from = 2027-07-15
     EXPECT_EQ(e.predecessors(o)[0], r.config->person_index.at("v1"));
   }
   // The vacancy shows on the predecessor's list, and not on the successor's.
-  EXPECT_FALSE(ex.expand(make_day(2027, 6, 30), make_day(2027, 6, 30), {r.config->person_index.at("v1"), -1}).occurrences.empty());
-  EXPECT_TRUE(ex.expand(make_day(2027, 6, 30), make_day(2027, 6, 30), {r.config->person_index.at("v2"), -1}).occurrences.empty());
+  EXPECT_FALSE(
+      ex.expand(make_day(2027, 6, 30), make_day(2027, 6, 30), {r.config->person_index.at("v1"), -1})
+          .occurrences.empty());
+  EXPECT_TRUE(
+      ex.expand(make_day(2027, 6, 30), make_day(2027, 6, 30), {r.config->person_index.at("v2"), -1})
+          .occurrences.empty());
   // The successor answers for the year-end duties.
   const auto dec = ex.expand(make_day(2027, 12, 31), make_day(2027, 12, 31));
   for (const auto& o : dec.occurrences) EXPECT_EQ(o.person, r.config->person_index.at("v2"));

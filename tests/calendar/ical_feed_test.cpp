@@ -20,7 +20,11 @@ bool valid_utf8(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {
     const auto b = static_cast<unsigned char>(s[i]);
-    std::size_t n = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 0;
+    std::size_t n = b < 0x80             ? 1
+                    : (b & 0xE0) == 0xC0 ? 2
+                    : (b & 0xF0) == 0xE0 ? 3
+                    : (b & 0xF8) == 0xF0 ? 4
+                                         : 0;
     if (n == 0 || i + n > s.size()) return false;
     for (std::size_t k = 1; k < n; ++k)
       if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
@@ -33,7 +37,8 @@ bool valid_utf8(std::string_view s) {
 void expect_clean_bytes(const std::string& text, const std::string& what) {
   ASSERT_GE(text.size(), 17u) << what;
   EXPECT_EQ(text.rfind("BEGIN:VCALENDAR\r\n", 0), 0u) << what << ": no BOM, nothing before BEGIN";
-  EXPECT_TRUE(text.size() >= 15 && text.compare(text.size() - 15, 15, "END:VCALENDAR\r\n") == 0) << what;
+  EXPECT_TRUE(text.size() >= 15 && text.compare(text.size() - 15, 15, "END:VCALENDAR\r\n") == 0)
+      << what;
   std::size_t start = 0;
   while (start < text.size()) {
     const std::size_t end = text.find("\r\n", start);
@@ -61,7 +66,8 @@ int round_trip(const std::string& text, const std::string& what) {
     const icaltimetype start = icalcomponent_get_dtstart(ev);
     const icaltimetype end = icalcomponent_get_dtend(ev);
     EXPECT_TRUE(start.is_date) << what;
-    EXPECT_EQ(icaltime_compare(icaltime_add(start, icaldurationtype_from_int(86400)), end), 0) << what;
+    EXPECT_EQ(icaltime_compare(icaltime_add(start, icaldurationtype_from_int(86400)), end), 0)
+        << what;
     EXPECT_NE(icalcomponent_get_uid(ev), nullptr);
   }
   return events;
@@ -118,7 +124,8 @@ from = 2024-01-01
   ASSERT_TRUE(ev);
   EXPECT_EQ(std::string(icalcomponent_get_summary(ev)), summary(ex, e.occurrences[0]));
   EXPECT_EQ(std::string(icalcomponent_get_description(ev)), describe(ex, e, e.occurrences[0]));
-  EXPECT_NE(std::string(icalcomponent_get_description(ev)).find("中共某县委,第一;党委\\测试"), std::string::npos);
+  EXPECT_NE(std::string(icalcomponent_get_description(ev)).find("中共某县委,第一;党委\\测试"),
+            std::string::npos);
   // X-WR-CALNAME is not escaped by libical: dutyd swaps in full-width punctuation instead.
   EXPECT_NE(text.find("X-WR-CALNAME:𠮷野，某；某的日程\r\n"), std::string::npos);
 }
@@ -132,7 +139,10 @@ TEST(Fold, FourByteCharactersAreNeverSplit) {
     // Unfolding gives the original back.
     std::string unfolded;
     for (std::size_t i = 0; i < folded.size(); ++i) {
-      if (folded.compare(i, 3, "\r\n ") == 0) { i += 2; continue; }
+      if (folded.compare(i, 3, "\r\n ") == 0) {
+        i += 2;
+        continue;
+      }
       unfolded += folded[i];
     }
     EXPECT_EQ(unfolded, line + "\r\n");

@@ -25,9 +25,11 @@ TEST(Date, MonthDay) {
 
 TEST(Rrule, DatesAreAscendingWithoutDuplicates) {
   // libical 3.0.16 returns the first match twice when DTSTART does not match the rule.
-  const auto d = rrule_dates("FREQ=YEARLY;BYMONTH=1;BYMONTHDAY=31", make_day(2027, 1, 1), make_day(2028, 12, 31));
+  const auto d = rrule_dates("FREQ=YEARLY;BYMONTH=1;BYMONTHDAY=31", make_day(2027, 1, 1),
+                             make_day(2028, 12, 31));
   EXPECT_EQ(d, (std::vector<Day>{make_day(2027, 1, 31), make_day(2028, 1, 31)}));
-  const auto h = rrule_dates("FREQ=YEARLY;BYMONTH=6,12;BYMONTHDAY=-1", make_day(2027, 1, 1), make_day(2027, 12, 31));
+  const auto h = rrule_dates("FREQ=YEARLY;BYMONTH=6,12;BYMONTHDAY=-1", make_day(2027, 1, 1),
+                             make_day(2027, 12, 31));
   EXPECT_EQ(h, (std::vector<Day>{make_day(2027, 6, 30), make_day(2027, 12, 31)}));
 }
 

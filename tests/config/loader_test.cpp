@@ -56,18 +56,26 @@ TEST(Loader, ExampleIsValidWithoutWarnings) {
   // Every actor kind of the regulation is present.
   for (auto kind : {OrgKind::party_committee, OrgKind::standing_committee, OrgKind::party_group,
                     OrgKind::department, OrgKind::discipline_inspection, OrgKind::leading_group}) {
-    EXPECT_TRUE(std::any_of(c.orgs.begin(), c.orgs.end(), [&](const Org& o) { return o.kind == kind; }))
-        << to_string(kind);
+    EXPECT_TRUE(std::any_of(c.orgs.begin(), c.orgs.end(), [&](const Org& o) {
+      return o.kind == kind;
+    })) << to_string(kind);
   }
   for (const char* group : {"npc", "government", "cppcc", "court", "procuratorate", "inspection"})
-    EXPECT_TRUE(std::any_of(c.orgs.begin(), c.orgs.end(), [&](const Org& o) { return o.subtype == group; })) << group;
-  for (const char* dept : {"office", "organization", "propaganda", "united-front", "political-legal"})
-    EXPECT_TRUE(std::any_of(c.orgs.begin(), c.orgs.end(), [&](const Org& o) { return o.subtype == dept; })) << dept;
+    EXPECT_TRUE(std::any_of(c.orgs.begin(), c.orgs.end(), [&](const Org& o) {
+      return o.subtype == group;
+    })) << group;
+  for (const char* dept :
+       {"office", "organization", "propaganda", "united-front", "political-legal"})
+    EXPECT_TRUE(std::any_of(c.orgs.begin(), c.orgs.end(), [&](const Org& o) {
+      return o.subtype == dept;
+    })) << dept;
   // The override in the example moved a6.1.plan to 28 February.
   EXPECT_EQ(c.find_obligation("a6.1.plan")->rrule, "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=28");
 }
 
-TEST(Loader, CorpusIsLargeEnough) { EXPECT_GE(corpus().size(), 25u); }
+TEST(Loader, CorpusIsLargeEnough) {
+  EXPECT_GE(corpus().size(), 25u);
+}
 
 class BrokenConfig : public ::testing::TestWithParam<fs::path> {};
 
@@ -79,21 +87,27 @@ TEST_P(BrokenConfig, ReportsExpectedDiagnostics) {
   // As check-config: the holiday and templates files [reminders] names are part of the check.
   Diagnostics data_diags;
   load_reminder_data(*r.config, data_diags);
-  for (const auto& d : data_diags.items()) r.diagnostics.add(d.severity, d.file, d.line, d.column, d.message);
-  const bool wants_error = std::any_of(expected.begin(), expected.end(),
-                                       [](const Expectation& e) { return e.severity == Severity::error; });
+  for (const auto& d : data_diags.items())
+    r.diagnostics.add(d.severity, d.file, d.line, d.column, d.message);
+  const bool wants_error = std::any_of(expected.begin(), expected.end(), [](const Expectation& e) {
+    return e.severity == Severity::error;
+  });
   EXPECT_EQ(r.ok(), !wants_error);
   std::string all;
   for (const auto& d : r.diagnostics.items()) all += format(d) + "\n";
   for (const auto& e : expected) {
-    const std::string want_file = e.file_suffix.empty() ? file.string() : (file.parent_path() / e.file_suffix).string();
-    const bool found = std::any_of(r.diagnostics.items().begin(), r.diagnostics.items().end(), [&](const Diagnostic& d) {
-      return d.severity == e.severity && d.file == want_file && d.line == e.line &&
-             (e.column == 0 || d.column == e.column) && d.message.find(e.text) != std::string::npos;
-    });
-    EXPECT_TRUE(found) << "expected " << (e.severity == Severity::error ? "error" : "warning") << " at "
-                       << want_file << ":" << e.line << ":" << e.column << " containing '" << e.text
-                       << "'; got:\n" << all;
+    const std::string want_file =
+        e.file_suffix.empty() ? file.string() : (file.parent_path() / e.file_suffix).string();
+    const bool found = std::any_of(
+        r.diagnostics.items().begin(), r.diagnostics.items().end(), [&](const Diagnostic& d) {
+          return d.severity == e.severity && d.file == want_file && d.line == e.line &&
+                 (e.column == 0 || d.column == e.column) &&
+                 d.message.find(e.text) != std::string::npos;
+        });
+    EXPECT_TRUE(found) << "expected " << (e.severity == Severity::error ? "error" : "warning")
+                       << " at " << want_file << ":" << e.line << ":" << e.column << " containing '"
+                       << e.text << "'; got:\n"
+                       << all;
   }
   // Every message says what is wrong and what to do, separated by an em dash.
   for (const auto& d : r.diagnostics.items()) {
@@ -125,7 +139,8 @@ name = "甲"
 kind = "party-committee"
 level = "city"
 parnet = "b"
-)"), {test::catalogue()});
+)"),
+                             {test::catalogue()});
   ASSERT_EQ(r.diagnostics.error_count(), 1u);
   EXPECT_NE(r.diagnostics.items()[0].message.find("did you mean 'parent'?"), std::string::npos);
   EXPECT_EQ(r.diagnostics.items()[0].line, 7u);
@@ -136,7 +151,8 @@ TEST(Loader, IdsMustBeSafeForUidsAndUrls) {
 [[person]]
 id = "王 某"
 name = "王某"
-)"), {test::catalogue()});
+)"),
+                             {test::catalogue()});
   ASSERT_EQ(r.diagnostics.error_count(), 1u);
   EXPECT_NE(r.diagnostics.items()[0].message.find("not usable"), std::string::npos);
 }
@@ -223,7 +239,8 @@ rrule = "FREQ=YEARLY;BYMONTH=9;BYMONTHDAY=30"
 recipients = ["team"]
 evidence = ["会议纪要"]
 art27 = 2
-)"), {test::catalogue()});
+)"),
+                             {test::catalogue()});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.diagnostics.items()[0].message.find("use [[override]]"), std::string::npos);
 }
@@ -233,7 +250,8 @@ TEST(Loader, DueOverrideRefusesMultiDateRule) {
 [[override]]
 obligation = "a6.1.analysis"
 due = "05-31"
-)"), {test::catalogue()});
+)"),
+                             {test::catalogue()});
   ASSERT_EQ(r.diagnostics.error_count(), 1u);
   EXPECT_NE(r.diagnostics.items()[0].message.find("several times a year"), std::string::npos);
   EXPECT_EQ(r.diagnostics.items()[0].line, 4u);
@@ -254,9 +272,11 @@ std::string dump(const LoadResult& r) {
   std::ostringstream out;
   const Config& c = *r.config;
   for (const Org& o : c.orgs)
-    out << "org " << o.id << " " << o.name << " parent=" << (o.parent >= 0 ? c.orgs[o.parent].id : "-")
-        << " at " << c.files[o.loc.file] << ":" << o.loc.line << "\n";
-  for (const Person& p : c.persons) out << "person " << p.id << " " << p.name << " " << p.email << "\n";
+    out << "org " << o.id << " " << o.name
+        << " parent=" << (o.parent >= 0 ? c.orgs[o.parent].id : "-") << " at "
+        << c.files[o.loc.file] << ":" << o.loc.line << "\n";
+  for (const Person& p : c.persons)
+    out << "person " << p.id << " " << p.name << " " << p.email << "\n";
   for (const Post& p : c.posts) {
     out << "post " << c.persons[p.person].id << " " << c.orgs[p.org].id << " " << format_day(p.from)
         << ".." << format_day(p.until) << " at " << c.files[p.loc.file] << ":" << p.loc.line;
@@ -269,9 +289,11 @@ std::string dump(const LoadResult& r) {
 
 // County c, its principal in post from `from`.
 std::string county_c(const std::string& from) {
-  return "[[org]]\nid = \"c\"\nname = \"丙县委\"\nkind = \"party-committee\"\nlevel = \"county\"\n\n"
+  return "[[org]]\nid = \"c\"\nname = \"丙县委\"\nkind = \"party-committee\"\nlevel = "
+         "\"county\"\n\n"
          "[[person]]\nid = \"pc\"\nname = \"丙某\"\n\n"
-         "[[post]]\nperson = \"pc\"\norg = \"c\"\nrole = \"principal\"\nfrom = " + from + "\n";
+         "[[post]]\nperson = \"pc\"\norg = \"c\"\nrole = \"principal\"\nfrom = " +
+         from + "\n";
 }
 
 struct CacheDir {
@@ -362,7 +384,8 @@ TEST(LoadCache, DuplicateAcrossFilesIsFoundWhenOnlyOneChanged) {
   CacheDir d;
   LoadCache cache;
   ASSERT_TRUE(load_config(d.main(), {test::catalogue()}, &cache).diagnostics.error_count() == 2u);
-  d.write("conf.d/d.toml", "[[org]]\nid = \"c\"\nname = \"重复\"\nkind = \"party-committee\"\nlevel = \"county\"\n");
+  d.write("conf.d/d.toml",
+          "[[org]]\nid = \"c\"\nname = \"重复\"\nkind = \"party-committee\"\nlevel = \"county\"\n");
   LoadResult r = load_config(d.main(), {test::catalogue()}, &cache);
   EXPECT_EQ(r.files_parsed, 1u);
   ASSERT_EQ(r.diagnostics.error_count(), 3u);

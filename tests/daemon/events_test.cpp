@@ -29,7 +29,9 @@ class EventsTest : public ::testing::Test {
   static std::string obligation_of(const EventTarget& t) {
     return c().obligations[static_cast<std::size_t>(t.obligation)].id;
   }
-  static std::string org_of(const EventTarget& t) { return c().orgs[static_cast<std::size_t>(t.org)].id; }
+  static std::string org_of(const EventTarget& t) {
+    return c().orgs[static_cast<std::size_t>(t.org)].id;
+  }
   // The message of the EventError `f` throws, with its kind.
   template <typename F>
   static std::pair<EventError::Kind, std::string> error_of(F&& f) {
@@ -50,7 +52,8 @@ TEST_F(EventsTest, KindsMapToTheirArticleByOrganisationAndPost) {
   // 第六条第（九）项: the committee itself; a department's or party group's incident goes to the
   // committee above it.
   auto t = resolve_event_kind(c(), EventKind::incident, org("ln"), -1, d);
-  EXPECT_EQ(std::make_pair(obligation_of(t), org_of(t)), std::make_pair(std::string("a6.9.review"), std::string("ln")));
+  EXPECT_EQ(std::make_pair(obligation_of(t), org_of(t)),
+            std::make_pair(std::string("a6.9.review"), std::string("ln")));
   t = resolve_event_kind(c(), EventKind::incident, org("ln-xcb"), -1, d);
   EXPECT_EQ(org_of(t), "ln");
   t = resolve_event_kind(c(), EventKind::incident, org("ln-zf"), -1, d);
@@ -81,12 +84,14 @@ TEST_F(EventsTest, FamilyEventsNeedAPersonWithAPostThatDay) {
   const Day d = make_day(2026, 11, 20);
   auto e = error_of([&] { resolve_event_kind(c(), EventKind::family_event, org("ln"), -1, d); });
   EXPECT_NE(e.second.find("needs --person"), std::string::npos) << e.second;
-  e = error_of([&] { resolve_event_kind(c(), EventKind::family_event, org("ln"), person("p-zhao"), d); });
+  e = error_of(
+      [&] { resolve_event_kind(c(), EventKind::family_event, org("ln"), person("p-zhao"), d); });
   EXPECT_EQ(e.first, EventError::invalid);
   EXPECT_NE(e.second.find("holds no post in 'ln'"), std::string::npos) << e.second;
   // Before the post began: 2024-01-01 is the example's first day of every ln post.
   e = error_of([&] {
-    resolve_event_kind(c(), EventKind::family_event, org("ln"), person("p-li"), make_day(2023, 12, 31));
+    resolve_event_kind(c(), EventKind::family_event, org("ln"), person("p-li"),
+                       make_day(2023, 12, 31));
   });
   EXPECT_NE(e.second.find("holds no post"), std::string::npos) << e.second;
 }
@@ -96,8 +101,8 @@ TEST_F(EventsTest, PrepareChecksEverythingAndPredictsTheSnapshotsUid) {
   const EventInput in = prepare_event(c(), r, kToday);
   EXPECT_EQ(in.occurrence, "a8.9.family-events/ln/2026-11-23/p-li@dutyd");
   EXPECT_EQ(std::make_tuple(in.obligation, in.org, in.person, in.kind, in.note),
-            std::make_tuple(std::string("a8.9.family-events"), std::string("ln"), std::string("p-li"),
-                            std::string("family-event"), std::string("婚礼")));
+            std::make_tuple(std::string("a8.9.family-events"), std::string("ln"),
+                            std::string("p-li"), std::string("family-event"), std::string("婚礼")));
   // The merged configuration derives exactly that occurrence, due 7 days later.
   EventRecord stored;
   static_cast<EventInput&>(stored) = in;
@@ -112,7 +117,8 @@ TEST_F(EventsTest, PrepareChecksEverythingAndPredictsTheSnapshotsUid) {
   EXPECT_EQ((*found)->due, make_day(2026, 11, 30));
   EXPECT_EQ(merged->persons[static_cast<std::size_t>((*found)->person)].id, "p-li");
   // A principal's duty has no person in its UID: the snapshot agrees.
-  const EventInput principal = prepare_event(c(), {"", "a7.11.family-events", "ln", "p-wang", "2026-11-02", ""}, kToday);
+  const EventInput principal =
+      prepare_event(c(), {"", "a7.11.family-events", "ln", "p-wang", "2026-11-02", ""}, kToday);
   EXPECT_EQ(principal.occurrence, "a7.11.family-events/ln/2026-11-02@dutyd");
   // Now recorded: the same occurrence again is a duplicate, whoever asks.
   const auto dup = error_of([&] { prepare_event(*merged, r, kToday); });
@@ -126,16 +132,24 @@ TEST_F(EventsTest, PrepareChecksEverythingAndPredictsTheSnapshotsUid) {
   };
   const Case cases[] = {
       {{"incident", "", "nope", "", "2026-11-20", ""}, EventError::not_found, "unknown org 'nope'"},
-      {{"family-event", "", "ln", "nobody", "2026-11-20", ""}, EventError::not_found, "unknown person 'nobody'"},
+      {{"family-event", "", "ln", "nobody", "2026-11-20", ""},
+       EventError::not_found,
+       "unknown person 'nobody'"},
       {{"", "a0.0.none", "ln", "", "2026-11-20", ""}, EventError::not_found, "unknown obligation"},
       {{"", "a6.1.plan", "ln", "", "2026-11-20", ""}, EventError::invalid, "not event-triggered"},
       {{"", "a8.9.family-events", "ln", "", "2026-11-20", ""}, EventError::invalid, "give person"},
-      {{"", "a10.5.promotion-training", "ln", "", "2026-11-20", ""}, EventError::invalid, "does not apply"},
-      {{"incident", "a6.9.review", "ln", "", "2026-11-20", ""}, EventError::invalid, "exactly one of"},
+      {{"", "a10.5.promotion-training", "ln", "", "2026-11-20", ""},
+       EventError::invalid,
+       "does not apply"},
+      {{"incident", "a6.9.review", "ln", "", "2026-11-20", ""},
+       EventError::invalid,
+       "exactly one of"},
       {{"riot", "", "ln", "", "2026-11-20", ""}, EventError::invalid, "not one of"},
       {{"incident", "", "ln", "", "2026-11-31", ""}, EventError::invalid, "is not a date"},
       {{"incident", "", "ln", "", "2026-11-28", ""}, EventError::invalid, "in the future"},
-      {{"incident", "", "ln", "", "2024-12-31", ""}, EventError::invalid, "before the calendar's horizon"},
+      {{"incident", "", "ln", "", "2024-12-31", ""},
+       EventError::invalid,
+       "before the calendar's horizon"},
       {{"incident", "", "ln", "", "", ""}, EventError::invalid, "date is missing"},
   };
   for (const Case& k : cases) {
@@ -146,7 +160,9 @@ TEST_F(EventsTest, PrepareChecksEverythingAndPredictsTheSnapshotsUid) {
   // Due after the horizon's end (31 December 2027 with one year ahead): refused.
   Config narrow = c();
   narrow.daemon.horizon_years_ahead = 0;
-  const auto late = error_of([&] { prepare_event(narrow, {"promotion", "", "ln", "", "2026-11-20", ""}, kToday); });
+  const auto late = error_of([&] {
+    prepare_event(narrow, {"promotion", "", "ln", "", "2026-11-20", ""}, kToday);
+  });
   EXPECT_NE(late.second.find("after the calendar's horizon"), std::string::npos) << late.second;
 }
 
@@ -180,9 +196,11 @@ TEST(EventStore, RoundTripAuditedWithdrawCancelsReminders) {
   Store s(fresh_db("events.db"));
   const EventRecord e = s.add_event(sample(), kNow);
   EXPECT_EQ(e.id, 1);
-  EXPECT_EQ(std::make_tuple(e.occurrence, e.org, e.kind, e.date, e.note, e.created_by, e.created_at),
-            std::make_tuple(sample().occurrence, std::string("ln"), std::string("incident"), make_day(2026, 11, 20),
-                            std::string("媒体曝光"), std::string("cli:tester"), kNow));
+  EXPECT_EQ(
+      std::make_tuple(e.occurrence, e.org, e.kind, e.date, e.note, e.created_by, e.created_at),
+      std::make_tuple(sample().occurrence, std::string("ln"), std::string("incident"),
+                      make_day(2026, 11, 20), std::string("媒体曝光"), std::string("cli:tester"),
+                      kNow));
   EXPECT_FALSE(e.withdrawn_at);
   const std::string rev = s.events_revision();
   // One live event per occurrence.
@@ -198,17 +216,20 @@ TEST(EventStore, RoundTripAuditedWithdrawCancelsReminders) {
   row.relation = "responsible", row.send_at = 1764205200, row.subject = "提醒";
   EXPECT_EQ(s.enqueue_deliveries({row}, 1764205200).added, 1u);
   // Withdrawing needs a reason, happens once, and cancels the queued reminder with it.
-  EXPECT_EQ([&] {
-    try {
-      s.withdraw_event(e.id, "cli:tester", " ", kNow);
-    } catch (const EventError& err) {
-      return err.kind;
-    }
-    return EventError::not_found;
-  }(), EventError::invalid);
+  EXPECT_EQ(
+      [&] {
+        try {
+          s.withdraw_event(e.id, "cli:tester", " ", kNow);
+        } catch (const EventError& err) {
+          return err.kind;
+        }
+        return EventError::not_found;
+      }(),
+      EventError::invalid);
   const EventRecord w = s.withdraw_event(e.id, "cli:tester", "录入错误", "2026-11-27T02:00:00Z");
   EXPECT_EQ(w.withdrawn_at, std::optional<std::string>("2026-11-27T02:00:00Z"));
-  EXPECT_EQ(std::make_pair(w.withdrawn_by, w.withdraw_reason), std::make_pair(std::string("cli:tester"), std::string("录入错误")));
+  EXPECT_EQ(std::make_pair(w.withdrawn_by, w.withdraw_reason),
+            std::make_pair(std::string("cli:tester"), std::string("录入错误")));
   EXPECT_NE(s.events_revision(), rev);
   EXPECT_EQ(s.deliveries({}).at(0).status, "cancelled");
   EXPECT_TRUE(s.events().empty());
@@ -231,7 +252,8 @@ TEST(EventStore, RoundTripAuditedWithdrawCancelsReminders) {
     actions.push_back(q.getColumn(0).getString());
     if (actions.back() == "event.withdraw") withdraw_detail = q.getColumn(1).getString();
   }
-  EXPECT_EQ(actions, (std::vector<std::string>{"event.add", "event.withdraw", "delivery.cancel", "event.add"}));
+  EXPECT_EQ(actions, (std::vector<std::string>{"event.add", "event.withdraw", "delivery.cancel",
+                                               "event.add"}));
   EXPECT_NE(withdraw_detail.find("reason=录入错误"), std::string::npos) << withdraw_detail;
   EXPECT_FALSE(s.verify_audit().first_broken);
 }

@@ -19,12 +19,13 @@ constexpr std::int64_t kT0 = 1782003600;  // 2026-06-21T01:00:00Z
 const std::string kOcc = "a6.1.analysis/dl/2026H1@dutyd";
 const std::string kOther = "a6.1.plan/dl/2026@dutyd";
 
-OutboxEntry entry(const std::string& occ, int step, const std::string& person, const std::string& channel,
-                  std::int64_t send_at) {
+OutboxEntry entry(const std::string& occ, int step, const std::string& person,
+                  const std::string& channel, std::int64_t send_at) {
   return {occ, step, person, channel, "dl", "responsible", send_at, "【提醒】分析研判"};
 }
 
-std::string status_of(Store& s, const std::string& occ, int step, const std::string& channel = "mail") {
+std::string status_of(Store& s, const std::string& occ, int step,
+                      const std::string& channel = "mail") {
   DeliveryFilter f;
   f.occurrence = occ;
   for (const auto& d : s.deliveries(f))
@@ -88,14 +89,17 @@ TEST(Outbox, EnqueueIsIdempotent) {
 
 TEST(Outbox, ClaimSentRetryFailed) {
   Store s(fresh_db("outbox-claim.db"));
-  s.enqueue_deliveries({entry(kOcc, 0, "p-qian", "mail", kT0), entry(kOcc, 1, "p-qian", "mail", kT0 + 100)}, kT0 - 10);
+  s.enqueue_deliveries(
+      {entry(kOcc, 0, "p-qian", "mail", kT0), entry(kOcc, 1, "p-qian", "mail", kT0 + 100)},
+      kT0 - 10);
   EXPECT_TRUE(s.claim_due_deliveries(kT0 - 1, 10).empty());  // nothing due yet
   auto claimed = s.claim_due_deliveries(kT0, 10);
   ASSERT_EQ(claimed.size(), 1u);
   EXPECT_EQ(claimed[0].step, 0);
   EXPECT_EQ(claimed[0].status, "sending");
   EXPECT_EQ(status_of(s, kOcc, 0), "sending");
-  EXPECT_TRUE(s.claim_due_deliveries(kT0 + 50, 10).empty());  // a row in flight is not claimed twice
+  EXPECT_TRUE(
+      s.claim_due_deliveries(kT0 + 50, 10).empty());  // a row in flight is not claimed twice
   EXPECT_TRUE(s.mark_delivery_sent(claimed[0].id, kT0 + 2));
   EXPECT_FALSE(s.mark_delivery_sent(claimed[0].id, kT0 + 3));  // only a row in flight
   DeliveryFilter sent;
@@ -107,7 +111,8 @@ TEST(Outbox, ClaimSentRetryFailed) {
   claimed = s.claim_due_deliveries(kT0 + 100, 10);
   ASSERT_EQ(claimed.size(), 1u);
   EXPECT_TRUE(s.mark_delivery_retry(
-      claimed[0].id, "HTTP 503 from https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SECRETKEY123&debug=1",
+      claimed[0].id,
+      "HTTP 503 from https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SECRETKEY123&debug=1",
       kT0 + 160));
   DeliveryFilter f;
   f.occurrence = kOcc;
@@ -131,7 +136,9 @@ TEST(Outbox, ClaimSentRetryFailed) {
   EXPECT_FALSE(s.mark_delivery_retry(claimed[0].id, "late", kT0 + 200000));
 }
 
-std::int64_t count_of(Store& s, const std::string& sql) { return s.db().execAndGet(sql).getInt64(); }
+std::int64_t count_of(Store& s, const std::string& sql) {
+  return s.db().execAndGet(sql).getInt64();
+}
 
 // A claim is one row of the claim journal (the ids, committed before anything is sent); the
 // claimed rows themselves are not written until their answer. Readers and other connections see
@@ -146,10 +153,11 @@ TEST(Outbox, ClaimsAreOneJournalRowEach) {
   const auto a = s.claim_due_deliveries(kT0, 4);
   ASSERT_EQ(a.size(), 4u);
   EXPECT_EQ(count_of(s, "SELECT count(*) FROM delivery_claims"), 1);
-  EXPECT_EQ(count_of(s, "SELECT count(*) FROM deliveries WHERE status = 'queued'"), 6);  // rows untouched
+  EXPECT_EQ(count_of(s, "SELECT count(*) FROM deliveries WHERE status = 'queued'"),
+            6);  // rows untouched
   EXPECT_EQ(s.db().execAndGet("SELECT ids FROM delivery_claims").getString(),
-            "[" + std::to_string(a[0].id) + "," + std::to_string(a[1].id) + "," + std::to_string(a[2].id) + "," +
-                std::to_string(a[3].id) + "]");
+            "[" + std::to_string(a[0].id) + "," + std::to_string(a[1].id) + "," +
+                std::to_string(a[2].id) + "," + std::to_string(a[3].id) + "]");
   {
     Store other(path);  // e.g. `dutyd deliveries` while the daemon sends
     DeliveryFilter f;
@@ -165,7 +173,8 @@ TEST(Outbox, ClaimsAreOneJournalRowEach) {
   EXPECT_TRUE(s.mark_delivery_sent(a[0].id, kT0 + 1));
   EXPECT_TRUE(s.mark_delivery_retry(a[1].id, "HTTP 503", kT0 + 60));
   EXPECT_EQ(count_of(s, "SELECT count(*) FROM delivery_claims, json_each(delivery_claims.ids)"), 4);
-  EXPECT_EQ(status_of(s, kOcc, a[1].step), "queued");  // waiting for its next attempt, not in flight
+  EXPECT_EQ(status_of(s, kOcc, a[1].step),
+            "queued");  // waiting for its next attempt, not in flight
   s.release_deliveries({a[2].id, a[3].id});
   EXPECT_EQ(count_of(s, "SELECT count(*) FROM delivery_claims"), 1);  // a's claim is settled: gone
   EXPECT_FALSE(s.mark_delivery_sent(a[2].id, kT0 + 2));  // released: no longer answered here
@@ -189,7 +198,8 @@ TEST(Outbox, RowsQueuedBehindAClaimAreClaimedLater) {
   s.enqueue_deliveries(plan, kT0 - 10);
   const auto a = s.claim_due_deliveries(kT0 + 10, 2, "mail");
   ASSERT_EQ(a.size(), 2u);
-  s.enqueue_deliveries({entry(kOther, 0, "p-qian", "mail", kT0 - 100)}, kT0 + 10);  // due before all
+  s.enqueue_deliveries({entry(kOther, 0, "p-qian", "mail", kT0 - 100)},
+                       kT0 + 10);  // due before all
   const auto b = s.claim_due_deliveries(kT0 + 10, 10, "mail");
   ASSERT_EQ(b.size(), 2u);
   EXPECT_EQ(b[0].step, 2);
@@ -225,9 +235,10 @@ TEST(Outbox, RowsInFlightAtACrashAreQueuedAgain) {
   const std::string path = fresh_db("outbox-crash.db");
   {
     Store s(path);
-    s.enqueue_deliveries({entry(kOcc, 0, "p-qian", "mail", kT0), entry(kOcc, 1, "p-qian", "mail", kT0),
-                          entry(kOcc, 2, "p-qian", "mail", kT0 + 3600)},
-                         kT0 - 10);
+    s.enqueue_deliveries(
+        {entry(kOcc, 0, "p-qian", "mail", kT0), entry(kOcc, 1, "p-qian", "mail", kT0),
+         entry(kOcc, 2, "p-qian", "mail", kT0 + 3600)},
+        kT0 - 10);
     const auto claimed = s.claim_due_deliveries(kT0, 10);
     ASSERT_EQ(claimed.size(), 2u);
     EXPECT_TRUE(s.mark_delivery_sent(claimed[0].id, kT0 + 1));
@@ -254,19 +265,22 @@ TEST(Outbox, RowsInFlightAtACrashAreQueuedAgain) {
 
 TEST(Outbox, CompletionCancelsTheLadderInItsTransaction) {
   Store s(fresh_db("outbox-complete.db"));
-  s.enqueue_deliveries({entry(kOcc, 0, "p-qian", "mail", kT0), entry(kOcc, 1, "p-ouyang", "mail", kT0 + 10),
-                        entry(kOcc, 2, "p-ouyang", "mail", kT0 + 86400), entry(kOther, 0, "p-ouyang", "mail", kT0 + 20)},
-                       kT0 - 10);
+  s.enqueue_deliveries(
+      {entry(kOcc, 0, "p-qian", "mail", kT0), entry(kOcc, 1, "p-ouyang", "mail", kT0 + 10),
+       entry(kOcc, 2, "p-ouyang", "mail", kT0 + 86400),
+       entry(kOther, 0, "p-ouyang", "mail", kT0 + 20)},
+      kT0 - 10);
   const auto claimed = s.claim_due_deliveries(kT0 + 10, 1);
   ASSERT_EQ(claimed.size(), 1u);
-  ASSERT_TRUE(s.mark_delivery_sent(claimed[0].id, kT0 + 1));  // step 0: sent
+  ASSERT_TRUE(s.mark_delivery_sent(claimed[0].id, kT0 + 1));   // step 0: sent
   const auto in_flight = s.claim_due_deliveries(kT0 + 10, 1);  // step 1: being sent
   ASSERT_EQ(in_flight.size(), 1u);
   ASSERT_EQ(status_of(s, kOcc, 1), "sending");
 
   // If the completion's transaction fails, neither the completion nor the cancellation stays.
   s.db().exec(
-      "CREATE TEMP TRIGGER refuse_cancel BEFORE INSERT ON audit WHEN NEW.action = 'delivery.cancel' "
+      "CREATE TEMP TRIGGER refuse_cancel BEFORE INSERT ON audit WHEN NEW.action = "
+      "'delivery.cancel' "
       "BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
   EXPECT_ANY_THROW(s.record_completion(completion_of(kOcc), false, "2026-06-25T02:00:00Z"));
   EXPECT_TRUE(s.completions_after(0).empty());
@@ -283,7 +297,8 @@ TEST(Outbox, CompletionCancelsTheLadderInItsTransaction) {
   const auto still_due = s.claim_due_deliveries(kT0 + 2 * 86400, 10);
   ASSERT_EQ(still_due.size(), 1u);  // another occurrence's ladder runs on
   EXPECT_EQ(still_due[0].occurrence, kOther);
-  SQLite::Statement q(s.db(), "SELECT actor, subject, detail FROM audit WHERE action = 'delivery.cancel'");
+  SQLite::Statement q(s.db(),
+                      "SELECT actor, subject, detail FROM audit WHERE action = 'delivery.cancel'");
   ASSERT_TRUE(q.executeStep());
   EXPECT_EQ(q.getColumn(0).getString(), "p-ouyang");
   EXPECT_EQ(q.getColumn(1).getString(), kOcc);
@@ -293,7 +308,9 @@ TEST(Outbox, CompletionCancelsTheLadderInItsTransaction) {
   EXPECT_FALSE(s.record_completion(completion_of(kOcc), false, "2026-06-25T02:00:05Z").created);
   EXPECT_EQ(count_actions(s, "delivery.cancel"), 1);
   // A plan made before the completion and enqueued after it does not revive the ladder.
-  EXPECT_EQ(s.enqueue_deliveries({entry(kOcc, 3, "p-ouyang", "mail", kT0 + 5 * 86400)}, kT0 + 20).added, 0u);
+  EXPECT_EQ(
+      s.enqueue_deliveries({entry(kOcc, 3, "p-ouyang", "mail", kT0 + 5 * 86400)}, kT0 + 20).added,
+      0u);
   const AuditCheck check = s.verify_audit();
   EXPECT_FALSE(check.first_broken) << check.problem;
   EXPECT_EQ(check.rows, 2);  // completion.record, delivery.cancel
@@ -304,13 +321,16 @@ TEST(Outbox, CompletionCancelsTheLadderInItsTransaction) {
 TEST(Outbox, CatchUpSupersedesEarlierUnsentSteps) {
   Store s(fresh_db("outbox-catchup.db"));
   // Before the outage: steps 0 and 1 by mail queued, step 1 in the chat group in flight.
-  s.enqueue_deliveries({entry(kOcc, 0, "p-ouyang", "mail", kT0), entry(kOcc, 1, "p-ouyang", "mail", kT0 + 86400),
-                        entry(kOcc, 1, "p-ouyang", "dl-wecom", kT0 + 86400), entry(kOther, 0, "p-ouyang", "mail", kT0)},
-                       kT0 - 10);
+  s.enqueue_deliveries(
+      {entry(kOcc, 0, "p-ouyang", "mail", kT0), entry(kOcc, 1, "p-ouyang", "mail", kT0 + 86400),
+       entry(kOcc, 1, "p-ouyang", "dl-wecom", kT0 + 86400),
+       entry(kOther, 0, "p-ouyang", "mail", kT0)},
+      kT0 - 10);
   {
     auto chat = s.claim_due_deliveries(kT0 + 86400, 10);
     for (const auto& d : chat)
-      if (d.channel != "dl-wecom") s.mark_delivery_retry(d.id, "connection refused", kT0 - 1);  // back to queued
+      if (d.channel != "dl-wecom")
+        s.mark_delivery_retry(d.id, "connection refused", kT0 - 1);  // back to queued
   }
   // Three days later the catch-up enqueues the latest step only.
   const auto r = s.enqueue_deliveries({entry(kOcc, 3, "p-ouyang", "mail", kT0 + 3 * 86400),
@@ -321,19 +341,23 @@ TEST(Outbox, CatchUpSupersedesEarlierUnsentSteps) {
   EXPECT_EQ(status_of(s, kOcc, 0), "superseded");
   EXPECT_EQ(status_of(s, kOcc, 1), "superseded");
   EXPECT_EQ(status_of(s, kOcc, 1, "dl-wecom"), "sending");  // in flight: cannot be taken back
-  EXPECT_EQ(status_of(s, kOther, 0), "queued");              // other occurrences untouched
+  EXPECT_EQ(status_of(s, kOther, 0), "queued");             // other occurrences untouched
   const auto due = s.claim_due_deliveries(kT0 + 3 * 86400, 10);
   ASSERT_EQ(due.size(), 3u);
-  for (const auto& d : due) EXPECT_TRUE(d.occurrence == kOther || d.step == 3) << d.occurrence << " " << d.step;
+  for (const auto& d : due)
+    EXPECT_TRUE(d.occurrence == kOther || d.step == 3) << d.occurrence << " " << d.step;
   // Enqueued again (a second catch-up pass): nothing new, nothing more superseded.
-  const auto again = s.enqueue_deliveries({entry(kOcc, 3, "p-ouyang", "mail", kT0 + 3 * 86400)}, kT0 + 3 * 86400, true);
+  const auto again = s.enqueue_deliveries({entry(kOcc, 3, "p-ouyang", "mail", kT0 + 3 * 86400)},
+                                          kT0 + 3 * 86400, true);
   EXPECT_EQ(again.added, 0u);
   EXPECT_EQ(again.superseded, 0u);
 }
 
 std::vector<std::string> schema_of(Store& s) {
   std::vector<std::string> out;
-  SQLite::Statement q(s.db(), "SELECT type || ' ' || name || ': ' || ifnull(sql, '') FROM sqlite_master ORDER BY name");
+  SQLite::Statement q(
+      s.db(),
+      "SELECT type || ' ' || name || ': ' || ifnull(sql, '') FROM sqlite_master ORDER BY name");
   while (q.executeStep()) out.push_back(q.getColumn(0).getString());
   return out;
 }
@@ -342,7 +366,10 @@ std::vector<std::string> schema_of(Store& s) {
 // gains the outbox in place; a database newer than this dutyd is refused untouched.
 TEST(Outbox, MigratesAVersion1DatabaseInPlace) {
   std::vector<std::string> fresh_schema;
-  { Store s(fresh_db("outbox-fresh.db")); fresh_schema = schema_of(s); }
+  {
+    Store s(fresh_db("outbox-fresh.db"));
+    fresh_schema = schema_of(s);
+  }
   const std::string path = fresh_db("outbox-v1.db");
   std::string secret;
   {
@@ -388,11 +415,15 @@ TEST(Outbox, RefusesADatabaseOneVersionNewer) {
 }
 
 TEST(Outbox, ErrorsKeepNoSecrets) {
-  EXPECT_EQ(redact_error("POST https://oapi.dingtalk.com/robot/send?access_token=abc123&timestamp=1&sign=xyz%3D failed"),
-            "POST https://oapi.dingtalk.com/robot/send?access_token=***&timestamp=1&sign=*** failed");
+  EXPECT_EQ(
+      redact_error(
+          "POST https://oapi.dingtalk.com/robot/send?access_token=abc123&timestamp=1&sign=xyz%3D "
+          "failed"),
+      "POST https://oapi.dingtalk.com/robot/send?access_token=***&timestamp=1&sign=*** failed");
   EXPECT_EQ(redact_error("smtp://dutyd:hunter2@mail.example.gov.cn:587: 535 auth failed"),
             "smtp://***@mail.example.gov.cn:587: 535 auth failed");
-  EXPECT_EQ(redact_error("Authorization: Bearer dutyd_ABC rejected"), "Authorization: Bearer *** rejected");
+  EXPECT_EQ(redact_error("Authorization: Bearer dutyd_ABC rejected"),
+            "Authorization: Bearer *** rejected");
   EXPECT_EQ(redact_error("errcode 310000: 关键词不匹配"), "errcode 310000: 关键词不匹配");
   const std::string long_text = std::string(499, 'x') + "错误";  // the cut falls inside 错
   EXPECT_EQ(redact_error(long_text), std::string(499, 'x'));
@@ -404,16 +435,18 @@ TEST(Outbox, DeliveriesCommandPrintsTheHistory) {
   const std::string path = fresh_db("outbox-cli.db");
   {
     Store s(path);
-    s.enqueue_deliveries({entry(kOcc, 0, "p-qian", "mail", kT0), entry(kOcc, 1, "p-ouyang", "dl-wecom", kT0 + 86400),
-                          entry(kOther, 0, "p-ouyang", "mail", kT0)},
-                         kT0 - 10);
+    s.enqueue_deliveries(
+        {entry(kOcc, 0, "p-qian", "mail", kT0), entry(kOcc, 1, "p-ouyang", "dl-wecom", kT0 + 86400),
+         entry(kOther, 0, "p-ouyang", "mail", kT0)},
+        kT0 - 10);
     const auto claimed = s.claim_due_deliveries(kT0, 1);
     ASSERT_EQ(claimed.size(), 1u);
     s.mark_delivery_sent(claimed[0].id, kT0 + 5);
   }
   auto run = [&](std::vector<std::string> extra, std::string& out_text) {
-    std::vector<std::string> args{"deliveries", "-c", test::example(), "--catalogue", test::catalogue(),
-                                  "--database", path};  // as run_cli gets them from main()
+    std::vector<std::string> args{
+        "deliveries", "-c", test::example(), "--catalogue", test::catalogue(),
+        "--database", path};  // as run_cli gets them from main()
     args.insert(args.end(), extra.begin(), extra.end());
     std::ostringstream out, err;
     const int rc = run_cli(args, out, err);
@@ -423,25 +456,32 @@ TEST(Outbox, DeliveriesCommandPrintsTheHistory) {
   };
   std::string text;
   ASSERT_EQ(run({"--occurrence", kOcc}, text), 0);
-  EXPECT_NE(text.find("2026-06-21 09:00  已发送(sent)  0  #1  mail  钱某（responsible）  " + kOcc), std::string::npos) << text;
-  EXPECT_NE(text.find("2026-06-22 09:00  待发送(queued)  0  #2  dl-wecom"), std::string::npos) << text;
+  EXPECT_NE(text.find("2026-06-21 09:00  已发送(sent)  0  #1  mail  钱某（responsible）  " + kOcc),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("2026-06-22 09:00  待发送(queued)  0  #2  dl-wecom"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("2 delivery(ies)"), std::string::npos) << text;
   ASSERT_EQ(run({"--format", "json", "--status", "sent"}, text), 0);
-  EXPECT_EQ(text,
-            "{\"id\":1,\"occurrence\":\"" + kOcc +
-                "\",\"step\":0,\"person\":\"p-qian\",\"channel\":\"mail\",\"org\":\"dl\",\"relation\":\"responsible\","
-                "\"send_at\":\"2026-06-21T01:00:00Z\",\"status\":\"sent\",\"attempts\":0,"
-                "\"next_attempt_at\":\"2026-06-21T01:00:00Z\",\"last_error\":\"\",\"sent_at\":\"2026-06-21T01:00:05Z\","
-                "\"created_at\":\"2026-06-21T00:59:50Z\",\"subject\":\"【提醒】分析研判\",\"purpose\":\"reminder\",\"note\":\"\"}\n");
+  EXPECT_EQ(text, "{\"id\":1,\"occurrence\":\"" + kOcc +
+                      "\",\"step\":0,\"person\":\"p-qian\",\"channel\":\"mail\",\"org\":\"dl\","
+                      "\"relation\":\"responsible\","
+                      "\"send_at\":\"2026-06-21T01:00:00Z\",\"status\":\"sent\",\"attempts\":0,"
+                      "\"next_attempt_at\":\"2026-06-21T01:00:00Z\",\"last_error\":\"\",\"sent_"
+                      "at\":\"2026-06-21T01:00:05Z\","
+                      "\"created_at\":\"2026-06-21T00:59:50Z\",\"subject\":\"【提醒】分析研判\","
+                      "\"purpose\":\"reminder\",\"note\":\"\"}\n");
 }
 
 // What the scheduler needs of the outbox: claims per channel, due counts, the next wake-up,
 // results applied in one batch, release on stop and catch-up coalescing.
 TEST(Outbox, SchedulerOperations) {
   Store s(fresh_db("outbox-scheduler.db"));
-  s.enqueue_deliveries({entry(kOcc, 0, "p-qian", "mail", kT0), entry(kOcc, 0, "p-ouyang", "dl-wecom", kT0),
-                        entry(kOcc, 0, "p-zhao", "dl-wecom", kT0 + 10), entry(kOther, 0, "p-qian", "mail", kT0 + 3600)},
-                       kT0 - 60);
+  s.enqueue_deliveries(
+      {entry(kOcc, 0, "p-qian", "mail", kT0), entry(kOcc, 0, "p-ouyang", "dl-wecom", kT0),
+       entry(kOcc, 0, "p-zhao", "dl-wecom", kT0 + 10),
+       entry(kOther, 0, "p-qian", "mail", kT0 + 3600)},
+      kT0 - 60);
   auto due = s.due_by_channel(kT0 + 10);
   std::sort(due.begin(), due.end());
   ASSERT_EQ(due.size(), 2u);
@@ -460,11 +500,11 @@ TEST(Outbox, SchedulerOperations) {
   // One batch: sent, retry, failed; a cancelled row that is no longer sending is not applied.
   s.release_deliveries({mail[0].id});
   EXPECT_EQ(status_of(s, kOcc, 0, "mail"), "queued");
-  const auto applied = s.record_outcomes(
-      {{wecom[0].id, DeliveryOutcome::sent, kT0 + 11, 0, ""},
-       {wecom[1].id, DeliveryOutcome::retry, 0, kT0 + 100, "HTTP 503 key=abcdef"},
-       {mail[0].id, DeliveryOutcome::failed, 0, 0, "550 no such user"}},
-      kT0 + 12);
+  const auto applied =
+      s.record_outcomes({{wecom[0].id, DeliveryOutcome::sent, kT0 + 11, 0, ""},
+                         {wecom[1].id, DeliveryOutcome::retry, 0, kT0 + 100, "HTTP 503 key=abcdef"},
+                         {mail[0].id, DeliveryOutcome::failed, 0, 0, "550 no such user"}},
+                        kT0 + 12);
   EXPECT_EQ(applied, (std::vector<bool>{true, true, false}));  // mail was released, not sending
   DeliveryFilter f;
   f.occurrence = kOcc;
@@ -483,7 +523,8 @@ TEST(Outbox, SchedulerOperations) {
   const auto again = s.claim_due_deliveries(kT0 + 20, 10, "mail");
   ASSERT_EQ(again.size(), 1u);
   const auto before = count_actions(s, "delivery.cancel");
-  EXPECT_EQ(s.record_outcomes({{again[0].id, DeliveryOutcome::cancelled, 0, 0, "no longer planned"}}, kT0 + 21),
+  EXPECT_EQ(s.record_outcomes(
+                {{again[0].id, DeliveryOutcome::cancelled, 0, 0, "no longer planned"}}, kT0 + 21),
             std::vector<bool>{true});
   EXPECT_EQ(count_actions(s, "delivery.cancel"), before + 1);
   EXPECT_EQ(status_of(s, kOcc, 0, "mail"), "cancelled");
@@ -516,22 +557,25 @@ TEST(Outbox, SchedulerOperations) {
 TEST(Outbox, ManySentResultsInOneBatch) {
   Store s(fresh_db("outbox-many-sent.db"));
   std::vector<OutboxEntry> plan;
-  for (int step = 0; step < 6; ++step) plan.push_back(entry(kOcc, step, "p-qian", "mail", kT0 + step));
+  for (int step = 0; step < 6; ++step)
+    plan.push_back(entry(kOcc, step, "p-qian", "mail", kT0 + step));
   ASSERT_EQ(s.enqueue_deliveries(plan, kT0 - 60).added, 6u);
   const auto rows = s.claim_due_deliveries(kT0 + 10, 10, "mail");
   ASSERT_EQ(rows.size(), 6u);
   s.release_deliveries({rows[3].id});  // queued again: its result does not apply
   std::vector<DeliveryOutcome> outcomes;
   for (std::size_t i = 0; i < rows.size(); ++i)
-    outcomes.push_back({rows[i].id, DeliveryOutcome::sent, kT0 + 20 + static_cast<std::int64_t>(i % 2), 0, ""});
+    outcomes.push_back(
+        {rows[i].id, DeliveryOutcome::sent, kT0 + 20 + static_cast<std::int64_t>(i % 2), 0, ""});
   outcomes[5] = {rows[5].id, DeliveryOutcome::retry, 0, kT0 + 100, "HTTP 503"};
-  EXPECT_EQ(s.record_outcomes(outcomes, kT0 + 22), (std::vector<bool>{true, true, true, false, true, true}));
+  EXPECT_EQ(s.record_outcomes(outcomes, kT0 + 22),
+            (std::vector<bool>{true, true, true, false, true, true}));
   DeliveryFilter f;
   f.occurrence = kOcc;
   for (const auto& d : s.deliveries(f)) {
-    const auto i = static_cast<std::size_t>(std::find_if(rows.begin(), rows.end(), [&](const auto& r) {
-                                              return r.id == d.id;
-                                            }) - rows.begin());
+    const auto i = static_cast<std::size_t>(
+        std::find_if(rows.begin(), rows.end(), [&](const auto& r) { return r.id == d.id; }) -
+        rows.begin());
     ASSERT_LT(i, rows.size());
     if (i == 3) {
       EXPECT_EQ(d.status, "queued");

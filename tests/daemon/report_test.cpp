@@ -13,10 +13,13 @@
 namespace dutyd {
 namespace {
 
-Day day(const char* text) { return parse_day(text).value(); }
+Day day(const char* text) {
+  return parse_day(text).value();
+}
 
 FlagRecord flag(std::int64_t id, const std::string& uid, const std::string& org, const char* due,
-                const char* raised_on, int art27, const std::string& severity, const std::string& status) {
+                const char* raised_on, int art27, const std::string& severity,
+                const std::string& status) {
   FlagRecord f;
   f.id = id;
   f.occurrence = uid;
@@ -32,8 +35,9 @@ FlagRecord flag(std::int64_t id, const std::string& uid, const std::string& org,
 class ReportTest : public ::testing::Test {
  protected:
   ReportTest()
-      : loaded(load_config((test::source_dir() / "tests/daemon/report/scenario.toml").string(),
-                           {(test::source_dir() / "tests/daemon/report/catalogue.toml").string()})) {
+      : loaded(
+            load_config((test::source_dir() / "tests/daemon/report/scenario.toml").string(),
+                        {(test::source_dir() / "tests/daemon/report/catalogue.toml").string()})) {
     for (const auto& d : loaded.diagnostics.items())
       if (d.severity == Severity::error) ADD_FAILURE() << format(d);
     // 甲 (city principal until 30 April): January report on time, plan on 3 April (late, within
@@ -48,20 +52,24 @@ class ReportTest : public ::testing::Test {
         {"a6.1.analysis/x/2026H1@dutyd", {day("2026-06-30")}},
         {"a7.6.meetings/x/2026@dutyd", {day("2026-03-01"), day("2026-06-01")}},
     };
-    FlagRecord jan = flag(1, "a6.16.report-jan/x/2026@dutyd", "x", "2026-01-31", "2026-02-06", 5, "light", "decided");
+    FlagRecord jan = flag(1, "a6.16.report-jan/x/2026@dutyd", "x", "2026-01-31", "2026-02-06", 5,
+                          "light", "decided");
     jan.measure = "admonishment";
     jan.decided_on = day("2026-11-20");
     jan.impacts = {{"六个月内不得提拔或者重用", day("2027-05-20")}};
     known.flags = {jan,
-                   flag(2, "a6.1.analysis/c/2026H1@dutyd", "c", "2026-06-30", "2026-11-27", 2, "grave", "raised"),
-                   flag(3, "a6.1.plan/x/2026@dutyd", "x", "2026-03-31", "2026-11-27", 2, "grave", "dismissed")};
+                   flag(2, "a6.1.analysis/c/2026H1@dutyd", "c", "2026-06-30", "2026-11-27", 2,
+                        "grave", "raised"),
+                   flag(3, "a6.1.plan/x/2026@dutyd", "x", "2026-03-31", "2026-11-27", 2, "grave",
+                        "dismissed")};
   }
 
   Report report(Day as_of, const std::string& org = "", int year = 2026) {
     const Config& c = *loaded.config;
     const Expander ex(c);
     expansion = ex.expand(make_day(year, 1, 1), make_day(year, 12, 31));
-    return build_report(c, ex, {&expansion}, known, year, as_of, org.empty() ? -1 : c.org_index.at(org));
+    return build_report(c, ex, {&expansion}, known, year, as_of,
+                        org.empty() ? -1 : c.org_index.at(org));
   }
 
   const ReportRow& org_row(const Report& r, const std::string& id) {
@@ -119,9 +127,11 @@ TEST_F(ReportTest, OrganisationsAndPostsAsOfALateNovemberDay) {
   EXPECT_EQ(org_row(r, "c").missed[0].flag, 2);
 
   // Posts in tree order, principals first by start: 甲 is reported under both posts.
-  EXPECT_EQ(person_keys(r), (std::vector<std::string>{"p-jia@c", "p-yi@c", "p-bing@c", "p-ding@x", "p-jia@x"}));
+  EXPECT_EQ(person_keys(r),
+            (std::vector<std::string>{"p-jia@c", "p-yi@c", "p-bing@c", "p-ding@x", "p-jia@x"}));
   EXPECT_EQ(counts(r.persons[0]), (std::vector<int>{2, 0, 0, 0, 1, 1}));  // 甲: January, plan
-  EXPECT_EQ(counts(r.persons[1]), (std::vector<int>{3, 2, 0, 1, 0, 0}));  // 乙: H1 missed; H2, meetings
+  EXPECT_EQ(counts(r.persons[1]),
+            (std::vector<int>{3, 2, 0, 1, 0, 0}));  // 乙: H1 missed; H2, meetings
   EXPECT_EQ(r.persons[1].flags.open, 1);
   EXPECT_DOUBLE_EQ(r.persons[1].counts.completion_rate().value(), 0.0);
   EXPECT_EQ(counts(r.persons[2]), (std::vector<int>{1, 1, 0, 0, 0, 0}));  // 丙: research
@@ -164,7 +174,8 @@ TEST_F(ReportTest, CompletionsAndFlagsAfterTheAsOfDayDoNotCountYet) {
 
 TEST_F(ReportTest, ASubtreeAndFlagsOfOccurrencesNoLongerDerived) {
   // A flag of an occurrence the configuration no longer derives still counts for its org.
-  known.flags.push_back(flag(4, "a6.1.plan/x/2026/gone@dutyd", "x", "2026-03-31", "2026-04-06", 1, "serious", "submitted"));
+  known.flags.push_back(flag(4, "a6.1.plan/x/2026/gone@dutyd", "x", "2026-03-31", "2026-04-06", 1,
+                             "serious", "submitted"));
   const Report r = report(day("2026-11-27"), "x");
   EXPECT_EQ(r.orgs.size(), 1u);
   EXPECT_EQ(counts(r.total), (std::vector<int>{6, 2, 0, 1, 2, 1}));
@@ -201,8 +212,10 @@ TEST_F(ReportTest, CsvHasABomCrlfAndQuotesWhatNeedsIt) {
     if (csv[i] == '\n') ++lf, crlf += i > 0 && csv[i - 1] == '\r';
   EXPECT_EQ(lf, 9u);  // heading, 合计, two organisations, five posts
   EXPECT_EQ(crlf, lf);
-  EXPECT_NE(csv.find("\r\n领导班子,2026,2026-11-27,x,\"测试县委,\"\"新\"\"\","), std::string::npos) << csv;
-  EXPECT_NE(csv.find("诫勉谈话（2026-11-20决定，问责#1）：六个月内不得提拔或者重用至2027-05-20"), std::string::npos);
+  EXPECT_NE(csv.find("\r\n领导班子,2026,2026-11-27,x,\"测试县委,\"\"新\"\"\","), std::string::npos)
+      << csv;
+  EXPECT_NE(csv.find("诫勉谈话（2026-11-20决定，问责#1）：六个月内不得提拔或者重用至2027-05-20"),
+            std::string::npos);
 }
 
 TEST(ReportWidth, HanCharactersTakeTwoColumns) {

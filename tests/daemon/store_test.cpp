@@ -13,8 +13,8 @@
 namespace dutyd {
 namespace {
 
-using test::fresh_db;
 using test::file_bytes;
+using test::fresh_db;
 
 TEST(Store, AuditChainDetectsTampering) {
   const std::string path = fresh_db("audit.db");
@@ -44,7 +44,10 @@ TEST(Store, AuditChainDetectsTampering) {
 
 TEST(Store, RefusesNewerSchemaWithoutChangingIt) {
   const std::string path = fresh_db("newer.db");
-  { Store s(path); s.db().exec("PRAGMA user_version = 99"); }
+  {
+    Store s(path);
+    s.db().exec("PRAGMA user_version = 99");
+  }
   const std::string before = file_bytes(path);
   try {
     Store s(path);
@@ -104,7 +107,10 @@ TEST(Store, TokenSecretsAreNeverStored) {
 TEST(Store, LinkKeyIsCreatedOnce) {
   const std::string path = fresh_db("key.db");
   std::string key;
-  { Store s(path); key = s.link_key("2026-11-27T01:00:00Z"); }
+  {
+    Store s(path);
+    key = s.link_key("2026-11-27T01:00:00Z");
+  }
   Store s(path);
   EXPECT_EQ(s.link_key("2026-11-28T01:00:00Z"), key);
   EXPECT_GE(key.size(), 50u);
@@ -151,7 +157,9 @@ disable = true
   service.install(std::make_shared<const Snapshot>(second.config, today), "config.reload");
   SQLite::Statement q(store.db(), "SELECT action, subject, detail FROM audit ORDER BY id");
   std::map<std::string, std::vector<std::string>> by_action;
-  while (q.executeStep()) by_action[q.getColumn(0).getString()].push_back(q.getColumn(1).getString() + " " + q.getColumn(2).getString());
+  while (q.executeStep())
+    by_action[q.getColumn(0).getString()].push_back(q.getColumn(1).getString() + " " +
+                                                    q.getColumn(2).getString());
   // Year-end 2026 duties move from a to b.
   bool lecture_moved = false;
   for (const auto& r : by_action["occurrence.reassign"])
@@ -159,7 +167,9 @@ disable = true
   EXPECT_TRUE(lecture_moved);
   // Six half-years of analyses in 2025-2027 are retired, not deleted.
   const auto retired = store.retired();
-  EXPECT_EQ(std::count_if(retired.begin(), retired.end(), [](const auto& r) { return r.obligation == "a6.1.analysis"; }), 6);
+  EXPECT_EQ(std::count_if(retired.begin(), retired.end(),
+                          [](const auto& r) { return r.obligation == "a6.1.analysis"; }),
+            6);
   EXPECT_EQ(by_action["occurrence.retire"].size(), retired.size());
   EXPECT_FALSE(store.verify_audit().first_broken);
   // Installing the same configuration again changes nothing.
@@ -199,16 +209,21 @@ TEST(Snapshot, StreamedUidHashEqualsHashOfTheString) {
 std::vector<std::string> describe_block(const Snapshot& s, std::int32_t org) {
   const Config& c = s.config();
   const OrgBlock& b = s.block(org);
-  auto person = [&](std::int32_t i) { return i < 0 ? std::string("-") : c.persons[static_cast<std::size_t>(i)].id; };
-  auto org_id = [&](std::int32_t i) { return i < 0 ? std::string("-") : c.orgs[static_cast<std::size_t>(i)].id; };
+  auto person = [&](std::int32_t i) {
+    return i < 0 ? std::string("-") : c.persons[static_cast<std::size_t>(i)].id;
+  };
+  auto org_id = [&](std::int32_t i) {
+    return i < 0 ? std::string("-") : c.orgs[static_cast<std::size_t>(i)].id;
+  };
   std::vector<std::string> out;
   EXPECT_EQ(b.uid_hashes.size(), b.expansion.occurrences.size());
   for (std::size_t k = 0; k < b.expansion.occurrences.size(); ++k) {
     const Occurrence& o = b.expansion.occurrences[k];
-    std::string line = s.expander().uid(o) + " org=" + org_id(o.org) + " person=" + person(o.person) +
-                       " member=" + person(o.member) + " with=" + person(o.counterpart_person) + "/" +
-                       org_id(o.counterpart_org) + " window=" + format_day(o.window_start) +
-                       " due=" + format_day(o.due) + " preds=";
+    std::string line = s.expander().uid(o) + " org=" + org_id(o.org) +
+                       " person=" + person(o.person) + " member=" + person(o.member) +
+                       " with=" + person(o.counterpart_person) + "/" + org_id(o.counterpart_org) +
+                       " window=" + format_day(o.window_start) + " due=" + format_day(o.due) +
+                       " preds=";
     for (std::int32_t p : b.expansion.predecessors(o)) line += person(p) + ",";
     if (o.event >= 0) {
       const Event& ev = c.events[static_cast<std::size_t>(o.event)];
@@ -232,7 +247,8 @@ TEST(Snapshot, FeedsEqualTheGlobalExpansion) {
   auto lines = [&](const Expansion& e) {
     std::vector<std::string> out;
     for (const Occurrence& o : e.occurrences) {
-      std::string l = ex.uid(o) + " " + std::to_string(o.person) + " " + format_day(o.window_start) + " ";
+      std::string l =
+          ex.uid(o) + " " + std::to_string(o.person) + " " + format_day(o.window_start) + " ";
       for (std::int32_t p : e.predecessors(o)) l += std::to_string(p) + ",";
       out.push_back(l);
     }
@@ -243,12 +259,14 @@ TEST(Snapshot, FeedsEqualTheGlobalExpansion) {
   EXPECT_EQ(all.occurrences.size(), snap.occurrence_count());
   for (std::size_t p = 0; p < c.persons.size(); ++p) {
     const auto person = static_cast<std::int32_t>(p);
-    EXPECT_EQ(lines(snap.for_person(person)), lines(ex.expand(snap.horizon_from(), snap.horizon_to(), {person, -1})))
+    EXPECT_EQ(lines(snap.for_person(person)),
+              lines(ex.expand(snap.horizon_from(), snap.horizon_to(), {person, -1})))
         << c.persons[p].id;
   }
   for (std::size_t o = 0; o < c.orgs.size(); ++o) {
     const auto org = static_cast<std::int32_t>(o);
-    EXPECT_EQ(lines(snap.for_org(org)), lines(ex.expand(snap.horizon_from(), snap.horizon_to(), {-1, org})))
+    EXPECT_EQ(lines(snap.for_org(org)),
+              lines(ex.expand(snap.horizon_from(), snap.horizon_to(), {-1, org})))
         << c.orgs[o].id;
   }
 }
@@ -287,11 +305,13 @@ TEST(Snapshot, IncrementalEqualsFromScratch) {
   };
   const std::vector<Step> steps{
       {"nothing changed", [] {}, false},
-      {"a post's until", [&] { edit("conf.d/dalian.toml", "until = 2026-06-15", "until = 2026-06-10"); }, false},
+      {"a post's until",
+       [&] { edit("conf.d/dalian.toml", "until = 2026-06-15", "until = 2026-06-10"); }, false},
       {"a new person and post (later persons move)",
        [&] {
          edit("conf.d/dalian.toml", "[[person]]\nid = \"p-qian\"",
-              "[[person]]\nid = \"p-new\"\nname = \"新某\"\n\n[[post]]\nperson = \"p-new\"\norg = \"dl-zzb\"\n"
+              "[[person]]\nid = \"p-new\"\nname = \"新某\"\n\n[[post]]\nperson = \"p-new\"\norg = "
+              "\"dl-zzb\"\n"
               "role = \"member\"\nfrom = 2026-03-01\n\n[[person]]\nid = \"p-qian\"");
        },
        false, true},
@@ -299,18 +319,27 @@ TEST(Snapshot, IncrementalEqualsFromScratch) {
        [&] {
          edit("conf.d/wafangdian.toml",
               "[[org]]\nid = \"wfd-bgs\"\nname = \"中共瓦房店市委办公室\"\nkind = \"department\"\n"
-              "department = \"office\"\nlevel = \"county\"\nparent = \"wfd\"\ndiscipline_organ = \"wfd-jw\"\n",
+              "department = \"office\"\nlevel = \"county\"\nparent = \"wfd\"\ndiscipline_organ = "
+              "\"wfd-jw\"\n",
               "");
-         edit("conf.d/wafangdian.toml", "in_charge_of = [\"wfd-bgs\"]", "in_charge_of = [\"wfd-zzb\"]");
-         edit("conf.d/wafangdian.toml", "[[post]]\nperson = \"p-hua\"\norg = \"wfd-bgs\"\nrole = \"principal\"\nfrom = 2024-01-01\n", "");
+         edit("conf.d/wafangdian.toml", "in_charge_of = [\"wfd-bgs\"]",
+              "in_charge_of = [\"wfd-zzb\"]");
+         edit("conf.d/wafangdian.toml",
+              "[[post]]\nperson = \"p-hua\"\norg = \"wfd-bgs\"\nrole = \"principal\"\nfrom = "
+              "2024-01-01\n",
+              "");
        },
        false, true},
       {"a parent's discipline organ",
-       [&] { edit("conf.d/dalian.toml", "discipline_organ = \"dl-jw\"    # 同级纪检监察机关", ""); }, false},
+       [&] {
+         edit("conf.d/dalian.toml", "discipline_organ = \"dl-jw\"    # 同级纪检监察机关", "");
+       },
+       false},
       {"a new event",
        [&] {
          edit("province.toml", "[[event]]\n",
-              "[[event]]\nobligation = \"a6.9.review\"\norg = \"wfd\"\ndate = 2026-09-02\n\n[[event]]\n");
+              "[[event]]\nobligation = \"a6.9.review\"\norg = \"wfd\"\ndate = "
+              "2026-09-02\n\n[[event]]\n");
        },
        false},
       {"an override", [&] { edit("province.toml", "due = \"02-28\"", "due = \"03-15\""); }, true},
@@ -325,7 +354,8 @@ TEST(Snapshot, IncrementalEqualsFromScratch) {
     EXPECT_EQ(incremental->occurrence_count(), scratch.occurrence_count());
     for (std::size_t o = 0; o < config->orgs.size(); ++o) {
       const auto org = static_cast<std::int32_t>(o);
-      EXPECT_EQ(describe_block(*incremental, org), describe_block(scratch, org)) << config->orgs[o].id;
+      EXPECT_EQ(describe_block(*incremental, org), describe_block(scratch, org))
+          << config->orgs[o].id;
       EXPECT_EQ(incremental->org_body(org), scratch.org_body(org)) << config->orgs[o].id;
       EXPECT_EQ(incremental->block(org).inputs, scratch.block(org).inputs) << config->orgs[o].id;
     }
@@ -334,7 +364,8 @@ TEST(Snapshot, IncrementalEqualsFromScratch) {
     if (step.everything_derived) {
       EXPECT_EQ(stats.built, config->orgs.size());
     } else {
-      EXPECT_GT(stats.shared, config->orgs.size() / 2) << "built " << stats.built << ", remapped " << stats.remapped;
+      EXPECT_GT(stats.shared, config->orgs.size() / 2)
+          << "built " << stats.built << ", remapped " << stats.remapped;
       EXPECT_LT(stats.built, config->orgs.size() / 4);
     }
     if (step.renumbers) {
@@ -354,14 +385,14 @@ TEST(CleanText, RejectsInvalidUtf8AndDropsControls) {
   EXPECT_EQ(clean_text("会议纪要〔2026〕12号"), "会议纪要〔2026〕12号");
   EXPECT_EQ(clean_text("a\tb\nc"), "a\tb\nc");
   EXPECT_EQ(clean_text(std::string("x\0y\x07z\x1b\x7f", 7)), "xyz");
-  EXPECT_EQ(clean_text("\xC2\x85"), "");           // C1 control NEL
+  EXPECT_EQ(clean_text("\xC2\x85"), "");  // C1 control NEL
   EXPECT_EQ(clean_text("𠮷"), "𠮷");
   EXPECT_FALSE(clean_text("\xFF\xFE"));
-  EXPECT_FALSE(clean_text("\xC3\x28"));            // bad continuation
-  EXPECT_FALSE(clean_text("\xED\xA0\x80"));        // surrogate
-  EXPECT_FALSE(clean_text("\xC0\xAF"));            // overlong '/'
-  EXPECT_FALSE(clean_text("\xF4\x90\x80\x80"));    // above U+10FFFF
-  EXPECT_FALSE(clean_text("\xE4\xB8"));            // truncated
+  EXPECT_FALSE(clean_text("\xC3\x28"));          // bad continuation
+  EXPECT_FALSE(clean_text("\xED\xA0\x80"));      // surrogate
+  EXPECT_FALSE(clean_text("\xC0\xAF"));          // overlong '/'
+  EXPECT_FALSE(clean_text("\xF4\x90\x80\x80"));  // above U+10FFFF
+  EXPECT_FALSE(clean_text("\xE4\xB8"));          // truncated
 }
 
 }  // namespace

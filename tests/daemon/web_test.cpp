@@ -45,15 +45,18 @@ TEST(Params, QueryStringsAndForms) {
 TEST(Cookies, FindsTheNamedCookieOnly) {
   EXPECT_EQ(cookie_value("a=1; dutyd_dashboard=SECRET; b=2", "dutyd_dashboard"), "SECRET");
   EXPECT_EQ(cookie_value("dutyd_dashboard=\"Q\"", "dutyd_dashboard"), "Q");
-  EXPECT_EQ(cookie_value("xdutyd_dashboard=1; dutyd_dashboardx=2", "dutyd_dashboard"), std::nullopt);
+  EXPECT_EQ(cookie_value("xdutyd_dashboard=1; dutyd_dashboardx=2", "dutyd_dashboard"),
+            std::nullopt);
   EXPECT_EQ(cookie_value("", "dutyd_dashboard"), std::nullopt);
   EXPECT_EQ(cookie_value("dutyd_dashboard", "dutyd_dashboard"), std::nullopt);
   EXPECT_EQ(cookie_value(" dutyd_dashboard = v ;", "dutyd_dashboard"), "v");
 }
 
 TEST(Cookies, SetCookieIsHttpOnlyStrictAndSecureOnHttps) {
-  EXPECT_EQ(set_cookie("c", "v", "/dashboard", false), "c=v; Path=/dashboard; HttpOnly; SameSite=Strict");
-  EXPECT_EQ(set_cookie("c", "v", "/dashboard", true), "c=v; Path=/dashboard; HttpOnly; SameSite=Strict; Secure");
+  EXPECT_EQ(set_cookie("c", "v", "/dashboard", false),
+            "c=v; Path=/dashboard; HttpOnly; SameSite=Strict");
+  EXPECT_EQ(set_cookie("c", "v", "/dashboard", true),
+            "c=v; Path=/dashboard; HttpOnly; SameSite=Strict; Secure");
   EXPECT_EQ(set_cookie("c", "v", "/dashboard", false, true),
             "c=; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=0");
 }

@@ -5,7 +5,9 @@
 namespace dutyd::notify {
 namespace {
 
-Day D(int y, unsigned m, unsigned d) { return make_day(y, m, d); }
+Day D(int y, unsigned m, unsigned d) {
+  return make_day(y, m, d);
+}
 
 const WorkdayCalendar& shipped() {
   static const WorkdayCalendar cal = [] {
@@ -19,7 +21,9 @@ const WorkdayCalendar& shipped() {
 }
 
 // Unix seconds of a Beijing wall-clock time.
-std::int64_t beijing(Day d, int h, int m = 0) { return to_unix({d, h * 3600 + m * 60}, 8 * 3600); }
+std::int64_t beijing(Day d, int h, int m = 0) {
+  return to_unix({d, h * 3600 + m * 60}, 8 * 3600);
+}
 
 TEST(StepOffset, Parses) {
   EXPECT_EQ(parse_step_offset("-30d"), (StepOffset{-30, OffsetUnit::calendar_days}));
@@ -33,9 +37,15 @@ TEST(StepOffset, Parses) {
 
 TEST(StepOffset, ErrorsSayWhatAndShowTheForm) {
   const std::pair<const char*, const char*> bad[] = {
-      {"", "empty"},         {"30d", "no sign"},        {"-30", "no unit"},
-      {"-30x", "unknown unit \"x\""}, {"+d", "no number"}, {"-99999d", "more than 3660 days"},
-      {"- 3d", "no number"}, {"-3 d", "unknown unit \" d\""}, {"-3wdd", "unknown unit \"wdd\""},
+      {"", "empty"},
+      {"30d", "no sign"},
+      {"-30", "no unit"},
+      {"-30x", "unknown unit \"x\""},
+      {"+d", "no number"},
+      {"-99999d", "more than 3660 days"},
+      {"- 3d", "no number"},
+      {"-3 d", "unknown unit \" d\""},
+      {"-3wdd", "unknown unit \"wdd\""},
   };
   for (const auto& [text, what] : bad) {
     try {

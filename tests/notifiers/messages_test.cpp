@@ -54,7 +54,8 @@ TEST(Truncate, NeverSplitsACharacterNorExceedsTheLimit) {
       ASSERT_TRUE(text.starts_with(kept));
       // As long as possible: the next character would not have fitted.
       std::size_t next_end = kept.size() + 1;
-      while (next_end < text.size() && (static_cast<unsigned char>(text[next_end]) & 0xC0u) == 0x80u)
+      while (next_end < text.size() &&
+             (static_cast<unsigned char>(text[next_end]) & 0xC0u) == 0x80u)
         ++next_end;
       ASSERT_GT(next_end + suffix.size(), limit);
     }
@@ -63,9 +64,9 @@ TEST(Truncate, NeverSplitsACharacterNorExceedsTheLimit) {
 
 TEST(Truncate, Utf8Validation) {
   EXPECT_TRUE(is_valid_utf8("中文 𠀀 é"));
-  EXPECT_FALSE(is_valid_utf8("\xE4\xB8"));          // cut 3-byte character
-  EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));          // overlong
-  EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));      // surrogate
+  EXPECT_FALSE(is_valid_utf8("\xE4\xB8"));      // cut 3-byte character
+  EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));      // overlong
+  EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));  // surrogate
   EXPECT_EQ(utf8_prefix_length("中文", 5), 3u);
   EXPECT_EQ(utf8_prefix_length("中文", 2), 0u);
 }
@@ -76,17 +77,27 @@ bool well_formed(const std::string& s) {
   auto in = [](unsigned char c, unsigned lo, unsigned hi) { return c >= lo && c <= hi; };
   std::size_t i = 0;
   while (i < s.size()) {
-    const auto b = [&](std::size_t k) { return static_cast<unsigned char>(i + k < s.size() ? s[i + k] : 0); };
+    const auto b = [&](std::size_t k) {
+      return static_cast<unsigned char>(i + k < s.size() ? s[i + k] : 0);
+    };
     const unsigned char c = b(0);
     std::size_t len = 0;
-    if (c <= 0x7F) len = 1;
-    else if (in(c, 0xC2, 0xDF)) len = in(b(1), 0x80, 0xBF) ? 2 : 0;
-    else if (c == 0xE0) len = in(b(1), 0xA0, 0xBF) && in(b(2), 0x80, 0xBF) ? 3 : 0;
-    else if (in(c, 0xE1, 0xEC) || in(c, 0xEE, 0xEF)) len = in(b(1), 0x80, 0xBF) && in(b(2), 0x80, 0xBF) ? 3 : 0;
-    else if (c == 0xED) len = in(b(1), 0x80, 0x9F) && in(b(2), 0x80, 0xBF) ? 3 : 0;
-    else if (c == 0xF0) len = in(b(1), 0x90, 0xBF) && in(b(2), 0x80, 0xBF) && in(b(3), 0x80, 0xBF) ? 4 : 0;
-    else if (in(c, 0xF1, 0xF3)) len = in(b(1), 0x80, 0xBF) && in(b(2), 0x80, 0xBF) && in(b(3), 0x80, 0xBF) ? 4 : 0;
-    else if (c == 0xF4) len = in(b(1), 0x80, 0x8F) && in(b(2), 0x80, 0xBF) && in(b(3), 0x80, 0xBF) ? 4 : 0;
+    if (c <= 0x7F)
+      len = 1;
+    else if (in(c, 0xC2, 0xDF))
+      len = in(b(1), 0x80, 0xBF) ? 2 : 0;
+    else if (c == 0xE0)
+      len = in(b(1), 0xA0, 0xBF) && in(b(2), 0x80, 0xBF) ? 3 : 0;
+    else if (in(c, 0xE1, 0xEC) || in(c, 0xEE, 0xEF))
+      len = in(b(1), 0x80, 0xBF) && in(b(2), 0x80, 0xBF) ? 3 : 0;
+    else if (c == 0xED)
+      len = in(b(1), 0x80, 0x9F) && in(b(2), 0x80, 0xBF) ? 3 : 0;
+    else if (c == 0xF0)
+      len = in(b(1), 0x90, 0xBF) && in(b(2), 0x80, 0xBF) && in(b(3), 0x80, 0xBF) ? 4 : 0;
+    else if (in(c, 0xF1, 0xF3))
+      len = in(b(1), 0x80, 0xBF) && in(b(2), 0x80, 0xBF) && in(b(3), 0x80, 0xBF) ? 4 : 0;
+    else if (c == 0xF4)
+      len = in(b(1), 0x80, 0x8F) && in(b(2), 0x80, 0xBF) && in(b(3), 0x80, 0xBF) ? 4 : 0;
     if (len == 0 || i + len > s.size()) return false;
     i += len;
   }
@@ -96,10 +107,19 @@ bool well_formed(const std::string& s) {
 // The validator reads eight ASCII bytes at a time and CJK characters in place: random strings of
 // boundary bytes, at every offset from those fast paths, decide as the standard's table does.
 TEST(Truncate, Utf8ValidationAgreesWithTheStandardsTable) {
-  const std::vector<std::string> pieces = {"a", "abcdefgh", "中", "é", "𠀀", "\x80", "\xBF", "\xC0", "\xC1",
-                                           "\xC2", "\xDF", "\xE0", "\xE0\x9F", "\xE0\xA0", "\xED", "\xED\x9F",
-                                           "\xED\xA0", "\xEF\xBF", "\xF0", "\xF0\x8F", "\xF0\x90", "\xF4\x8F",
-                                           "\xF4\x90", "\xF5", "\xFF", std::string(1, '\0')};
+  const std::vector<std::string> pieces = {"a",        "abcdefgh",
+                                           "中",       "é",
+                                           "𠀀",       "\x80",
+                                           "\xBF",     "\xC0",
+                                           "\xC1",     "\xC2",
+                                           "\xDF",     "\xE0",
+                                           "\xE0\x9F", "\xE0\xA0",
+                                           "\xED",     "\xED\x9F",
+                                           "\xED\xA0", "\xEF\xBF",
+                                           "\xF0",     "\xF0\x8F",
+                                           "\xF0\x90", "\xF4\x8F",
+                                           "\xF4\x90", "\xF5",
+                                           "\xFF",     std::string(1, '\0')};
   std::mt19937 rng(20261129);
   std::size_t valid = 0, invalid = 0;
   for (int round = 0; round < 200000; ++round) {
@@ -117,7 +137,8 @@ TEST(Truncate, Utf8ValidationAgreesWithTheStandardsTable) {
 // ---- e-mail --------------------------------------------------------------------------------
 
 // 2026-03-03 09:00 in Beijing.
-const std::int64_t kMarch3At9Beijing = static_cast<std::int64_t>(make_day(2026, 3, 3)) * 86400 + 3600;
+const std::int64_t kMarch3At9Beijing =
+    static_cast<std::int64_t>(make_day(2026, 3, 3)) * 86400 + 3600;
 
 json decode_with_python(const std::string& mime) {
   const auto path = std::filesystem::temp_directory_path() /
@@ -144,7 +165,8 @@ EmailMessage sample_email(std::string subject, std::string from_name, std::strin
 
 TEST(Email, PythonDecodesSubjectNamesAndBody) {
   const std::string subject =
-      "【提醒】第六条第（十六）项：向上级党委报告履行全面从严治党主体责任情况（2027年度），还有7天到期 𠀀";
+      "【提醒】第六条第（十六）项：向上级党委报告履行全面从严治党主体责任情况（2027年度），还有7天"
+      "到期 𠀀";
   const std::string from_name = "辽宁省委全面从严治党主体责任提醒系统";
   const std::string to_name = "王某𡃁";
   EmailMessage m = sample_email(subject, from_name, to_name);
@@ -228,8 +250,8 @@ ChatMessage sample_chat(std::size_t repeat) {
 }
 
 TEST(WeCom, TextCarriesMentionListsAndFitsWithTheLink) {
-  const HttpRequest r = wecom_request({"http://127.0.0.1:1/send", "KEY/1+"}, sample_chat(100),
-                                      WecomFormat::text);
+  const HttpRequest r =
+      wecom_request({"http://127.0.0.1:1/send", "KEY/1+"}, sample_chat(100), WecomFormat::text);
   EXPECT_EQ(r.url, "http://127.0.0.1:1/send?key=KEY%2F1%2B");
   const json j = json::parse(r.body);
   EXPECT_EQ(j["msgtype"], "text");
@@ -284,7 +306,8 @@ TEST(DingTalk, BodyAtMobilesAndSizeLimit) {
   EXPECT_EQ(j["at"]["isAtAll"], false);
   const std::string content = j["text"]["content"];
   EXPECT_TRUE(is_valid_utf8(content));
-  EXPECT_TRUE(content.ends_with(" @13800000001 @13900000002")) << content.substr(content.size() - 80);
+  EXPECT_TRUE(content.ends_with(" @13800000001 @13900000002"))
+      << content.substr(content.size() - 80);
   EXPECT_NE(content.find("…\n全文：https://duty.example.gov.cn/c/abc"), std::string::npos);
   EXPECT_EQ(r.headers, std::vector<std::string>{"Content-Type: application/json;charset=utf-8"});
 }
@@ -298,12 +321,14 @@ TEST(Feishu, SignatureUsesTheReversedKeyAndMatchesPython) {
     // DingTalk's recipe gives another value: the two must never be swapped.
     EXPECT_NE(feishu_sign(ts, secret), dingtalk_sign(ts, secret));
   }
-  const HttpRequest r = feishu_request({"http://h/hook", "tok-1", "feishu-secret"}, sample_chat(300), ts);
+  const HttpRequest r =
+      feishu_request({"http://h/hook", "tok-1", "feishu-secret"}, sample_chat(300), ts);
   EXPECT_EQ(r.url, "http://h/hook/tok-1");
   EXPECT_LE(r.body.size(), kFeishuBodyLimit);
   const json j = json::parse(r.body);
   EXPECT_EQ(j["timestamp"], std::to_string(ts));  // a string, in seconds
-  EXPECT_EQ(j["sign"], lines_of(run_reference({"feishu-sign", std::to_string(ts), "feishu-secret"}))[0]);
+  EXPECT_EQ(j["sign"],
+            lines_of(run_reference({"feishu-sign", std::to_string(ts), "feishu-secret"}))[0]);
   EXPECT_EQ(j["msg_type"], "text");
   const std::string text = j["content"]["text"];
   EXPECT_TRUE(text.ends_with(" <at user_id=\"ou_wang\">王某</at> <at user_id=\"ou_li\">李某</at>"));
@@ -343,14 +368,16 @@ TEST(Webhook, HandWrittenBodyIsNlohmannsDump) {
   EXPECT_EQ(webhook_request("http://h/x", m).body, tree(m));
   m.text = "bad \xE4\xB8 text";
   EXPECT_EQ(webhook_request("http://h/x", m).body, tree(m));
-  EXPECT_TRUE(is_valid_utf8(json::parse(webhook_request("http://h/x", m).body)["text"].get<std::string>()));
+  EXPECT_TRUE(
+      is_valid_utf8(json::parse(webhook_request("http://h/x", m).body)["text"].get<std::string>()));
 }
 
 // Unescaped runs are skipped eight bytes at a time: a character to escape at any offset after
 // ASCII or CJK text is still escaped as the tree escapes it.
 TEST(Webhook, EscapesAtEveryOffsetAsTheTreeDoes) {
-  const std::vector<std::string> pieces = {"a", "abcdefgh", "中文", "\"", "\\", "\n", "\x01", "\x1f", " ",
-                                           "\x7f", "/", "!", "#", "[", "]", "]]", "\x21", "\x5b\x5d"};
+  const std::vector<std::string> pieces = {"a",    "abcdefgh", "中文", "\"",   "\\",   "\n",
+                                           "\x01", "\x1f",     " ",    "\x7f", "/",    "!",
+                                           "#",    "[",        "]",    "]]",   "\x21", "\x5b\x5d"};
   std::mt19937 rng(29);
   for (int round = 0; round < 20000; ++round) {
     ChatMessage m;

@@ -13,8 +13,12 @@
 namespace dutyd::notify {
 namespace {
 
-Day D(int y, unsigned m, unsigned d) { return make_day(y, m, d); }
-std::int64_t beijing(Day d, int h, int m = 0) { return to_unix({d, h * 3600 + m * 60}, 8 * 3600); }
+Day D(int y, unsigned m, unsigned d) {
+  return make_day(y, m, d);
+}
+std::int64_t beijing(Day d, int h, int m = 0) {
+  return to_unix({d, h * 3600 + m * 60}, 8 * 3600);
+}
 
 const Config& example() {
   static const std::shared_ptr<Config> cfg = [] {
@@ -30,20 +34,28 @@ const Config& example() {
 const WorkdayCalendar& shipped() {
   static const WorkdayCalendar cal = [] {
     Diagnostics diags;
-    WorkdayCalendar c = load_holiday_dir(std::string(DUTYD_SOURCE_DIR) + "/notifiers/holidays", diags);
+    WorkdayCalendar c =
+        load_holiday_dir(std::string(DUTYD_SOURCE_DIR) + "/notifiers/holidays", diags);
     for (const auto& d : diags.items()) ADD_FAILURE() << format(d);
     return c;
   }();
   return cal;
 }
 
-std::int32_t org(const Config& c, const std::string& id) { return c.org_index.at(id); }
-std::int32_t person(const Config& c, const std::string& id) { return c.person_index.at(id); }
-std::int32_t obligation(const Config& c, const std::string& id) { return c.obligation_index.at(id); }
+std::int32_t org(const Config& c, const std::string& id) {
+  return c.org_index.at(id);
+}
+std::int32_t person(const Config& c, const std::string& id) {
+  return c.person_index.at(id);
+}
+std::int32_t obligation(const Config& c, const std::string& id) {
+  return c.obligation_index.at(id);
+}
 
-ReminderSubject subject(const Config& c, const std::string& ob, const std::string& o, const std::string& who,
-                        Day due) {
-  return {obligation(c, ob), org(c, o), who.empty() ? -1 : person(c, who), false, D(2026, 1, 1), due};
+ReminderSubject subject(const Config& c, const std::string& ob, const std::string& o,
+                        const std::string& who, Day due) {
+  return {obligation(c, ob), org(c, o), who.empty() ? -1 : person(c, who), false,
+          D(2026, 1, 1),     due};
 }
 
 // The person ids a relation reaches on `day` ("" entries never appear).
@@ -112,7 +124,8 @@ TEST(Planner, VacantPostGoesStraightUp) {
   Config c = example();
   // Nobody heads 瓦房店市政府党组: drop 许某's principal post there.
   const std::int32_t zf = org(c, "wfd-zf");
-  std::erase_if(c.posts, [&](const Post& post) { return post.org == zf && post.role == Role::principal; });
+  std::erase_if(c.posts,
+                [&](const Post& post) { return post.org == zf && post.role == Role::principal; });
   const ReminderPlanner p(c, {shipped(), {}, 8 * 3600});
   const auto s = subject(c, "a15.2.analysis", "wfd-zf", "", D(2026, 12, 31));
   bool vacancy = false;
@@ -138,14 +151,16 @@ TEST(Planner, ChoosesLaddersAndChannels) {
   const Config& c = example();
   const ReminderPlanner p(c, {shipped(), {}, 8 * 3600});
   auto ladder = [&](const std::string& ob, const std::string& o) {
-    return c.ladders[static_cast<std::size_t>(p.ladder_of(subject(c, ob, o, "", D(2026, 3, 31))))].id;
+    return c.ladders[static_cast<std::size_t>(p.ladder_of(subject(c, ob, o, "", D(2026, 3, 31))))]
+        .id;
   };
-  EXPECT_EQ(ladder("a6.14.inspection-plan", "ln-xsz"), "window");  // [[override]] ladder
+  EXPECT_EQ(ladder("a6.14.inspection-plan", "ln-xsz"), "window");     // [[override]] ladder
   EXPECT_EQ(ladder("a19.6.urge-correction", "dl-jw"), "discipline");  // [[ladder_for]] kind
   EXPECT_EQ(ladder("a6.1.plan", "dl"), "default");
   auto ids = [&](std::int32_t o) {
     V v;
-    for (std::int32_t ch : p.chat_channels(o)) v.push_back(c.channels[static_cast<std::size_t>(ch)].id);
+    for (std::int32_t ch : p.chat_channels(o))
+      v.push_back(c.channels[static_cast<std::size_t>(ch)].id);
     return v;
   };
   EXPECT_EQ(ids(org(c, "dl")), V{"dl-wecom"});
@@ -179,7 +194,9 @@ TEST(Planner, PlansTheDefaultLadderStepByStep) {
   // +1wd adds the member in charge, who is 施某 as well (组织部长): still one message each.
   EXPECT_EQ(by_step[3], (S{{"p-shi", "mail"}, {"p-shi", "dl-wecom"}}));
   // +5wd: dl-jw's 陶𨭉 and the organisation department (施某 again).
-  EXPECT_EQ(by_step[4], (S{{"p-tao", "mail"}, {"p-tao", "dl-wecom"}, {"p-shi", "mail"}, {"p-shi", "dl-wecom"}}));
+  EXPECT_EQ(
+      by_step[4],
+      (S{{"p-tao", "mail"}, {"p-tao", "dl-wecom"}, {"p-shi", "mail"}, {"p-shi", "dl-wecom"}}));
   // Only the window asked for.
   ReminderPlan part;
   p.plan(s, 0, beijing(D(2026, 12, 24), 0), beijing(D(2026, 12, 25), 0), part);

@@ -16,7 +16,8 @@ Verdict http(ChannelKind k, long status, std::string_view body, std::string_view
 TEST(Classify, WeComCodes) {
   using K = ChannelKind;
   EXPECT_EQ(http(K::wecom, 200, R"({"errcode":0,"errmsg":"ok"})").outcome, Outcome::ok);
-  EXPECT_EQ(http(K::wecom, 200, R"({"errcode":-1,"errmsg":"system busy"})").outcome, Outcome::transient);
+  EXPECT_EQ(http(K::wecom, 200, R"({"errcode":-1,"errmsg":"system busy"})").outcome,
+            Outcome::transient);
   const Verdict freq = http(K::wecom, 200, R"({"errcode":45009,"errmsg":"api freq out of limit"})");
   EXPECT_EQ(freq.outcome, Outcome::transient);
   EXPECT_EQ(freq.retry_after_seconds, 60);
@@ -45,15 +46,18 @@ TEST(Classify, DingTalkCodes) {
 TEST(Classify, FeishuCodes) {
   using K = ChannelKind;
   EXPECT_EQ(http(K::feishu, 200, R"({"code":0,"msg":"success","data":{}})").outcome, Outcome::ok);
-  EXPECT_EQ(http(K::feishu, 200, R"({"StatusCode":0,"StatusMessage":"success"})").outcome, Outcome::ok);
+  EXPECT_EQ(http(K::feishu, 200, R"({"StatusCode":0,"StatusMessage":"success"})").outcome,
+            Outcome::ok);
   EXPECT_EQ(http(K::feishu, 200, R"({"code":11232,"msg":"frequency limited"})").outcome,
             Outcome::transient);
   EXPECT_EQ(http(K::feishu, 400, R"({"code":9499,"msg":"too many request"})").outcome,
             Outcome::transient);
-  EXPECT_EQ(http(K::feishu, 400, R"({"code":9499,"msg":"Bad Request"})").outcome, Outcome::permanent);
-  for (const char* b : {R"({"code":19021,"msg":"sign match fail or timestamp is not within one hour from current time"})",
-                        R"({"code":19022,"msg":"Ip Not Allowed"})",
-                        R"({"code":19024,"msg":"Key Words Not Found"})"})
+  EXPECT_EQ(http(K::feishu, 400, R"({"code":9499,"msg":"Bad Request"})").outcome,
+            Outcome::permanent);
+  for (
+      const char* b :
+      {R"({"code":19021,"msg":"sign match fail or timestamp is not within one hour from current time"})",
+       R"({"code":19022,"msg":"Ip Not Allowed"})", R"({"code":19024,"msg":"Key Words Not Found"})"})
     EXPECT_EQ(http(K::feishu, 200, b).outcome, Outcome::permanent) << b;
 }
 
@@ -134,8 +138,8 @@ TEST(RateLimit, FeishuFivePerSecondAndHundredPerMinute) {
     ASSERT_LE(in_second, 5u) << i;
     ASSERT_LE(in_minute, 100u) << i;
   }
-  EXPECT_EQ(sent[5], 1000);    // the 6th waits a second
-  EXPECT_EQ(sent[100], 60000); // the 101st waits for the minute
+  EXPECT_EQ(sent[5], 1000);     // the 6th waits a second
+  EXPECT_EQ(sent[100], 60000);  // the 101st waits for the minute
 }
 
 TEST(RateLimit, DingTalkBlockAndPerRobotIndependence) {

@@ -3,10 +3,10 @@
 #include "notifiers/curl_sender.hpp"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -23,7 +23,8 @@ using nlohmann::json;
 
 std::int64_t now_s() {
   return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch()).count();
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 // Starts loopback_servers.py; stops it (SIGTERM, then waits) when destroyed.
@@ -39,7 +40,8 @@ class Servers {
       ::close(fds[0]);
       ::close(fds[1]);
       const std::string script = std::string(DUTYD_NOTIFIER_TEST_DIR) + "/loopback_servers.py";
-      ::execl(DUTYD_PYTHON, DUTYD_PYTHON, script.c_str(), dir_.c_str(), static_cast<char*>(nullptr));
+      ::execl(DUTYD_PYTHON, DUTYD_PYTHON, script.c_str(), dir_.c_str(),
+              static_cast<char*>(nullptr));
       ::_exit(127);
     }
     ::close(fds[1]);
@@ -54,7 +56,8 @@ class Servers {
     std::istringstream in(out);
     std::string name;
     int port = 0;
-    while (in >> name && name != "ready" && in >> port) (name == "smtp" ? smtp_port : http_port) = port;
+    while (in >> name && name != "ready" && in >> port)
+      (name == "smtp" ? smtp_port : http_port) = port;
   }
   ~Servers() {
     if (pid_ > 0) {
@@ -145,9 +148,10 @@ TEST(CurlSender, WeComCodesDecideNotTheHttpStatus) {
 TEST(CurlSender, DingTalkSignatureAcceptedByTheReceiver) {
   const auto& s = servers();
   const auto ms = now_s() * 1000 + 123;
-  Verdict v = deliver_http(ChannelKind::dingtalk,
-                           dingtalk_request({s.http("/dingtalk/send"), "tok", "SECding"}, message(), ms),
-                           loopback_options(), now_s());
+  Verdict v =
+      deliver_http(ChannelKind::dingtalk,
+                   dingtalk_request({s.http("/dingtalk/send"), "tok", "SECding"}, message(), ms),
+                   loopback_options(), now_s());
   EXPECT_EQ(v.outcome, Outcome::ok) << v.detail;
   // A wrong secret or a two-hour-old timestamp: 310000, permanent.
   v = deliver_http(ChannelKind::dingtalk,
@@ -168,9 +172,10 @@ TEST(CurlSender, DingTalkSignatureAcceptedByTheReceiver) {
 
 TEST(CurlSender, FeishuSignatureAcceptedByTheReceiver) {
   const auto& s = servers();
-  Verdict v = deliver_http(ChannelKind::feishu,
-                           feishu_request({s.http("/feishu/hook"), "tok", "feishu-secret"}, message(), now_s()),
-                           loopback_options(), now_s());
+  Verdict v = deliver_http(
+      ChannelKind::feishu,
+      feishu_request({s.http("/feishu/hook"), "tok", "feishu-secret"}, message(), now_s()),
+      loopback_options(), now_s());
   EXPECT_EQ(v.outcome, Outcome::ok) << v.detail;
   v = deliver_http(ChannelKind::feishu,
                    feishu_request({s.http("/feishu/hook"), "tok", "other"}, message(), now_s()),
@@ -186,7 +191,8 @@ TEST(CurlSender, WebhookRetryAfterAndTransportFailure) {
   EXPECT_EQ(v.outcome, Outcome::transient);
   EXPECT_EQ(v.retry_after_seconds, 7);
   EXPECT_EQ(deliver_http(ChannelKind::webhook, webhook_request(s.http("/webhook/ok"), message()),
-                         loopback_options(), now_s()).outcome,
+                         loopback_options(), now_s())
+                .outcome,
             Outcome::ok);
   // Nobody listens on port 1: a transport failure, retried later.
   v = deliver_http(ChannelKind::webhook, webhook_request("http://127.0.0.1:1/x", message()),

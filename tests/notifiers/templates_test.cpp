@@ -251,18 +251,20 @@ FlagFacts sample_flag() {
 TEST(Templates, DefaultFlagNoticeSaysWhatWhoHowSevereAndWhatIsSuggested) {
   const FlagFacts f = sample_flag();
   const RenderedMessage m = render_flag(default_templates(), f);
-  for (const std::string& fact : {f.name, f.relation, f.org, f.citation, f.title, f.quote, f.due, f.art27,
-                                  f.art27_clause, f.scope, f.responsible, f.team, f.severity, f.severity_reason,
-                                  f.measures[0]})
+  for (const std::string& fact :
+       {f.name, f.relation, f.org, f.citation, f.title, f.quote, f.due, f.art27, f.art27_clause,
+        f.scope, f.responsible, f.team, f.severity, f.severity_reason, f.measures[0]})
     EXPECT_NE(m.body.find(fact), std::string::npos) << fact << "\n" << m.body;
   EXPECT_NE(m.body.find("已逾期 6 天"), std::string::npos) << m.body;
   EXPECT_NE(m.body.find("编号7"), std::string::npos) << m.body;
   EXPECT_NE(m.body.find("第二十九条"), std::string::npos) << m.body;
-  EXPECT_TRUE(has_line(m.body, "领导班子：中共大连市委；主要负责人：钱某；分管领导：吕某")) << m.body;
+  EXPECT_TRUE(has_line(m.body, "领导班子：中共大连市委；主要负责人：钱某；分管领导：吕某"))
+      << m.body;
   EXPECT_NE(m.subject.find("第二十七条第（二）项"), std::string::npos) << m.subject;
   EXPECT_EQ(m.subject.find_first_of("\r\n"), std::string::npos) << m.subject;
   EXPECT_NE(m.chat.find(f.responsible), std::string::npos) << m.chat;
-  for (const std::string* s : {&m.subject, &m.body, &m.chat}) EXPECT_EQ(s->find_first_of("{}"), std::string::npos) << *s;
+  for (const std::string* s : {&m.subject, &m.body, &m.chat})
+    EXPECT_EQ(s->find_first_of("{}"), std::string::npos) << *s;
   // An individual flag has no team line and no empty line in its place.
   FlagFacts one = f;
   one.team.clear();

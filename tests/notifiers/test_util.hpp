@@ -12,14 +12,18 @@ namespace dutyd::notify::test {
 inline std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
   }
   return out + "'";
 }
 
 struct PcloseDeleter {
-  void operator()(FILE* f) const { if (f) ::pclose(f); }
+  void operator()(FILE* f) const {
+    if (f) ::pclose(f);
+  }
 };
 
 // Runs independent.py with `args`; returns its stdout (empty on failure to start).

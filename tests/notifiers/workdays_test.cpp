@@ -12,7 +12,9 @@ namespace {
 
 const std::string kHolidayDir = std::string(DUTYD_SOURCE_DIR) + "/notifiers/holidays";
 
-Day D(int y, unsigned m, unsigned d) { return make_day(y, m, d); }
+Day D(int y, unsigned m, unsigned d) {
+  return make_day(y, m, d);
+}
 
 const WorkdayCalendar& shipped() {
   static const WorkdayCalendar cal = [] {
@@ -72,21 +74,21 @@ TEST(WorkdayCalendar, HolidaysAndMakeUpDays) {
   EXPECT_FALSE(cal.is_working_day(D(2026, 1, 10)));  // an ordinary Saturday
   EXPECT_TRUE(cal.is_working_day(D(2026, 3, 3)));    // an ordinary Tuesday
   // No data for 2027: plain Monday-Friday.
-  EXPECT_TRUE(cal.is_working_day(D(2027, 2, 8)));    // Monday
-  EXPECT_FALSE(cal.is_working_day(D(2027, 2, 6)));   // Saturday
+  EXPECT_TRUE(cal.is_working_day(D(2027, 2, 8)));   // Monday
+  EXPECT_FALSE(cal.is_working_day(D(2027, 2, 6)));  // Saturday
 }
 
 TEST(WorkdayCalendar, AddWorkingDaysAcrossHolidaysAndMakeUpSaturdays) {
   const auto& cal = shipped();
-  EXPECT_EQ(cal.add_working_days(D(2026, 2, 13), 1), D(2026, 2, 14));   // Fri -> 调休 Sat
-  EXPECT_EQ(cal.add_working_days(D(2026, 2, 14), 1), D(2026, 2, 24));   // over 春节
+  EXPECT_EQ(cal.add_working_days(D(2026, 2, 13), 1), D(2026, 2, 14));  // Fri -> 调休 Sat
+  EXPECT_EQ(cal.add_working_days(D(2026, 2, 14), 1), D(2026, 2, 24));  // over 春节
   EXPECT_EQ(cal.add_working_days(D(2026, 2, 24), -1), D(2026, 2, 14));
   EXPECT_EQ(cal.add_working_days(D(2026, 2, 24), -2), D(2026, 2, 13));
   EXPECT_EQ(cal.add_working_days(D(2025, 10, 1), 1), D(2025, 10, 9));
   EXPECT_EQ(cal.add_working_days(D(2025, 10, 9), -1), D(2025, 9, 30));
-  EXPECT_EQ(cal.add_working_days(D(2025, 9, 29), -1), D(2025, 9, 28));  // Sunday 调休
-  EXPECT_EQ(cal.add_working_days(D(2025, 10, 10), 1), D(2025, 10, 11)); // Saturday 调休
-  EXPECT_EQ(cal.add_working_days(D(2026, 3, 6), 5), D(2026, 3, 13));    // a plain week
+  EXPECT_EQ(cal.add_working_days(D(2025, 9, 29), -1), D(2025, 9, 28));   // Sunday 调休
+  EXPECT_EQ(cal.add_working_days(D(2025, 10, 10), 1), D(2025, 10, 11));  // Saturday 调休
+  EXPECT_EQ(cal.add_working_days(D(2026, 3, 6), 5), D(2026, 3, 13));     // a plain week
   EXPECT_EQ(cal.add_working_days(D(2026, 3, 6), 0), D(2026, 3, 6));
   // Round trip from every working day.
   for (Day d = D(2025, 1, 1); d <= D(2026, 12, 31); ++d) {
@@ -218,7 +220,7 @@ const char* kIcs =
     "UID:b@test\r\n"
     "DTSTART;VALUE=DATE:20310118\r\n"
     "SUMMARY:春节 \r\n"
-    " 补班\r\n"   // a folded line: "春节 补班"
+    " 补班\r\n"  // a folded line: "春节 补班"
     "END:VEVENT\r\n"
     "BEGIN:VEVENT\r\n"
     "UID:c@test\r\n"
@@ -252,7 +254,8 @@ TEST(HolidayIcs, ImportsDaysOffAndMakeUpDays) {
 
 TEST(HolidayIcs, ErrorsNameTheLine) {
   const Case cases[] = {
-      {"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:20310122T090000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+      {"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:20310122T090000\r\nEND:VEVENT\r\nEND:"
+       "VCALENDAR\r\n",
        "x.ics:3:1: error: DTSTART \"20310122T090000\" is not an all-day date"},
       {"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
        "x.ics:2:1: error: VEVENT without an all-day DTSTART"},

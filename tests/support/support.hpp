@@ -12,14 +12,20 @@
 
 namespace dutyd::test {
 
-inline std::filesystem::path source_dir() { return DUTYD_SOURCE_DIR; }
-inline std::string catalogue() { return (source_dir() / "config/catalogue/obligations.toml").string(); }
-inline std::string example() { return (source_dir() / "config/examples/province.toml").string(); }
+inline std::filesystem::path source_dir() {
+  return DUTYD_SOURCE_DIR;
+}
+inline std::string catalogue() {
+  return (source_dir() / "config/catalogue/obligations.toml").string();
+}
+inline std::string example() {
+  return (source_dir() / "config/examples/province.toml").string();
+}
 
 // Writes `text` to a fresh file under the test's temporary folder and returns its path.
 inline std::string write_temp(const std::string& name, const std::string& text) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("dutyd-test-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("dutyd-test-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const auto path = dir / name;
   std::ofstream(path, std::ios::binary) << text;
