@@ -8,7 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "config/date.hpp"
+#include "base/date.hpp"
 #include "config/escalation.hpp"
 
 namespace dutyd {

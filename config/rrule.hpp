@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "config/date.hpp"
+#include "base/date.hpp"
 
 namespace dutyd {
 

@@ -8,19 +8,19 @@
 #include <optional>
 
 #include "calendar/accountability.hpp"
+#include "calendar/events.hpp"
 #include "calendar/expand.hpp"
+#include "calendar/flags.hpp"
 #include "calendar/ical_feed.hpp"
+#include "calendar/report.hpp"
+#include "calendar/snapshot.hpp"
 #include "config/loader.hpp"
-#include "daemon/deliveries.hpp"
-#include "daemon/events.hpp"
-#include "daemon/flags.hpp"
-#include "daemon/reminder_data.hpp"
-#include "daemon/report.hpp"
 #include "daemon/run.hpp"
-#include "daemon/service.hpp"
 #include "daemon/simulate.hpp"
-#include "daemon/snapshot.hpp"
-#include "daemon/store.hpp"
+#include "http/service.hpp"
+#include "notifiers/reminder_data.hpp"
+#include "store/delivery_forms.hpp"
+#include "store/store.hpp"
 
 namespace dutyd {
 namespace {

@@ -11,13 +11,13 @@
 #include <thread>
 #include <unordered_set>
 
-#include "daemon/events.hpp"
-#include "daemon/flagger.hpp"
-#include "daemon/http_server.hpp"
-#include "daemon/reminder_data.hpp"
-#include "daemon/scheduler.hpp"
-#include "daemon/service.hpp"
+#include "calendar/events.hpp"
 #include "daemon/systemd_notify.hpp"
+#include "http/server.hpp"
+#include "http/service.hpp"
+#include "notifiers/reminder_data.hpp"
+#include "reminders/flagger.hpp"
+#include "reminders/scheduler.hpp"
 
 namespace dutyd {
 namespace {
@@ -133,7 +133,7 @@ int run_daemon(const RunOptions& opt) {
     log(3, e.what());
     return 1;
   }
-  // Events recorded at run time join the configuration's [[event]]s (daemon/events.hpp).
+  // Events recorded at run time join the configuration's [[event]]s (calendar/events.hpp).
   std::string events_seen = store->events_revision();
   // The occurrences of the stored events installed last: one that is new gets a catch-up plan.
   std::unordered_set<std::string> event_occurrences;

@@ -10,8 +10,8 @@
 #include "calendar/expand.hpp"
 #include "config/loader.hpp"
 #include "daemon/cli.hpp"
-#include "daemon/reminder_data.hpp"
 #include "notifiers/planner.hpp"
+#include "notifiers/reminder_data.hpp"
 
 namespace dutyd {
 namespace {

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "config/date.hpp"
+#include "base/date.hpp"
 #include "config/escalation.hpp"
 #include "notifiers/workdays.hpp"
 

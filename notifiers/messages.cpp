@@ -8,7 +8,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "config/date.hpp"
+#include "base/date.hpp"
 #include "notifiers/encoding.hpp"
 
 namespace dutyd::notify {

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "config/date.hpp"
+#include "base/date.hpp"
 
 namespace dutyd::notify {
 

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "config/date.hpp"
+#include "base/date.hpp"
 #include "config/diagnostics.hpp"
 #include "config/escalation.hpp"
 

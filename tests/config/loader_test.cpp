@@ -4,7 +4,7 @@
 #include <regex>
 #include <sstream>
 
-#include "daemon/reminder_data.hpp"
+#include "notifiers/reminder_data.hpp"
 #include "support/support.hpp"
 
 namespace dutyd {

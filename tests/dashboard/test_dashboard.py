@@ -47,7 +47,7 @@ PASS_LINE = "flags: pass over "
 INSPECT = "a6.15.inspect-subordinates/dl/2026/%s@dutyd"
 PLAN = "a6.1.plan/dl/2026@dutyd"
 EVIDENCE = "整改台账<script>alert(1)</script>"
-COLOURS = {  # the legend's colours in daemon/dashboard.cpp, as the browser computes them
+COLOURS = {  # the legend's colours in http/dashboard.cpp, as the browser computes them
     "missed": "rgba(224, 69, 58, 1)", "on_time": "rgba(143, 209, 143, 1)",
     "late": "rgba(201, 179, 230, 1)", "overdue": "rgba(255, 210, 127, 1)",
     "upcoming": "rgba(223, 231, 242, 1)"}

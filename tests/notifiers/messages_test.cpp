@@ -7,7 +7,7 @@
 #include <fstream>
 #include <random>
 
-#include "config/date.hpp"
+#include "base/date.hpp"
 #include "notifiers/encoding.hpp"
 #include "test_util.hpp"
 
