@@ -7,6 +7,7 @@
 #include <sys/random.h>
 
 #include <cerrno>
+#include <stdexcept>
 #include <system_error>
 
 namespace dutyd {
@@ -30,11 +31,11 @@ std::string sha256_hex(std::string_view data) {
   return hex(digest, sizeof digest);
 }
 
-// Every reminder's completion link is signed, on each sending worker: HMAC() fetches SHA-256
-// from OpenSSL's provider and sets the key up again on every call, which cost more than the rest
-// of a message's rendering. Each thread keeps one keyed context and re-initialises it with the
-// key it already holds (EVP_MAC_init with no key); a new key replaces it. Any failure takes the
-// one-shot path.
+// Every reminder's completion link and every robot's message is signed, on each sending worker:
+// HMAC() fetches SHA-256 from OpenSSL's provider and sets the key up again on every call, which
+// cost more than the rest of a message's rendering. Each thread keeps one keyed context and
+// re-initialises it with the key it already holds (EVP_MAC_init with no key); a new key replaces
+// it. Any failure takes the one-shot path.
 namespace {
 struct MacCache {
   EVP_MAC* mac = nullptr;
@@ -48,8 +49,12 @@ struct MacCache {
 };
 }  // namespace
 
-std::string hmac_sha256_hex(std::string_view key, std::string_view message) {
+std::string hmac_sha256(std::string_view key, std::string_view message) {
   unsigned char digest[EVP_MAX_MD_SIZE];
+  // An empty message is legitimate (Feishu signs nothing with a derived key): pass a valid pointer.
+  static const unsigned char kEmpty = 0;
+  const auto* data =
+      message.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(message.data());
   thread_local MacCache cache;
   if (!cache.ctx) {
     cache.mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
@@ -69,17 +74,21 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view message) {
       if (ready) cache.key = std::string(key), cache.keyed = true;
     }
     std::size_t len = 0;
-    if (ready &&
-        EVP_MAC_update(cache.ctx, reinterpret_cast<const unsigned char*>(message.data()),
-                       message.size()) == 1 &&
+    if (ready && EVP_MAC_update(cache.ctx, data, message.size()) == 1 &&
         EVP_MAC_final(cache.ctx, digest, &len, sizeof digest) == 1)
-      return hex(digest, len);
+      return std::string(reinterpret_cast<const char*>(digest), len);
     cache.keyed = false;
   }
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &len);
-  return hex(digest, len);
+  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), data, message.size(), digest,
+            &len))
+    throw std::runtime_error("HMAC-SHA256 failed in OpenSSL");
+  return std::string(reinterpret_cast<const char*>(digest), len);
+}
+
+std::string hmac_sha256_hex(std::string_view key, std::string_view message) {
+  const std::string mac = hmac_sha256(key, message);
+  return hex(reinterpret_cast<const unsigned char*>(mac.data()), mac.size());
 }
 
 std::string random_bytes(std::size_t n) {

@@ -1,5 +1,6 @@
 // Small wrappers over OpenSSL's libcrypto (Debian libssl-dev) and getrandom(2): hashes for the
-// audit chain and token storage, HMAC for signed completion links, random secrets.
+// audit chain and token storage, HMAC for signed completion links and robots' signatures, random
+// secrets.
 #pragma once
 
 #include <string>
@@ -8,6 +9,9 @@
 namespace dutyd {
 
 std::string sha256_hex(std::string_view data);
+// HMAC-SHA256 of `message` under `key`: the raw 32 bytes, or as lower-case hex. Throws
+// std::runtime_error when OpenSSL fails.
+std::string hmac_sha256(std::string_view key, std::string_view message);
 std::string hmac_sha256_hex(std::string_view key, std::string_view message);
 // `n` bytes from the kernel's CSPRNG; throws std::system_error when it cannot.
 std::string random_bytes(std::size_t n);

@@ -296,33 +296,4 @@ nlohmann::ordered_json event_json(const Config& c, const EventRecord& e) {
   return j;
 }
 
-void print_events(const Config& c, const std::vector<EventRecord>& events, bool json,
-                  std::ostream& out) {
-  if (json) {
-    for (const EventRecord& e : events)
-      out << event_json(c, e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-          << "\n";
-    return;
-  }
-  out << "编号  状态  事件日期  截止日期  组织  人员  事项  录入\n";
-  for (const EventRecord& e : events) {
-    const Obligation* ob = c.find_obligation(e.obligation);
-    const Org* org = c.find_org(e.org);
-    const Person* person = e.person.empty() ? nullptr : c.find_person(e.person);
-    out << "#" << e.id << "  " << (e.withdrawn_at ? "已撤回" : "有效") << "  " << format_day(e.date)
-        << "  " << (ob ? format_day(e.date + ob->deadline_days) : std::string("-")) << "  "
-        << (org ? org->name : e.org) << "  "
-        << (person             ? person->name
-            : e.person.empty() ? "-"
-                               : e.person)
-        << "  " << (ob ? "【" + citation(ob->article, ob->item) + "】" + ob->title : e.obligation)
-        << "  " << e.created_by << " " << e.created_at << "\n";
-    out << "    " << e.occurrence << (e.note.empty() ? "" : "  " + e.note) << "\n";
-    if (e.withdrawn_at)
-      out << "    撤回：" << *e.withdrawn_at << " " << e.withdrawn_by << "：" << e.withdraw_reason
-          << "\n";
-  }
-  out << events.size() << " event(s)\n";
-}
-
 }  // namespace dutyd

@@ -15,8 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "calendar/records.hpp"
 #include "config/model.hpp"
-#include "store/store.hpp"
 
 namespace dutyd {
 
@@ -71,8 +71,5 @@ std::shared_ptr<const Config> with_stored_events(std::shared_ptr<const Config> b
 // The one JSON form of a stored event (`dutyd event list --format json`, /api/v1/events), with
 // the duty's citation, title and due date when the configuration still has its obligation.
 nlohmann::ordered_json event_json(const Config& config, const EventRecord& event);
-// `dutyd event list`: a table for administrators, or one JSON object a line.
-void print_events(const Config& config, const std::vector<EventRecord>& events, bool json,
-                  std::ostream& out);
 
 }  // namespace dutyd

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "base/text.hpp"
 #include "calendar/accountability.hpp"
 
 namespace dutyd {
@@ -24,23 +25,17 @@ Json id_or_null(const std::string& id) {
   return id.empty() ? Json(nullptr) : Json(id);
 }
 
-std::string status_zh(const std::string& name) {
+}  // namespace
+
+std::string flag_status_zh(const std::string& name) {
   const auto s = parse_flag_status(name);
   return s ? std::string(flag_status_zh(*s)) : name;
 }
 
-std::string measure_text(const std::string& name) {
+std::string flag_measure_zh(const std::string& name) {
   const auto m = parse_measure(name);
   return m ? std::string(measure_zh(*m)) : name;
 }
-
-std::string joined(const std::vector<std::string>& v, std::string_view sep) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : std::string(sep)) + s;
-  return out;
-}
-
-}  // namespace
 
 std::string flag_person_name(const Config& c, const std::string& id) {
   if (id.empty()) return "（空缺）";
@@ -65,7 +60,7 @@ std::string flag_team_text(const Config& c, const FlagRecord& f) {
   for (const auto& p : f.in_charge) in_charge.push_back(flag_person_name(c, p));
   return "领导班子：" + flag_org_name(c, f.team_org) + "；主要负责人：" +
          flag_person_name(c, f.principal) + "；分管领导：" +
-         (in_charge.empty() ? std::string("无") : joined(in_charge, "、"));
+         (in_charge.empty() ? std::string("无") : join(in_charge, "、"));
 }
 
 std::string_view article27_clause(int item) {
@@ -120,9 +115,9 @@ Json flag_json(const FlagRecord& f, const std::vector<FlagTransition>& transitio
   j["severity_reason"] = f.severity_reason;
   j["suggested_measures"] = f.suggested_measures;
   j["status"] = f.status;
-  j["status_zh"] = status_zh(f.status);
+  j["status_zh"] = flag_status_zh(f.status);
   j["measure"] = id_or_null(f.measure);
-  j["measure_zh"] = f.measure.empty() ? Json(nullptr) : Json(measure_text(f.measure));
+  j["measure_zh"] = f.measure.empty() ? Json(nullptr) : Json(flag_measure_zh(f.measure));
   j["decided_on"] = f.decided_on ? Json(format_day(*f.decided_on)) : Json(nullptr);
   Json impacts = Json::array();
   Day until = 0;
@@ -144,35 +139,6 @@ Json flag_json(const FlagRecord& f, const std::vector<FlagTransition>& transitio
                          {"reason", t.reason}});
   j["transitions"] = std::move(steps);
   return j;
-}
-
-void print_flags(const Config& c, Store& store, const std::vector<FlagRecord>& flags, bool json,
-                 std::ostream& out) {
-  if (json) {
-    for (const FlagRecord& f : flags)
-      out << flag_json(f, store.flag_transitions(f.id))
-                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-          << "\n";
-    return;
-  }
-  out << "编号  状态  情节  截止日期  逾期  组织  事项  责任人  建议措施（第二十八条）\n";
-  for (const FlagRecord& f : flags) {
-    out << "#" << f.id << "  " << status_zh(f.status) << "(" << f.status << ")  "
-        << flag_severity_zh(f.severity) << "  " << format_day(f.due) << "  " << f.days_late
-        << "天  " << flag_org_name(c, f.org) << "  【" << f.citation << "】" << f.title << "  "
-        << (f.scope == "collective" ? "集体责任：" : "个人责任：") << flag_responsible_text(c, f)
-        << "  " << joined(f.suggested_measures, "；") << "\n";
-    if (f.scope == "collective") out << "    " << flag_team_text(c, f) << "\n";
-    out << "    " << citation(27, f.art27) << "：" << f.art27_clause << "  情节："
-        << f.severity_reason << "\n";
-    if (f.decided_on) {
-      out << "    决定：" << measure_text(f.measure) << "（" << format_day(*f.decided_on) << "）";
-      for (const FlagImpact& i : f.impacts) out << "；" << i.what << "至" << format_day(i.until);
-      out << "\n";
-    }
-    if (!f.dismiss_reason.empty()) out << "    撤销理由：" << f.dismiss_reason << "\n";
-  }
-  out << flags.size() << " flag(s)\n";
 }
 
 }  // namespace dutyd

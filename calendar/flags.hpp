@@ -1,16 +1,15 @@
-// Non-compliance flags as people see them: the quoted items of 第二十七条, the one JSON form of a
-// flag (`dutyd flags --format json` and GET /api/v1/flags alike), the administrators' table,
-// and the workflow's names.
+// Non-compliance flags as people see them: the quoted items of 第二十七条, the Chinese names of
+// the workflow's states, grades and measures, the texts that name who answers for a flag, and
+// the one JSON form of a flag (`dutyd flags --format json` and GET /api/v1/flags alike).
 #pragma once
 
-#include <iosfwd>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "calendar/records.hpp"
 #include "config/model.hpp"
-#include "store/store.hpp"
 
 namespace dutyd {
 
@@ -23,6 +22,9 @@ std::string_view article27_clause(int item);
 bool is_flag_status(const std::string& s);
 std::string flag_statuses();  // "raised, submitted, investigating, decided, implemented, dismissed"
 std::string_view flag_severity_zh(const std::string& name);  // 较轻, 较重, 严重
+// 提出 ... 撤销 for a status name, 诫勉谈话 ... for a measure name; the name itself when unknown.
+std::string flag_status_zh(const std::string& name);
+std::string flag_measure_zh(const std::string& name);
 
 // Names in flags: from `config`, else the id (someone since removed); a person "" is （空缺）.
 std::string flag_person_name(const Config& config, const std::string& id);
@@ -41,10 +43,5 @@ std::string flag_team_text(const Config& config, const FlagRecord& flag);
 // YYYY-MM-DD (local), times UTC.
 nlohmann::ordered_json flag_json(const FlagRecord& flag,
                                  const std::vector<FlagTransition>& transitions);
-
-// A table for administrators (Chinese headings, names from `config`, ids of people and
-// organisations since removed) or, with `json`, one flag_json object per line.
-void print_flags(const Config& config, Store& store, const std::vector<FlagRecord>& flags,
-                 bool json, std::ostream& out);
 
 }  // namespace dutyd

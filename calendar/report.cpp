@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ostream>
 
+#include "base/text.hpp"
 #include "calendar/accountability.hpp"
 #include "calendar/flags.hpp"
 
@@ -531,30 +532,6 @@ void print_report_table(const Config& c, const Report& r, std::ostream& out) {
     }
   }
   if (!listed) out << "  （无）\n";
-}
-
-std::size_t display_width(std::string_view s) {
-  std::size_t w = 0;
-  for (std::size_t i = 0; i < s.size();) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    char32_t cp = b;
-    std::size_t n = 1;
-    if (b >= 0xF0)
-      n = 4, cp = b & 0x07;
-    else if (b >= 0xE0)
-      n = 3, cp = b & 0x0F;
-    else if (b >= 0xC0)
-      n = 2, cp = b & 0x1F;
-    for (std::size_t k = 1; k < n && i + k < s.size(); ++k)
-      cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-    i += n;
-    const bool wide = (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
-                      (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
-                      (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
-                      (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x20000 && cp <= 0x3FFFD);
-    w += wide ? 2 : 1;
-  }
-  return w;
 }
 
 }  // namespace dutyd

@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "calendar/expand.hpp"
+#include "calendar/records.hpp"
 #include "config/model.hpp"
-#include "store/store.hpp"
 
 namespace dutyd {
 
@@ -120,8 +120,5 @@ void print_report_json_lines(const Config& config, const Report& report, std::os
 void print_report_csv(const Config& config, const Report& report, std::ostream& out);
 // Chinese headings, columns aligned by display width (a Han character takes two columns).
 void print_report_table(const Config& config, const Report& report, std::ostream& out);
-
-// Columns a string takes in a terminal: East Asian wide and fullwidth characters count two.
-std::size_t display_width(std::string_view utf8);
 
 }  // namespace dutyd

@@ -1,15 +1,14 @@
-// The dutyd command line: subcommands over the config, calendar (and later daemon) modules.
+// The dutyd command line: one subcommand per task (see `dutyd help`); the command families live
+// in cli_config.cpp, cli_state.cpp and cli_records.cpp.
 #pragma once
 
 #include <iosfwd>
 #include <string>
 #include <vector>
 
-namespace dutyd {
+#include "daemon/exit_codes.hpp"
 
-// Exit codes: 0 success, 2 invalid configuration, 64 usage error, 1 other failure.
-inline constexpr int kExitConfig = 2;
-inline constexpr int kExitUsage = 64;
+namespace dutyd {
 
 int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 

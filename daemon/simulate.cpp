@@ -9,7 +9,7 @@
 
 #include "calendar/expand.hpp"
 #include "config/loader.hpp"
-#include "daemon/cli.hpp"
+#include "daemon/exit_codes.hpp"
 #include "notifiers/planner.hpp"
 #include "notifiers/reminder_data.hpp"
 

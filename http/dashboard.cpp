@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "base/text.hpp"
 #include "calendar/accountability.hpp"
 #include "calendar/flags.hpp"
 #include "http/feed_cache.hpp"
@@ -105,7 +106,7 @@ std::string state_chip(OccurrenceState s, const std::string& label, const std::s
                       html_escape(tip) + "\"";
   if (uid.empty()) return "<span" + attrs + ">" + html_escape(label) + "</span>";
   return "<a" + attrs + " data-uid=\"" + html_escape(uid) +
-         "\" href=\"/dashboard/occurrence?uid=" + html_escape(url_encode(uid)) + "\">" +
+         "\" href=\"/dashboard/occurrence?uid=" + html_escape(percent_encode(uid)) + "\">" +
          html_escape(label) + "</a>";
 }
 
@@ -118,7 +119,7 @@ std::string legend() {
 }
 
 std::string org_href(const std::string& id, int year, std::size_t page_no = 1) {
-  std::string h = "/dashboard/org?id=" + url_encode(id) + "&year=" + std::to_string(year);
+  std::string h = "/dashboard/org?id=" + percent_encode(id) + "&year=" + std::to_string(year);
   if (page_no > 1) h += "&page=" + std::to_string(page_no);
   return h;
 }

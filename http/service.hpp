@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "base/clock.hpp"
 #include "base/net.hpp"
 #include "calendar/ical_feed.hpp"
 #include "calendar/snapshot.hpp"
@@ -24,29 +25,6 @@
 namespace dutyd {
 
 struct ReportStore;  // calendar/report.hpp
-
-// Wall clock with an optional offset (`--now`): tests and drills run "as if" at another time.
-struct Clock {
-  std::int64_t offset_seconds = 0;
-  std::int64_t now() const;
-};
-
-// Day of `unix_seconds` in a zone `utc_offset` seconds east of UTC.
-inline Day local_day(std::int64_t unix_seconds, std::int32_t utc_offset) {
-  const std::int64_t s = unix_seconds + utc_offset;
-  return static_cast<Day>((s >= 0 ? s : s - 86399) / 86400);
-}
-
-// Text typed by people (evidence, notes) before it is stored: nullopt when it is not valid
-// UTF-8 (overlong forms and surrogates included); otherwise with control characters other than
-// TAB and LF removed, since RFC 5545 TEXT admits none and a NUL would cut C strings short.
-std::optional<std::string> clean_text(std::string_view in);
-
-// Signs and checks completion links.
-std::string completion_link(const std::string& base_url, const std::string& key,
-                            const std::string& uid, const std::string& person, std::int64_t expiry);
-// Records the link key: the `link_key` credential when present, else the store's own.
-std::string load_link_key(const Config& config, Store& store, const std::string& now_iso);
 
 class Service {
  public:

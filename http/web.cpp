@@ -37,22 +37,6 @@ std::optional<std::string> url_decode(std::string_view s, bool plus) {
   return out;
 }
 
-std::string url_encode(std::string_view s) {
-  static const char* digits = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += digits[c >> 4];
-      out += digits[c & 15];
-    }
-  }
-  return out;
-}
-
 std::optional<Params> parse_params(std::string_view q, bool plus) {
   Params out;
   while (!q.empty()) {

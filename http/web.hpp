@@ -1,5 +1,6 @@
-// Small pure helpers of the HTTP surface: percent-coding, query and form parameters, HTML
-// escaping, cookies, and the dashboard's access rule over the organisation tree. No I/O.
+// Small pure helpers of the HTTP surface: percent-decoding (base/text.hpp encodes), query and form
+// parameters, HTML escaping, cookies, and the dashboard's access rule over the organisation tree.
+// No I/O.
 #pragma once
 
 #include <cstdint>
@@ -16,8 +17,6 @@ using Params = std::map<std::string, std::string>;
 
 // Percent-decoding; `plus` turns '+' into a space (form bodies). nullopt when malformed.
 std::optional<std::string> url_decode(std::string_view s, bool plus);
-// Everything but RFC 3986 unreserved characters percent-encoded.
-std::string url_encode(std::string_view s);
 // `a=1&b=2` (a query string or an x-www-form-urlencoded body); nullopt when malformed. A name
 // given twice keeps its last value.
 std::optional<Params> parse_params(std::string_view q, bool plus);

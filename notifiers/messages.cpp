@@ -8,8 +8,9 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "base/crypto.hpp"
 #include "base/date.hpp"
-#include "notifiers/encoding.hpp"
+#include "base/text.hpp"
 
 namespace dutyd::notify {
 

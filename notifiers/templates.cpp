@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "notifiers/encoding.hpp"
+#include "base/text.hpp"
 
 namespace dutyd::notify {
 

@@ -9,7 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "notifiers/encoding.hpp"
+#include "base/text.hpp"
 
 namespace dutyd::notify {
 

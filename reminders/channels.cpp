@@ -47,6 +47,17 @@ std::string credentials_dir(const Config& config) {
   return {};
 }
 
+std::string load_link_key(const Config& config, Store& store, const std::string& now_iso) {
+  if (const std::string dir = credentials_dir(config); !dir.empty()) {
+    std::ifstream in(dir + "/link_key", std::ios::binary);
+    std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' '))
+      key.pop_back();
+    if (!key.empty()) return key;  // a missing or empty credential falls back to the store's key
+  }
+  return store.link_key(now_iso);
+}
+
 std::map<std::string, std::shared_ptr<const ChannelRuntime>> load_channels(const Config& config) {
   const std::string dir = credentials_dir(config);
   std::map<std::string, std::shared_ptr<const ChannelRuntime>> out;

@@ -14,6 +14,7 @@
 #include "notifiers/curl_sender.hpp"
 #include "notifiers/messages.hpp"
 #include "notifiers/response.hpp"
+#include "store/store.hpp"
 
 namespace dutyd {
 
@@ -32,6 +33,9 @@ notify::ChannelKind wire_kind(ChannelKind k);
 // The credentials folder: [daemon] credentials_dir, else $CREDENTIALS_DIRECTORY; empty if none.
 std::string credentials_dir(const Config& config);
 
+// The key that signs completion links: the `link_key` credential when present, else the store's
+// own (created once).
+std::string load_link_key(const Config& config, Store& store, const std::string& now_iso);
 // Every channel of the config, by id, with its credentials read.
 std::map<std::string, std::shared_ptr<const ChannelRuntime>> load_channels(const Config& config);
 

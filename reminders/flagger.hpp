@@ -22,9 +22,9 @@
 #include <thread>
 #include <vector>
 
+#include "base/clock.hpp"
 #include "base/net.hpp"
 #include "calendar/snapshot.hpp"
-#include "http/service.hpp"
 #include "notifiers/reminder_data.hpp"
 #include "store/store.hpp"
 

@@ -30,9 +30,9 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/clock.hpp"
 #include "base/net.hpp"
 #include "calendar/snapshot.hpp"
-#include "http/service.hpp"
 #include "notifiers/planner.hpp"
 #include "notifiers/rate_limiter.hpp"
 #include "notifiers/reminder_data.hpp"

@@ -72,6 +72,8 @@ fi
 (cd tests/feeds && npm ci --no-audit --no-fund --loglevel=error)
 echo "== code format"
 bash scripts/check-format.sh
+echo "== module layers"
+bash scripts/check-layers.sh
 echo "== build with warnings as errors"
 cmake -S . -B build-ci -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUTYD_WERROR=ON >/dev/null
 cmake --build build-ci -j"$jobs"

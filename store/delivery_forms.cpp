@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "base/clock.hpp"
 #include "notifiers/workdays.hpp"
 
 namespace dutyd {
@@ -52,27 +53,6 @@ nlohmann::ordered_json delivery_json(const DeliveryRecord& d) {
   j["purpose"] = d.purpose;  // reminder | fallback | alert | flag
   j["note"] = d.note;
   return j;
-}
-
-void print_deliveries(const Config& c, const std::vector<DeliveryRecord>& rows, bool json,
-                      std::ostream& out) {
-  if (json) {
-    for (const DeliveryRecord& d : rows)
-      out << delivery_json(d).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-          << "\n";
-    return;
-  }
-  out << "计划时间(" << c.timezone << ")  状态  尝试  步骤  渠道  收件人（关系）  事项  最后错误\n";
-  for (const DeliveryRecord& d : rows) {
-    const Person* p =
-        c.find_person(d.person);  // a person since removed from the configuration: the id
-    out << local_minute(d.send_at, c.timezone) << "  " << delivery_status_zh(d.status) << "("
-        << d.status << ")  " << d.attempts << "  "
-        << (d.purpose == "flag" ? "-" : "#" + std::to_string(d.step + 1)) << "  " << d.channel
-        << delivery_purpose_zh(d.purpose) << "  " << (p ? p->name : d.person) << "（" << d.relation
-        << "）  " << d.occurrence << "  " << (d.last_error.empty() ? "-" : d.last_error) << "\n";
-  }
-  out << rows.size() << " delivery(ies)\n";
 }
 
 }  // namespace dutyd

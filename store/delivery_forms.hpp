@@ -28,7 +28,4 @@ const char* delivery_purpose_zh(const std::string& purpose);
 // "2026-06-23 09:00" in the zone `tz`.
 std::string local_minute(std::int64_t unix_seconds, const std::string& tz);
 
-void print_deliveries(const Config& config, const std::vector<DeliveryRecord>& rows, bool json,
-                      std::ostream& out);
-
 }  // namespace dutyd

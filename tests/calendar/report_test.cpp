@@ -5,6 +5,7 @@
 // given in code, as the store would hand them over; the integration test (test_reports.py)
 // drives the same scenario through the real daemon.
 #include "calendar/report.hpp"
+#include "base/text.hpp"
 
 #include <sstream>
 

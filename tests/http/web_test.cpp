@@ -1,6 +1,7 @@
 // The pure helpers of the HTTP surface (http/web.hpp): escaping, percent-coding, parameters,
 // cookies and the dashboard's subtree rule.
 #include "http/web.hpp"
+#include "base/text.hpp"
 
 #include <gtest/gtest.h>
 
@@ -19,10 +20,10 @@ TEST(HtmlEscape, EscapesEveryMarkupCharacterAndKeepsTheRest) {
 
 TEST(UrlCoding, RoundTripsUidsAndRejectsMalformedEscapes) {
   const std::string uid = "a6.15.inspect-subordinates/dl/2026/dl-bgs@dutyd";
-  const std::string enc = url_encode(uid);
+  const std::string enc = percent_encode(uid);
   EXPECT_EQ(enc, "a6.15.inspect-subordinates%2Fdl%2F2026%2Fdl-bgs%40dutyd");
   EXPECT_EQ(url_decode(enc, false), uid);
-  EXPECT_EQ(url_decode(url_encode("中 文&="), false), "中 文&=");
+  EXPECT_EQ(url_decode(percent_encode("中 文&="), false), "中 文&=");
   EXPECT_EQ(url_decode("a+b", true), "a b");
   EXPECT_EQ(url_decode("a+b", false), "a+b");
   EXPECT_EQ(url_decode("%zz", false), std::nullopt);

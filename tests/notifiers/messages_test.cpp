@@ -8,7 +8,7 @@
 #include <random>
 
 #include "base/date.hpp"
-#include "notifiers/encoding.hpp"
+#include "base/text.hpp"
 #include "test_util.hpp"
 
 namespace dutyd::notify {

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "base/crypto.hpp"
+#include "base/text.hpp"
 #include "calendar/snapshot.hpp"
 #include "http/service.hpp"
 #include "store/store.hpp"

@@ -1,13 +1,12 @@
-#include "notifiers/encoding.hpp"
+#include "base/text.hpp"
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
 
-namespace dutyd::notify {
+namespace dutyd {
 
 namespace {
 bool is_continuation(unsigned char c) {
@@ -121,17 +120,68 @@ std::string percent_encode(std::string_view text) {
   return out;
 }
 
-std::string hmac_sha256(std::string_view key, std::string_view message) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  // An empty message is legitimate (Feishu signs nothing with a derived key): pass a valid pointer.
-  static const unsigned char kEmpty = 0;
-  const auto* data =
-      message.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(message.data());
-  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), data, message.size(), mac,
-            &len))
-    throw std::runtime_error("HMAC-SHA256 failed in OpenSSL");
-  return std::string(reinterpret_cast<const char*>(mac), len);
+std::optional<std::string> clean_text(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  std::size_t i = 0;
+  while (i < in.size()) {
+    const auto b = static_cast<unsigned char>(in[i]);
+    std::size_t n;
+    std::uint32_t cp;
+    if (b < 0x80)
+      n = 1, cp = b;
+    else if ((b & 0xE0) == 0xC0)
+      n = 2, cp = b & 0x1Fu;
+    else if ((b & 0xF0) == 0xE0)
+      n = 3, cp = b & 0x0Fu;
+    else if ((b & 0xF8) == 0xF0)
+      n = 4, cp = b & 0x07u;
+    else
+      return std::nullopt;
+    if (i + n > in.size()) return std::nullopt;
+    for (std::size_t k = 1; k < n; ++k) {
+      const auto c = static_cast<unsigned char>(in[i + k]);
+      if ((c & 0xC0) != 0x80) return std::nullopt;
+      cp = (cp << 6) | (c & 0x3Fu);
+    }
+    static const std::uint32_t min_for_length[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_for_length[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return std::nullopt;
+    const bool control = (cp < 0x20 && cp != '\t' && cp != '\n') || (cp >= 0x7F && cp <= 0x9F);
+    if (!control) out.append(in.data() + i, n);
+    i += n;
+  }
+  return out;
 }
 
-}  // namespace dutyd::notify
+std::size_t display_width(std::string_view s) {
+  std::size_t w = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    char32_t cp = b;
+    std::size_t n = 1;
+    if (b >= 0xF0)
+      n = 4, cp = b & 0x07;
+    else if (b >= 0xE0)
+      n = 3, cp = b & 0x0F;
+    else if (b >= 0xC0)
+      n = 2, cp = b & 0x1F;
+    for (std::size_t k = 1; k < n && i + k < s.size(); ++k)
+      cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    i += n;
+    const bool wide = (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
+                      (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+                      (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+                      (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x20000 && cp <= 0x3FFFD);
+    w += wide ? 2 : 1;
+  }
+  return w;
+}
+
+std::string join(const std::vector<std::string>& parts, std::string_view separator) {
+  std::string out;
+  for (const auto& s : parts) out += (out.empty() ? "" : std::string(separator)) + s;
+  return out;
+}
+
+}  // namespace dutyd
