@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ostream>
 
+#include "base/csv.hpp"
 #include "base/text.hpp"
 #include "calendar/accountability.hpp"
 #include "calendar/flags.hpp"
@@ -404,18 +405,6 @@ const std::vector<std::string>& count_headings() {
   return h;
 }
 
-std::string csv_cell(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char ch : s) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-  return q + "\"";
-}
-
-void csv_line(std::ostream& out, const std::vector<std::string>& cells) {
-  for (std::size_t i = 0; i < cells.size(); ++i) out << (i ? "," : "") << csv_cell(cells[i]);
-  out << "\r\n";
-}
-
 void print_aligned(std::ostream& out, const std::vector<std::vector<std::string>>& rows,
                    std::size_t left_columns) {
   std::vector<std::size_t> width;
@@ -445,7 +434,7 @@ void print_report_csv(const Config& c, const Report& r, std::ostream& out) {
   for (const auto& h : count_headings()) head.push_back(h);
   head.push_back("未履行事项");
   head.push_back("已决定的问责措施");
-  csv_line(out, head);
+  csv_row(out, head);
   const auto row_cells = [&](const ReportRow& row, const char* kind) {
     std::vector<std::string> cells{kind, std::to_string(r.year), format_day(r.as_of)};
     cells.push_back(row.org >= 0 ? c.orgs[idx(row.org)].id : "");
@@ -463,7 +452,7 @@ void print_report_csv(const Config& c, const Report& r, std::ostream& out) {
     for (auto& cell : count_cells(row)) cells.push_back(std::move(cell));
     cells.push_back(missed_text(row.missed));
     cells.push_back(measures_text(row.measures));
-    csv_line(out, cells);
+    csv_row(out, cells);
   };
   row_cells(r.total, "合计");
   for (const ReportRow& row : r.orgs) row_cells(row, "领导班子");

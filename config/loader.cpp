@@ -16,6 +16,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "base/files.hpp"
 #include "config/loader_internal.hpp"
 
 #ifndef DUTYD_CATALOGUE_INSTALLED
@@ -382,33 +383,35 @@ void read_job(FileJob& job, const std::string& main_path, const LoadCache::Impl*
   part->kind = job.kind;
   part->file = job.file;
   try {
-    std::ifstream in(job.path, std::ios::binary);
     std::string text;
-    if (in) {
-      std::ostringstream buf;
-      buf << in.rdbuf();
-      text = buf.str();
-    }
-    if (!in) {
+    try {
+      text = read_regular_file(job.path, kMaxConfigFileBytes, "the configuration file");
+    } catch (const FileReadError& e) {
+      // A missing or unreadable file is "cannot open the file: <errno text> — ..."; a FIFO,
+      // device or directory, or a file above the cap, says so ("the file is a FIFO ...").
+      const bool open_failed =
+          e.kind == FileReadError::not_found || e.kind == FileReadError::unreadable;
       part->readable = false;
-      part->diags.push_back({Severity::error,
-                             {job.file, 1, 1},
-                             "cannot open the file: " + std::string(std::strerror(errno)) + kDash +
-                                 "check the path and the permissions"});
-    } else {
-      part->size = text.size();
-      part->hash = std::hash<std::string_view>{}(text);
-      if (cache) {
-        auto it = cache->parts.find(job.path);
-        if (it != cache->parts.end() && it->second->kind == job.kind &&
-            it->second->size == part->size && it->second->hash == part->hash) {
-          job.part = it->second;
-          job.reused = true;
-          return;
-        }
-      }
-      FileReader(*part, job.path, main_path).read(text);
+      part->diags.push_back(
+          {Severity::error,
+           {job.file, 1, 1},
+           open_failed ? "cannot open the file: " + e.reason.substr(e.reason.find(": ") + 2)
+                       : "the file " + e.reason});
+      job.part = std::move(part);
+      return;
     }
+    part->size = text.size();
+    part->hash = std::hash<std::string_view>{}(text);
+    if (cache) {
+      auto it = cache->parts.find(job.path);
+      if (it != cache->parts.end() && it->second->kind == job.kind &&
+          it->second->size == part->size && it->second->hash == part->hash) {
+        job.part = it->second;
+        job.reused = true;
+        return;
+      }
+    }
+    FileReader(*part, job.path, main_path).read(text);
   } catch (const std::exception& e) {  // out of memory, most likely: never lose the message
     part->readable = false;
     part->diags.push_back({Severity::error,

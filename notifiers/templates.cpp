@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/files.hpp"
 #include "base/text.hpp"
 
 namespace dutyd::notify {
@@ -443,17 +444,19 @@ namespace {
 
 Templates read_templates(const std::string& path, Diagnostics& diags) {
   Templates out = default_templates();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  std::string text;
+  try {
+    text = read_regular_file(path, kMaxDataFileBytes, "the templates file");
+  } catch (const FileReadError& e) {
+    const bool open_failed =
+        e.kind == FileReadError::not_found || e.kind == FileReadError::unreadable;
     diags.add(Severity::error, path, 1, 1,
-              "cannot open the templates file: " + std::string(std::strerror(errno)) +
-                  std::string(kDash) +
-                  "check the path ([reminders] templates) and that dutyd may read it");
+              open_failed
+                  ? "cannot open the templates file: " + e.reason.substr(e.reason.find(": ") + 2) +
+                        " ([reminders] templates)"
+                  : "the templates file " + e.reason);
     return out;
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
   const Reader r{text, path, diags};
   if (!is_valid_utf8(text)) {
     r.error(first_invalid_utf8(text),

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "base/files.hpp"
 #include "base/text.hpp"
 
 namespace dutyd::notify {
@@ -540,16 +541,18 @@ std::vector<HolidayYear> parse_holiday_ics(std::string_view text, const std::str
 }
 
 std::vector<HolidayYear> load_holiday_file(const std::string& path, Diagnostics& diags) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  std::string text;
+  try {
+    text = read_regular_file(path, kMaxDataFileBytes, "the holiday file");
+  } catch (const FileReadError& e) {
+    const bool open_failed =
+        e.kind == FileReadError::not_found || e.kind == FileReadError::unreadable;
     diags.add(Severity::error, path, 0, 0,
-              "cannot open the holiday file" + std::string(kDash) +
-                  "check the path and that dutyd may read it");
+              open_failed
+                  ? "cannot open the holiday file: " + e.reason.substr(e.reason.find(": ") + 2)
+                  : "the holiday file " + e.reason);
     return {};
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
   const std::string ext = std::filesystem::path(path).extension().string();
   if (ext == ".ics") return parse_holiday_ics(text, path, diags);
   if (ext == ".toml") return parse_holiday_toml(text, path, diags);
