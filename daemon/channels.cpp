@@ -47,6 +47,18 @@ std::string credentials_dir(const Config& config) {
   return {};
 }
 
+std::string read_credential(const std::string& dir, const std::string& name) {
+  for (const std::string& file : {name, "dutyd_" + name}) {
+    std::ifstream in(dir + "/" + file, std::ios::binary);
+    if (!in) continue;
+    std::string value((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r' || value.back() == ' '))
+      value.pop_back();
+    if (!value.empty()) return value;
+  }
+  return {};
+}
+
 std::map<std::string, std::shared_ptr<const ChannelRuntime>> load_channels(const Config& config) {
   const std::string dir = credentials_dir(config);
   std::map<std::string, std::shared_ptr<const ChannelRuntime>> out;
@@ -63,15 +75,13 @@ std::map<std::string, std::shared_ptr<const ChannelRuntime>> load_channels(const
                       name + ":... in the systemd unit";
         return;
       }
-      std::ifstream in(dir + "/" + name, std::ios::binary);
-      std::string value((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      while (!value.empty() &&
-             (value.back() == '\n' || value.back() == '\r' || value.back() == ' '))
-        value.pop_back();
+      std::string value = read_credential(dir, name);
       if (value.empty())
         rt->problem = "credential '" + name + "' is missing or empty in " + dir +
-                      " — write the secret to " + dir + "/" + name +
-                      " and reload (systemctl reload dutyd)";
+                      " — write the secret to /etc/dutyd/credentials/" + name +
+                      " (mode 0600) and restart dutyd (systemctl restart dutyd: systemd loads "
+                      "credentials at start), or outside systemd to " +
+                      dir + "/" + name;
       into = std::move(value);
     };
     read(c.password_credential, rt->password);

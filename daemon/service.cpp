@@ -13,6 +13,7 @@
 #include <variant>
 
 #include "calendar/accountability.hpp"
+#include "daemon/channels.hpp"
 #include "daemon/crypto.hpp"
 #include "daemon/deliveries.hpp"
 #include "daemon/events.hpp"
@@ -224,16 +225,9 @@ std::string completion_link(const std::string& base_url, const std::string& key,
 }
 
 std::string load_link_key(const Config& config, Store& store, const std::string& now_iso) {
-  std::string dir = config.daemon.credentials_dir;
-  if (dir.empty())
-    if (const char* env = std::getenv("CREDENTIALS_DIRECTORY")) dir = env;
-  if (!dir.empty()) {
-    std::ifstream in(dir + "/link_key", std::ios::binary);
-    std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' '))
-      key.pop_back();
-    if (!key.empty()) return key;  // a missing or empty credential falls back to the store's key
-  }
+  if (const std::string dir = credentials_dir(config); !dir.empty())
+    if (std::string key = read_credential(dir, "link_key"); !key.empty())
+      return key;  // a missing or empty credential falls back to the store's key
   return store.link_key(now_iso);
 }
 
