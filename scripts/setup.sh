@@ -14,9 +14,10 @@ case "$mode" in example|test) ;; *) echo "usage: bash scripts/setup.sh example|t
 build_pkgs=(g++ make cmake pkg-config libical-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev zlib1g-dev
             libsqlitecpp-dev libboost-dev libcurl4-openssl-dev libsystemd-dev libgtest-dev libjemalloc-dev tzdata)
 # The dashboard's test drives Debian's chromium headless through chromedriver (python3-selenium);
-# a CJK font makes its screenshots readable. nginx runs in front of dutyd in daemon.proxy.
+# a CJK font makes its screenshots readable. nginx runs in front of dutyd in daemon.proxy;
+# prometheus brings promtool for alerts.promtool (python3-yaml reads the rules there).
 test_pkgs=(clang-format python3 python3-icalendar python3-aiosmtpd openssl ca-certificates
-           chromium chromium-driver python3-selenium fonts-wqy-zenhei nginx)
+           chromium chromium-driver python3-selenium fonts-wqy-zenhei nginx prometheus python3-yaml)
 
 missing=()
 for p in "${build_pkgs[@]}" ${mode:+$( [[ $mode == test ]] && echo "${test_pkgs[@]}")}; do
