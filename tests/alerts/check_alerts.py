@@ -4,7 +4,7 @@
 1. `promtool check rules` accepts the file;
 2. every rule is an alert with a `for:`, a severity label (critical or warning), a Chinese
    summary and a runbook line that ends by naming its section of the administrators' guide
-   (见管理员手册“告警处理 › NAME”);
+   (见管理员手册“告警处理 › NAME”), and the guide has a section headed NAME;
 3. every metric a rule reads (dutyd_*) is specified in docs/operations.md, where the daemon's
    metrics are defined;
 4. the unit tests (tests/alerts/*_test.yml) hold, for every alert, a case where it fires and
@@ -66,6 +66,18 @@ for r in rules:
     for metric in set(re.findall(r"\bdutyd_[a-z_]+", r.get("expr", ""))):
         if not re.search(r"^\| `%s` \|" % metric, spec, re.M):
             fail("%s reads %s, which docs/operations.md does not specify" % (r.get("alert"), metric))
+
+# The section each runbook line names: a heading in the administrators' guide (the lead folds
+# docs/admin-guide.zh.d/ into docs/admin-guide.zh.md; either is read).
+guide_files = glob.glob(os.path.join(src, "docs", "admin-guide.zh.md")) + \
+    glob.glob(os.path.join(src, "docs", "admin-guide.zh.d", "*.md"))
+headings = set()
+for g in guide_files:
+    with open(g, encoding="utf-8") as f:
+        headings |= {m.group(1) for m in re.finditer(r"^#+ (\S+)$", f.read(), re.M)}
+for name in alerts:
+    if name not in headings:
+        fail("%s: the administrators' guide has no section headed %s" % (name, name))
 
 fires, silent = set(), set()
 for t in tests:
