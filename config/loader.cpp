@@ -103,10 +103,16 @@ void FileReader::each_table(const toml::table& doc, std::string_view key, F&& f)
 
 void FileReader::read_catalogue(const toml::table& doc) {
   for (auto&& [k, v] : doc) {
-    if (k.str() != "obligation")
+    if (k.str() == "version") {  // the catalogue's revision, read by `dutyd --version`
+      if (!v.is_string())
+        error(loc_of(file_, v.source()),
+              "version must be a string" + std::string(kDash) + "write version = \"YEAR.N\"");
+    } else if (k.str() != "obligation") {
       error(loc_of(file_, k.source()), "unknown key '" + std::string(k.str()) +
                                            "' in the catalogue" + kDash +
-                                           "the catalogue holds only [[obligation]] tables");
+                                           "the catalogue holds only version and [[obligation]] "
+                                           "tables");
+    }
   }
   each_table(doc, "obligation", [&](const toml::table& t) { read_obligation(t, false); });
 }

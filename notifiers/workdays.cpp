@@ -587,7 +587,8 @@ std::string default_holiday_dir() {
   if (const char* env = std::getenv("DUTYD_HOLIDAYS"); env && *env) return env;
   std::error_code ec;
   if (std::filesystem::is_directory(DUTYD_HOLIDAYS_INSTALLED, ec)) return DUTYD_HOLIDAYS_INSTALLED;
-  return DUTYD_HOLIDAYS_SOURCE;
+  // Without a source tree to fall back on (the package's build), name the installed folder.
+  return *DUTYD_HOLIDAYS_SOURCE ? DUTYD_HOLIDAYS_SOURCE : DUTYD_HOLIDAYS_INSTALLED;
 }
 
 }  // namespace dutyd::notify

@@ -1,8 +1,8 @@
 #include "reminders/channels.hpp"
 
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
+
+#include "base/files.hpp"
 
 namespace dutyd {
 namespace {
@@ -47,14 +47,25 @@ std::string credentials_dir(const Config& config) {
   return {};
 }
 
-std::string load_link_key(const Config& config, Store& store, const std::string& now_iso) {
-  if (const std::string dir = credentials_dir(config); !dir.empty()) {
-    std::ifstream in(dir + "/link_key", std::ios::binary);
-    std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' '))
-      key.pop_back();
-    if (!key.empty()) return key;  // a missing or empty credential falls back to the store's key
+std::string read_credential(const std::string& dir, const std::string& name) {
+  for (const std::string& file : {name, "dutyd_" + name}) {
+    std::string value;
+    try {
+      value = read_regular_file(dir + "/" + file, kMaxCredentialBytes, "credential '" + name + "'");
+    } catch (const FileReadError&) {
+      continue;  // missing, unreadable, not a regular file or too large: the caller says what to do
+    }
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r' || value.back() == ' '))
+      value.pop_back();
+    if (!value.empty()) return value;
   }
+  return {};
+}
+
+std::string load_link_key(const Config& config, Store& store, const std::string& now_iso) {
+  if (const std::string dir = credentials_dir(config); !dir.empty())
+    if (std::string key = read_credential(dir, "link_key"); !key.empty())
+      return key;  // a missing or empty credential falls back to the store's key
   return store.link_key(now_iso);
 }
 
@@ -74,15 +85,13 @@ std::map<std::string, std::shared_ptr<const ChannelRuntime>> load_channels(const
                       name + ":... in the systemd unit";
         return;
       }
-      std::ifstream in(dir + "/" + name, std::ios::binary);
-      std::string value((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      while (!value.empty() &&
-             (value.back() == '\n' || value.back() == '\r' || value.back() == ' '))
-        value.pop_back();
+      std::string value = read_credential(dir, name);
       if (value.empty())
         rt->problem = "credential '" + name + "' is missing or empty in " + dir +
-                      " — write the secret to " + dir + "/" + name +
-                      " and reload (systemctl reload dutyd)";
+                      " — write the secret to /etc/dutyd/credentials/" + name +
+                      " (mode 0600) and restart dutyd (systemctl restart dutyd: systemd loads "
+                      "credentials at start), or outside systemd to " +
+                      dir + "/" + name;
       into = std::move(value);
     };
     read(c.password_credential, rt->password);

@@ -33,6 +33,13 @@ notify::ChannelKind wire_kind(ChannelKind k);
 // The credentials folder: [daemon] credentials_dir, else $CREDENTIALS_DIRECTORY; empty if none.
 std::string credentials_dir(const Config& config);
 
+// The secret in credential NAME of folder DIR, trailing blanks and line ends removed; empty when
+// missing, unreadable or empty. Looks for DIR/NAME (a credential loaded on its own, e.g.
+// LoadCredentialEncrypted=NAME in a drop-in), then DIR/dutyd_NAME: dutyd.service loads the
+// folder /etc/dutyd/credentials with LoadCredential=dutyd:/etc/dutyd/credentials, and systemd
+// (252, systemd.exec(5)) names each file F of a loaded folder ID_F.
+std::string read_credential(const std::string& dir, const std::string& name);
+
 // The key that signs completion links: the `link_key` credential when present, else the store's
 // own (created once).
 std::string load_link_key(const Config& config, Store& store, const std::string& now_iso);

@@ -41,7 +41,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # The same units, with the installed path of ExecStart replaced by the binary under test.
-installed=/usr/local/bin/dutyd
+installed=/usr/bin/dutyd
 replaced=0
 while IFS= read -r line || [ -n "$line" ]; do
   if [[ $line == "ExecStart=$installed "* ]]; then

@@ -14,9 +14,13 @@ case "$mode" in example|test) ;; *) echo "usage: bash scripts/setup.sh example|t
 build_pkgs=(g++ make cmake pkg-config libical-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev zlib1g-dev
             libsqlitecpp-dev libboost-dev libcurl4-openssl-dev libsystemd-dev libgtest-dev libjemalloc-dev tzdata)
 # The dashboard's test drives Debian's chromium headless through chromedriver (python3-selenium);
-# a CJK font makes its screenshots readable.
+# a CJK font makes its screenshots readable. nginx runs in front of dutyd in daemon.proxy;
+# prometheus brings promtool for alerts.promtool (python3-yaml reads the rules there). The
+# Debian package is built with debhelper and po-debconf and tested in a debootstrap root with
+# lintian (scripts/test-package.sh).
 test_pkgs=(clang-format python3 python3-icalendar python3-aiosmtpd openssl ca-certificates
-           chromium chromium-driver python3-selenium fonts-wqy-zenhei)
+           chromium chromium-driver python3-selenium fonts-wqy-zenhei nginx prometheus python3-yaml
+           debhelper po-debconf debootstrap lintian)
 
 missing=()
 for p in "${build_pkgs[@]}" ${mode:+$( [[ $mode == test ]] && echo "${test_pkgs[@]}")}; do
@@ -86,3 +90,7 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDUTYD_WERROR=ON -DDUTYD_SANI
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs"
+# The package: built from the tree, installed on a fresh Debian 12 root, lintian, purge
+# (docs/operations.md). About ten minutes on two cores, most of it compiling and debootstrap.
+echo "== Debian package"
+bash scripts/test-package.sh

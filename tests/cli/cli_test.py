@@ -3,9 +3,12 @@
 on the bundled example, and clear usage errors. usage: cli_test.py DUTYD SOURCE_DIR"""
 import json
 import os
+import re
+import subprocess
 import tempfile
+import tomllib
 
-from clitest import SRC, check, finish, run
+from clitest import DUTYD, SRC, check, finish, run
 EXAMPLE = os.path.join(SRC, "config/examples/province.toml")
 
 
@@ -22,6 +25,30 @@ rc, out, err = run("catalogue")
 check("catalogue table", rc == 0 and "第六条第（十六）项" in out, out[:200])
 rc, out, err = run("catalogue", "--format", "xml")
 check("bad format is a usage error", rc == 64 and "--format" in err, err)
+
+# --version: CMake's project version and the catalogue's revision and path (the one in use).
+with open(os.path.join(SRC, "CMakeLists.txt"), encoding="utf-8") as f:
+    project_version = re.search(r"project\(dutyd VERSION (\S+)", f.read()).group(1)
+catalogue_path = os.environ["DUTYD_CATALOGUE"]
+with open(catalogue_path, "rb") as f:
+    catalogue_version = tomllib.load(f)["version"]
+for form in ("--version", "version"):
+    rc, out, err = run(form)
+    check(form, rc == 0 and out == "dutyd %s\ncatalogue %s (%s)\n" % (project_version, catalogue_version,
+                                                                      catalogue_path), (rc, out, err))
+p = subprocess.run([DUTYD, "--version"], capture_output=True, text=True,
+                   env=dict(os.environ, DUTYD_CATALOGUE="/nonexistent/obligations.toml"))
+check("--version without a catalogue", p.returncode == 1 and p.stdout.startswith("dutyd ") and
+      "/nonexistent/obligations.toml" in p.stderr and "DUTYD_CATALOGUE" in p.stderr, (p.returncode, p.stdout, p.stderr))
+# A catalogue whose version is not a string is refused with where and what.
+with tempfile.TemporaryDirectory() as tmp:
+    with open(catalogue_path, encoding="utf-8") as f:
+        text = f.read()
+    bad = os.path.join(tmp, "obligations.toml")
+    with open(bad, "w", encoding="utf-8") as f:
+        f.write(text.replace('version = "%s"' % catalogue_version, "version = 3", 1))
+    rc, out, err = run("check-config", "-c", EXAMPLE, "--catalogue", bad)
+    check("catalogue version not a string", rc == 2 and bad + ":" in err and "version must be a string" in err, err)
 
 # check-config on the example.
 rc, out, err = run("check-config", "-c", EXAMPLE)

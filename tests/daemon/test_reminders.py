@@ -10,6 +10,8 @@ import datetime
 import email
 import email.policy
 import glob
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -18,6 +20,7 @@ import subprocess
 import sys
 import time
 import unittest
+import urllib.parse
 
 import harness
 from harness import Daemon, wait_until
@@ -253,6 +256,41 @@ class StepsAndRecipients(Base):
         self.assertEqual(metrics.get(("dutyd_deliveries_total", frozenset({("result", "sent")}))), len(plan))
         self.assertEqual(metrics.get(("dutyd_deliveries_total", frozenset({("result", "failed")}))), 0)
         self.assertEqual(metrics.get(("dutyd_channels_unavailable", frozenset())), 0)
+        self.assertEqual(d.stop()[0], 0)
+
+
+class CredentialsFolder(Base):
+    def test_a_folder_loaded_by_systemd_serves_every_channel_and_the_link_key(self):
+        # dutyd.service loads /etc/dutyd/credentials with LoadCredential=dutyd:/etc/dutyd/credentials;
+        # systemd 252 puts each file F there into $CREDENTIALS_DIRECTORY as dutyd_F. Here the
+        # folder is made by hand the same way and handed over in CREDENTIALS_DIRECTORY, without
+        # [daemon] credentials_dir.
+        d = self.daemon()
+        d.creds = None  # no credentials_dir in the configuration
+        d.write_config(d.base_config)
+        folder = os.path.join(d.tmp, "run-credentials")
+        os.makedirs(folder)
+        secrets = dict(CREDENTIALS, link_key="folder-link-key")
+        for name, value in secrets.items():
+            with open(os.path.join(folder, "dutyd_" + name), "w", encoding="utf-8") as f:
+                f.write(value + "\n")
+        d.extra_env["CREDENTIALS_DIRECTORY"] = folder
+        plan = d.plan("2026-07-07")
+        kinds = {r["channel_kind"] for r in plan}
+        self.assertTrue({"email", "wecom", "feishu"} <= kinds, kinds)
+        d.start(now="2026-07-07T08:59:58")
+        wait_until(lambda: self.rx.count() >= len(plan), 60, "%d deliveries" % len(plan))
+        rows = d.outbox()
+        self.assertTrue(all(r["status"] == "sent" for r in rows), [r for r in rows if r["status"] != "sent"][:3])
+        _, metrics = d.metrics()
+        self.assertEqual(metrics.get(("dutyd_channels_unavailable", frozenset())), 0)
+        # Completion links are signed with the folder's link_key, not the database's own key.
+        env, m = self.rx.mails()[0]
+        link = next(w for w in m.get_content().split() if "/complete?o=" in w)
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(link).query))
+        want = hmac.new(b"folder-link-key", ("%s\n%s\n%s" % (q["o"], q["p"], q["x"])).encode(),
+                        hashlib.sha256).hexdigest()
+        self.assertEqual(q["s"], want)
         self.assertEqual(d.stop()[0], 0)
 
 
