@@ -11,6 +11,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "base/worker.hpp"
 #include "calendar/events.hpp"
 #include "daemon/systemd_notify.hpp"
 #include "http/server.hpp"
@@ -190,11 +191,9 @@ int run_daemon(const RunOptions& opt) {
   net::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
   bool stopping = false;
   bool reloading = false;
-  std::thread worker;
+  // Reloads and re-derivations run here, one at a time.
+  Worker reload_worker(&io, [](const std::string& what) { log(3, "reload: " + what); });
   std::function<void()> wait_signal;
-  auto finish_worker = [&] {
-    if (worker.joinable()) worker.join();
-  };
   // Whether the stored events changed, or a SIGHUP came, while a derivation for changed events
   // was running: derive again (or reload) after it.
   bool events_pending = false, reparse_pending = false, reparsing = false;
@@ -204,19 +203,18 @@ int run_daemon(const RunOptions& opt) {
   std::function<void(bool)> start_derive = [&](bool reparse) {
     reloading = true;
     reparsing = reparse;
-    finish_worker();
     const Day today = service.today();
     events_seen = store->events_revision();  // before reading them: a later change is seen again
     auto events = std::make_shared<std::vector<EventRecord>>(store->events());
     const auto t_start = SteadyClock::now();
     // The snapshot being served lends the blocks of unchanged organisations.
-    worker = std::thread([&, today, reparse, events, t_start, previous = service.snapshot_ptr(),
-                          base = reparse ? nullptr : base_config,
-                          reminders = reminder_data]() mutable {
+    reload_worker.post([&, today, reparse, events, t_start, previous = service.snapshot_ptr(),
+                        base = reparse ? nullptr : base_config,
+                        reminders = reminder_data]() mutable -> Worker::Answer {
       auto loaded = std::make_shared<Loaded>(load(opt, today, load_cache, previous.get(), *events,
                                                   std::move(base), std::move(reminders)));
       previous.reset();
-      net::post(io, [&, loaded, reparse, t_start, events] {
+      return [&, loaded, reparse, t_start, events] {
         reloading = false;
         if (stopping) return;
         for (const auto& line : loaded->skipped_events) log(4, line);
@@ -277,7 +275,7 @@ int run_daemon(const RunOptions& opt) {
           events_pending = false;
           events_changed();
         }
-      });
+      };
     });
   };
   events_changed = [&] {
@@ -383,7 +381,6 @@ int run_daemon(const RunOptions& opt) {
   scheduler.start();
   flagger.start();
   io.run();
-  finish_worker();
   log(6, "stopped");
   return 0;
 }
