@@ -2,8 +2,8 @@
 // CRLF rows, and no cell a spreadsheet would run as a formula. Following OWASP's CSV-injection
 // guidance, a cell beginning with '=', '+', '-', '@', a tab or a carriage return is prefixed with
 // an apostrophe, which spreadsheets show as text; a cell that is a plain number ("-3", "74.5")
-// is left as it is, and so is a lone "-" (no figure). Names come from configurations and officials' own evidence text, so every
-// CSV cell goes through here.
+// is left as it is, and so is a lone "-" (no figure). Names come from configurations and officials'
+// own evidence text, so every CSV cell goes through here.
 #pragma once
 
 #include <ostream>

@@ -10,10 +10,16 @@
 namespace dutyd {
 namespace {
 
+// Every libical handle is owned by one of these until libical takes it over (a component added
+// to its parent), so nothing leaks when building the text around it throws.
 struct ComponentFree {
   void operator()(icalcomponent* c) const { icalcomponent_free(c); }
 };
 using ComponentPtr = std::unique_ptr<icalcomponent, ComponentFree>;
+struct BufferFree {
+  void operator()(char* b) const { icalmemory_free_buffer(b); }
+};
+using BufferPtr = std::unique_ptr<char, BufferFree>;
 
 icaltimetype ical_date(Day d) {
   const Civil c = civil(d);
@@ -223,7 +229,8 @@ std::string render_feed(const Expander& ex, const Expansion& expansion,
     }
     const icaltimetype stamp = icaltime_from_timet_with_zone(static_cast<time_t>(revised), 0,
                                                              icaltimezone_get_utc_timezone());
-    icalcomponent* ev = icalcomponent_new(ICAL_VEVENT_COMPONENT);
+    ComponentPtr event{icalcomponent_new(ICAL_VEVENT_COMPONENT)};
+    icalcomponent* ev = event.get();
     icalcomponent_add_property(ev, icalproperty_new_uid(ex.uid(o).c_str()));
     icalcomponent_add_property(ev, icalproperty_new_dtstamp(stamp));
     icalcomponent_add_property(ev, icalproperty_new_lastmodified(stamp));
@@ -240,12 +247,13 @@ std::string render_feed(const Expander& ex, const Expansion& expansion,
     icalcomponent_add_property(ev, icalproperty_new_status(ICAL_STATUS_CONFIRMED));
     icalcomponent_add_property(ev, icalproperty_new_sequence(sequence));
     icalcomponent_add_property(ev, icalproperty_new_categories("全面从严治党"));
-    icalcomponent_add_component(cal.get(), ev);
+    icalcomponent_add_component(cal.get(), event.release());
   }
   for (const SubordinateFlag& f : options.subordinate_flags) {
     const icaltimetype stamp = icaltime_from_timet_with_zone(static_cast<time_t>(f.updated_unix), 0,
                                                              icaltimezone_get_utc_timezone());
-    icalcomponent* ev = icalcomponent_new(ICAL_VEVENT_COMPONENT);
+    ComponentPtr event{icalcomponent_new(ICAL_VEVENT_COMPONENT)};
+    icalcomponent* ev = event.get();
     const std::string uid = "flag/" + std::to_string(f.id) + "@dutyd";
     icalcomponent_add_property(ev, icalproperty_new_uid(uid.c_str()));
     icalcomponent_add_property(ev, icalproperty_new_dtstamp(stamp));
@@ -270,12 +278,10 @@ std::string render_feed(const Expander& ex, const Expansion& expansion,
     icalcomponent_add_property(ev, icalproperty_new_status(ICAL_STATUS_CONFIRMED));
     icalcomponent_add_property(ev, icalproperty_new_sequence(f.step));
     icalcomponent_add_property(ev, icalproperty_new_categories("问责提示"));
-    icalcomponent_add_component(cal.get(), ev);
+    icalcomponent_add_component(cal.get(), event.release());
   }
-  char* text = icalcomponent_as_ical_string_r(cal.get());
-  std::string out = refold_ical(text ? text : "");
-  icalmemory_free_buffer(text);
-  return out;
+  const BufferPtr text{icalcomponent_as_ical_string_r(cal.get())};
+  return refold_ical(text ? text.get() : "");
 }
 
 }  // namespace dutyd

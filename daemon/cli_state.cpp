@@ -4,7 +4,7 @@
 #include "base/text.hpp"
 #include "calendar/snapshot.hpp"
 #include "daemon/cli_internal.hpp"
-#include "daemon/run.hpp"
+#include "daemon/daemon.hpp"
 #include "notifiers/links.hpp"
 #include "reminders/channels.hpp"
 

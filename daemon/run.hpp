@@ -1,4 +1,4 @@
-// `dutyd run`: the long-running daemon.
+// What `dutyd run` (daemon/daemon.hpp) is given, and where its database is.
 #pragma once
 
 #include <cstdint>
@@ -14,9 +14,6 @@ struct RunOptions {
   std::string listen;             // overrides [daemon] listen
   std::int64_t clock_offset = 0;  // --now: seconds to add to the wall clock
 };
-
-// Returns the process exit code.
-int run_daemon(const RunOptions& options);
 
 // The database path for a configuration: the override, [daemon] database,
 // $STATE_DIRECTORY/dutyd.db, else /var/lib/dutyd/dutyd.db.

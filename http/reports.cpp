@@ -4,6 +4,7 @@
 #include <iomanip>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "calendar/report.hpp"
 #include "http/reply.hpp"
@@ -125,71 +126,51 @@ bool Service::defer(const Request& req, std::function<void(Response)>& respond) 
     respond(std::move(*answer));
     return true;
   }
-  // Only this thread (the loop) adds jobs: the room seen here is still there after the read.
-  bool full = false;
-  {
-    std::lock_guard lock(report_mutex_);
-    full = report_jobs_.size() >= kReportsWaiting;
-  }
-  if (full) {
+  // One report at a time, a few waiting; more are refused.
+  if (reports_ && reports_->pending() >= kReportsWaiting) {
     Response busy = json_error(req, http::status::service_unavailable,
                                "too many reports are being made; try again in a few seconds");
     busy.set(http::field::retry_after, "5");
     respond(std::move(busy));
     return true;
   }
-  ReportJob& checked_job = std::get<ReportJob>(checked);
-  read_known(checked_job);
-  std::lock_guard lock(report_mutex_);
-  report_jobs_.emplace_back(std::move(checked_job), respond);
-  if (!report_thread_.joinable()) {
-    report_thread_ = std::thread([this] {
-      std::unique_lock lk(report_mutex_);
-      for (;;) {
-        report_cv_.wait(lk, [&] { return report_stop_ || !report_jobs_.empty(); });
-        if (report_jobs_.empty()) return;  // stopping, nothing left
-        auto [job, answer] = std::move(report_jobs_.front());
-        lk.unlock();
-        const std::string what = "report of " + job.year_text + " for " +
-                                 (job.org.empty() ? "every organisation" : job.org);
-        std::cerr << log_prefix(6) + "making the " + what + "\n" << std::flush;
-        const auto t0 = std::chrono::steady_clock::now();
-        // For the tests of this thread: a report that takes this long (see
-        // tests/daemon/test_reports.py).
-        if (report_delay_ms_ > 0)
-          std::this_thread::sleep_for(std::chrono::milliseconds(report_delay_ms_));
-        Response r;
-        try {
-          r = make_report(job);
-          const double took =
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-          std::ostringstream line;
-          line << log_prefix(6) << "made the " << what << " in " << std::fixed
-               << std::setprecision(2) << took << " s\n";
-          std::cerr << line.str() << std::flush;
-        } catch (const std::exception& e) {
-          std::cerr << log_prefix(3) + "the " + what + " failed: " + e.what() + "\n" << std::flush;
-          r = json_error(job.head, http::status::internal_server_error,
-                         "the report could not be made");
-        }
-        job = {};  // the snapshot goes before the answer does
-        answer(std::move(r));
-        lk.lock();
-        report_jobs_.pop_front();
-      }
+  auto job = std::make_shared<ReportJob>(std::move(std::get<ReportJob>(checked)));
+  read_known(*job);
+  // The report worker answers through `respond` itself (from its thread): it has no loop.
+  if (!reports_)
+    reports_ = std::make_unique<Worker>(nullptr, [](const std::string& what) {
+      std::cerr << log_prefix(3) + "the report worker: " + what + "\n" << std::flush;
     });
-  }
-  report_cv_.notify_one();
+  reports_->post([this, job, answer = respond]() -> Worker::Answer {
+    const std::string what = "report of " + job->year_text + " for " +
+                             (job->org.empty() ? "every organisation" : job->org);
+    std::cerr << log_prefix(6) + "making the " + what + "\n" << std::flush;
+    const auto t0 = std::chrono::steady_clock::now();
+    // For the tests of this worker: a report that takes this long (see
+    // tests/daemon/test_reports.py).
+    if (report_delay_ms_ > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(report_delay_ms_));
+    Response r;
+    try {
+      r = make_report(*job);
+      const double took =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::ostringstream line;
+      line << log_prefix(6) << "made the " << what << " in " << std::fixed << std::setprecision(2)
+           << took << " s\n";
+      std::cerr << line.str() << std::flush;
+    } catch (const std::exception& e) {
+      std::cerr << log_prefix(3) + "the " + what + " failed: " + e.what() + "\n" << std::flush;
+      r = json_error(job->head, http::status::internal_server_error,
+                     "the report could not be made");
+    }
+    *job = {};  // the snapshot goes before the answer does
+    answer(std::move(r));
+    return {};
+  });
   return true;
 }
 
-Service::~Service() {
-  {
-    std::lock_guard lock(report_mutex_);
-    report_stop_ = true;
-  }
-  report_cv_.notify_all();
-  if (report_thread_.joinable()) report_thread_.join();
-}
+Service::~Service() = default;  // the report worker makes the reports still waiting, then ends
 
 }  // namespace dutyd

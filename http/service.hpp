@@ -2,21 +2,19 @@
 // snapshot, what the store knows (tokens, completions), feed caches and metrics.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <variant>
 #include <vector>
 
 #include "base/clock.hpp"
 #include "base/net.hpp"
+#include "base/worker.hpp"
 #include "calendar/ical_feed.hpp"
 #include "calendar/snapshot.hpp"
 #include "http/feed_cache.hpp"
@@ -29,7 +27,7 @@ struct ReportStore;  // calendar/report.hpp
 class Service {
  public:
   Service(Store& store, Clock clock, std::string link_key);
-  ~Service();  // waits for the report being made
+  ~Service();  // waits for the reports being made
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
 
@@ -43,7 +41,7 @@ class Service {
 
   Response handle(const Request& req);
   // On the loop, before handle(): takes GET /api/v1/reports, whose answer can take seconds for a
-  // province (checked here, made on the report thread, answered through `respond`) so that the
+  // province (checked here, made on the report worker, answered through `respond`) so that the
   // loop goes on serving meanwhile; false for every other request.
   bool defer(const Request& req, std::function<void(Response)>& respond);
   // Any thread (the HTTP server's I/O threads).
@@ -148,15 +146,11 @@ class Service {
   std::function<std::string()> extra_metrics_;
   std::function<void()> events_changed_;
 
-  // The report thread (started by the first deferred report): one report at a time, a few
+  // The report worker (made at the first deferred report): one report at a time, a few
   // waiting; more are refused with 503 and Retry-After.
   static constexpr std::size_t kReportsWaiting = 4;
-  std::mutex report_mutex_;
-  std::condition_variable report_cv_;
-  std::deque<std::pair<ReportJob, std::function<void(Response)>>> report_jobs_;
-  bool report_stop_ = false;
   int report_delay_ms_ = 0;  // DUTYD_REPORT_DELAY_MS: tests make a report take this long
-  std::thread report_thread_;
+  std::unique_ptr<Worker> reports_;
 };
 
 }  // namespace dutyd

@@ -141,11 +141,17 @@ std::vector<OutboxEntry> notices(const Context& ctx, const Occurrence& o, const 
 }  // namespace
 
 Flagger::Flagger(net::io_context& io, Store& store, Clock clock, LogFn log)
-    : io_(io), store_(store), clock_(clock), log_(std::move(log)), daily_(io) {}
+    : io_(io),
+      store_(store),
+      clock_(clock),
+      log_(std::move(log)),
+      daily_(io),
+      writer_(io, store.path(),
+              [this](const std::string& what) { log_(3, "flags: pass failed: " + what); }) {}
 
+// The writer drains as a member: a pass in progress stops early (cancel_).
 Flagger::~Flagger() {
   cancel_ = true;
-  if (thread_.joinable()) thread_.join();
 }
 
 void Flagger::install(std::shared_ptr<const Snapshot> snapshot,
@@ -186,31 +192,25 @@ void Flagger::launch() {
     again_ = true;
     return;
   }
-  if (thread_.joinable()) thread_.join();
   running_ = true;
-  work_.emplace(net::make_work_guard(io_));
   const std::int64_t now = clock_.now();
   const std::int32_t offset = utc_offset_of(snapshot_->config().timezone, now);
-  thread_ = std::thread([this, snapshot = snapshot_, data = data_, path = store_.path(),
-                         since = since_, now, offset] {
-    Pass pass;
+  writer_.post([this, snapshot = snapshot_, data = data_, since = since_, now,
+                offset](Store& store) -> Worker::Answer {
+    auto pass = std::make_shared<Pass>();
     std::string error;
     try {
-      Store store(path);
-      pass = raise_due_flags(*snapshot, *data, store, local_day(now, offset), since, now, offset,
-                             cancel_);
+      *pass = raise_due_flags(*snapshot, *data, store, local_day(now, offset), since, now, offset,
+                              cancel_);
     } catch (const std::exception& e) {
       error = e.what();
     }
-    net::post(io_,
-              [this, pass = std::move(pass), error = std::move(error)] { on_pass(pass, error); });
+    return [this, pass, error = std::move(error)] { on_pass(*pass, error); };
   });
 }
 
 void Flagger::on_pass(const Pass& pass, const std::string& error) {
-  thread_.join();
   running_ = false;
-  work_.reset();
   if (stopping_) return;
   for (const std::string& line : pass.lines) log_(6, line);
   if (!error.empty()) {

@@ -5,9 +5,9 @@
 // discipline inspection organ and the organisation department are told through the outbox
 // (purpose "flag"; the scheduler sends those rows like reminders).
 //
-// Like the scheduler's planning, a pass runs on its own thread with its own store connection
-// (a province's horizon holds millions of occurrences); the event loop only starts passes and
-// logs what they did.
+// Like the scheduler's planning, a pass runs on a store writer of its own (store/writer.hpp: a
+// thread with its own connection; a province's horizon holds millions of occurrences); the
+// event loop only starts passes and logs what they did.
 //
 // A first start flags no history: only occurrences due on or after the day this database first
 // raised flags (meta key `flags.since`) are flagged.
@@ -19,7 +19,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "base/clock.hpp"
@@ -27,6 +26,7 @@
 #include "calendar/snapshot.hpp"
 #include "notifiers/reminder_data.hpp"
 #include "store/store.hpp"
+#include "store/writer.hpp"
 
 namespace dutyd {
 
@@ -77,9 +77,8 @@ class Flagger {
   Day since_ = 0;
   bool started_ = false, stopping_ = false, running_ = false, again_ = false;
   std::atomic<bool> cancel_{false};
-  std::thread thread_;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   net::steady_timer daily_;
+  StoreWriter writer_;  // the passes, on a connection of their own
 };
 
 }  // namespace dutyd

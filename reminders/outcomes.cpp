@@ -93,7 +93,7 @@ void Scheduler::flush_results() {
     rec->outcomes.push_back(std::move(o));
   }
   recording_ = true;
-  submit(/*urgent=*/false, [this, rec](Store& db) -> std::function<void()> {
+  writer_.post([this, rec](Store& db) -> Worker::Answer {
     try {
       rec->applied = db.record_outcomes(rec->outcomes, rec->now);
     } catch (const std::exception& e) {

@@ -50,15 +50,13 @@ std::vector<OutboxEntry> Scheduler::plan_entries(const Snapshot& snapshot,
 }
 
 // Planning a province's day takes seconds (about 150,000 rows on a -7d day), so it runs on its
-// own thread with its own store connection; the loop goes on serving and sending meanwhile.
+// own store writer; the loop goes on serving and sending meanwhile.
 void Scheduler::launch_plan(std::vector<PlanRange> ranges, std::int64_t new_planned_until,
                             bool initial) {
-  if (joinable_planner()) planning_thread_.join();
   planning_ = true;
-  plan_work_.emplace(net::make_work_guard(io_));
-  planning_thread_ = std::thread([this, ranges = std::move(ranges), new_planned_until, initial,
-                                  snapshot = snapshot_, data = data_, reach = reach_,
-                                  offset = utc_offset_, path = store_.path(), now = clock_.now()] {
+  planner_writer_.post([this, ranges = std::move(ranges), new_planned_until, initial,
+                        snapshot = snapshot_, data = data_, reach = reach_, offset = utc_offset_,
+                        now = clock_.now()](Store& store) -> Worker::Answer {
     auto result = std::make_shared<PlanResult>();
     result->new_planned_until = new_planned_until;
     result->initial = initial;
@@ -66,7 +64,6 @@ void Scheduler::launch_plan(std::vector<PlanRange> ranges, std::int64_t new_plan
       const Config& c = snapshot->config();
       const notify::ReminderPlanner planner(
           c, notify::ScheduleContext{data->calendar, c.reminders.quiet, offset});
-      Store store(path);
       for (const PlanRange& r : ranges) {
         const auto t0 = std::chrono::steady_clock::now();
         std::vector<OutboxEntry> entries =
@@ -96,14 +93,12 @@ void Scheduler::launch_plan(std::vector<PlanRange> ranges, std::int64_t new_plan
     } catch (const std::exception& e) {
       result->error = e.what();
     }
-    net::post(io_, [this, result] { on_planned(*result); });
+    return [this, result] { on_planned(*result); };
   });
 }
 
 void Scheduler::on_planned(const PlanResult& r) {
-  planning_thread_.join();
   planning_ = false;
-  plan_work_.reset();
   if (stopping_) return;
   for (const std::string& line : r.lines) log_(6, line);
   if (!r.error.empty()) {

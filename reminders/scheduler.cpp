@@ -26,17 +26,21 @@ Scheduler::Scheduler(net::io_context& io, Store& store, Clock clock, std::string
       options_(std::move(options)),
       timer_(io),
       flush_timer_(io),
-      writer_store_(std::make_unique<Store>(store.path())) {
+      writer_(io, store.path(),
+              [this](const std::string& what) { log_(3, "reminders: store writer: " + what); }),
+      planner_writer_(io, store.path(), [this](const std::string& what) {
+        log_(3, "reminders: planning: " + what);
+      }) {
   for (unsigned i = 0; i < std::max(1u, options_.workers); ++i)
     multis_.push_back(std::make_unique<notify::CurlMulti>());
   for (unsigned i = 0; i < std::max(1u, options_.workers); ++i)
     workers_.emplace_back([this, i] { worker_loop(i); });
-  writer_ = std::thread([this] { writer_loop(); });
 }
 
+// The store writers drain as members: a plan being computed stops early (cancel_), writes still
+// queued are made (their answers are not handled: the loop has ended).
 Scheduler::~Scheduler() {
   cancel_ = true;
-  if (planning_thread_.joinable()) planning_thread_.join();
   {
     std::lock_guard lock(mutex_);
     pool_stop_ = true;
@@ -44,35 +48,12 @@ Scheduler::~Scheduler() {
   cv_.notify_all();
   for (const auto& m : multis_) m->wakeup();
   for (std::thread& t : workers_) t.join();
-  // Writes still queued are made (their answers are not handled: the loop has ended).
-  {
-    std::lock_guard lock(writer_mutex_);
-    writer_stop_ = true;
-  }
-  writer_cv_.notify_all();
-  if (writer_.joinable()) writer_.join();
-}
-
-void Scheduler::submit(bool urgent, WriteTask task) {
-  ++writes_pending_;
-  if (!write_work_) write_work_.emplace(net::make_work_guard(io_));
-  {
-    std::lock_guard lock(writer_mutex_);
-    // Claims go before queued result batches: the workers wait for the first, nobody for the
-    // second (their order does not matter: a claim takes only queued rows, a result changes
-    // only the rows it names).
-    if (urgent)
-      writes_.push_front(std::move(task));
-    else
-      writes_.push_back(std::move(task));
-  }
-  writer_cv_.notify_one();
 }
 
 // Claimed rows that will not be sent now (stop, a channel gone or unavailable) are no longer
 // claimed: on the store writer, whose connection holds the claims.
 void Scheduler::release(std::vector<std::int64_t> ids) {
-  submit(/*urgent=*/false, [this, ids = std::move(ids)](Store& db) -> std::function<void()> {
+  writer_.post([this, ids = std::move(ids)](Store& db) -> Worker::Answer {
     try {
       db.release_deliveries(ids);
       return {};
@@ -83,33 +64,6 @@ void Scheduler::release(std::vector<std::int64_t> ids) {
       };
     }
   });
-}
-
-void Scheduler::writer_loop() {
-  for (;;) {
-    WriteTask task;
-    {
-      std::unique_lock lock(writer_mutex_);
-      writer_cv_.wait(lock, [&] { return writer_stop_ || !writes_.empty(); });
-      if (writes_.empty()) return;  // stopping and nothing left
-      task = std::move(writes_.front());
-      writes_.pop_front();
-    }
-    std::function<void()> then;
-    try {
-      then = task(*writer_store_);
-    } catch (const std::exception& e) {
-      then = [this, what = std::string(e.what())] { log_(3, "reminders: store writer: " + what); };
-    }
-    net::post(io_, [this, then = std::move(then)] {
-      try {
-        if (then) then();
-      } catch (const std::exception& e) {
-        log_(3, std::string("reminders: ") + e.what());
-      }
-      if (--writes_pending_ == 0) write_work_.reset();
-    });
-  }
 }
 
 std::int64_t Scheduler::now_ms() const {
@@ -271,21 +225,26 @@ void Scheduler::claim_channel(const std::string& channel, std::int64_t now) {
     want = kClaimBatch;
   }
   claiming_.insert(channel);
-  submit(/*urgent=*/true, [this, channel, now, want](Store& db) -> std::function<void()> {
-    try {
-      auto rows = std::make_shared<std::vector<DeliveryRecord>>(
-          db.claim_due_deliveries(now, want, channel));
-      return [this, channel, want, rows] { on_claimed(channel, want, std::move(*rows)); };
-    } catch (const std::exception& e) {
-      return [this, channel, what = std::string(e.what())] {
-        // The store is busy: the rows stay queued; tick() claims them again.
-        claiming_.erase(channel);
-        more_due_.erase(channel);
-        log_(3, "reminders: cannot claim due rows: " + what + "; trying again in 5 s");
-        arm(now_ms() + 5000);
-      };
-    }
-  });
+  // Claims go before queued result batches (urgent): the workers wait for the first, nobody for
+  // the second (their order does not matter: a claim takes only queued rows, a result changes
+  // only the rows it names).
+  writer_.post(
+      [this, channel, now, want](Store& db) -> Worker::Answer {
+        try {
+          auto rows = std::make_shared<std::vector<DeliveryRecord>>(
+              db.claim_due_deliveries(now, want, channel));
+          return [this, channel, want, rows] { on_claimed(channel, want, std::move(*rows)); };
+        } catch (const std::exception& e) {
+          return [this, channel, what = std::string(e.what())] {
+            // The store is busy: the rows stay queued; tick() claims them again.
+            claiming_.erase(channel);
+            more_due_.erase(channel);
+            log_(3, "reminders: cannot claim due rows: " + what + "; trying again in 5 s");
+            arm(now_ms() + 5000);
+          };
+        }
+      },
+      /*urgent=*/true);
 }
 
 void Scheduler::on_claimed(const std::string& channel, std::size_t wanted,

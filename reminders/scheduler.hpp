@@ -38,6 +38,7 @@
 #include "notifiers/reminder_data.hpp"
 #include "reminders/channels.hpp"
 #include "store/store.hpp"
+#include "store/writer.hpp"
 
 namespace dutyd {
 
@@ -127,7 +128,6 @@ class Scheduler {
                                                const std::atomic<bool>& cancel);
   void launch_plan(std::vector<PlanRange> ranges, std::int64_t new_planned_until, bool initial);
   void on_planned(const PlanResult& r);
-  bool joinable_planner() const { return planning_thread_.joinable(); }
   void plan_ahead();
   void tick();
   void claim();
@@ -153,12 +153,7 @@ class Scheduler {
   };
   void on_recorded(Recording& r);
   void on_claimed(const std::string& channel, std::size_t wanted, std::vector<DeliveryRecord> rows);
-  // The store writer: a task runs there on the writer's connection and returns what the loop
-  // does with its answer (posted to io_). Tasks catch their own errors.
-  using WriteTask = std::function<std::function<void()>(Store&)>;
   void release(std::vector<std::int64_t> ids);
-  void submit(bool urgent, WriteTask task);
-  void writer_loop();
   void after_permanent_failure(const DeliveryRecord& row, const std::string& problem);
   void worker_loop(unsigned index);
   std::int64_t now_ms() const;
@@ -187,8 +182,6 @@ class Scheduler {
   std::int64_t catch_up_from_ = 0;
   std::int64_t plan_retry_at_ = 0;
   std::atomic<bool> cancel_{false};
-  std::thread planning_thread_;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> plan_work_;
   std::int64_t planned_until_ = 0;
   std::map<std::string, std::deque<DeliveryRecord>> pending_;  // claimed, by channel
   notify::RobotRateLimits limits_;
@@ -213,16 +206,10 @@ class Scheduler {
   std::vector<std::unique_ptr<notify::CurlMulti>> multis_;  // one per worker
   std::vector<std::thread> workers_;
 
-  // The store writer (claims, results): its own connection, tasks in order. The loop counts the
-  // tasks whose answers it has yet to handle and keeps itself running meanwhile (shutdown drains).
-  std::unique_ptr<Store> writer_store_;
-  std::mutex writer_mutex_;
-  std::condition_variable writer_cv_;
-  std::deque<WriteTask> writes_;
-  bool writer_stop_ = false;
-  std::size_t writes_pending_ = 0;  // loop side
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> write_work_;
-  std::thread writer_;
+  // The store writers, each with its own connection, their tasks in order: claims and results
+  // (writer_), planning (planner_writer_, whose plans take seconds).
+  StoreWriter writer_;
+  StoreWriter planner_writer_;
 };
 
 }  // namespace dutyd

@@ -94,3 +94,4 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 # (docs/operations.md). About ten minutes on two cores, most of it compiling and debootstrap.
 echo "== Debian package"
 bash scripts/test-package.sh
+
